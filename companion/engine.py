@@ -1,0 +1,234 @@
+"""The run engine: samples in, events out. Analysis → baseline and drift → coach.
+
+A sans-IO state machine (in the manner of h11): the caller feeds samples from any source
+and acts on the events that come back (shows them, speaks the cues). The run clock is the
+samples' own time, so a replay at any speed decides exactly as the live run would.
+
+States: warmup (learning the baseline) → running ⇄ paused (the runner stopped or walks),
+then finished.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+import numpy as np
+
+from companion.analysis import AnalysisSettings, Analyzer, WindowMetrics
+from companion.coach import Coach, CoachSettings, Utterance, estimate_duration
+from companion.drift import Baseline, BaselineLearner, DriftDetector, DriftRule, Episode
+from companion.events import (
+    BaselineLearned,
+    Calibrated,
+    CueSpoken,
+    DriftEnded,
+    DriftStarted,
+    Event,
+    Metrics,
+    StateChanged,
+)
+from companion.summary import RunStats
+from cues.catalogue import Catalogue, Category
+from sensors.samples import AccelBatch, FootpodSample, HeartRateSample, Placement, Sample
+
+
+class RunState(StrEnum):
+    WARMUP = "warmup"
+    RUNNING = "running"
+    PAUSED = "paused"
+    FINISHED = "finished"
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    warmup_s: float = 60.0  # running before the baseline is learned from...
+    baseline_s: float = 120.0  # ... this much more running
+    pause_after_s: float = 4.0  # not running this long pauses the run
+    metrics_every_s: float = 10.0
+    analysis: AnalysisSettings = field(default_factory=AnalysisSettings)
+    coach: CoachSettings = field(default_factory=CoachSettings)
+
+
+class ConfigurationError(ValueError):
+    """Rules and catalogue that do not fit together."""
+
+
+class RunEngine:
+    def __init__(
+        self,
+        catalogue: Catalogue,
+        rules: tuple[DriftRule, ...],
+        settings: EngineSettings | None = None,
+        duration_of: Callable[[str], float] = estimate_duration,
+    ):
+        self.settings = s = settings or EngineSettings()
+        missing = {f for r in rules for f in r.faults.values()} - {
+            a for cue in catalogue for a in cue.answers
+        }
+        if missing:
+            raise ConfigurationError(
+                f"no cue in {catalogue.source} answers the fault(s) {', '.join(sorted(missing))}"
+            )
+        self.rules = rules
+        self.coach = Coach(catalogue, s.coach, duration_of)
+        self.analyzer = Analyzer(s.analysis)
+        self.learner = BaselineLearner(s.warmup_s, s.baseline_s)
+        self.state = RunState.WARMUP
+        self.sensor: str | None = None
+        self.placement: Placement | None = None
+        self.baseline: Baseline | None = None
+        self.detector: DriftDetector | None = None
+        self.episodes: list[Episode] = []
+        self.cues: list[CueSpoken] = []
+        self.running_s = 0.0
+        self._judged_s = 0.0
+        self._held_s = 0.0
+        self._cadences: list[float] = []
+        self._steps = 0
+        self._stopped_since: float | None = None
+        self._ever_ran = False
+        self._last_t = 0.0
+        self._next_metrics = 0.0
+        self._calibrated = False
+        self._speed: float | None = None
+        self._distance: float | None = None
+        self._heart_rates: list[float] = []
+
+    def start(self, t: float = 0.0) -> list[Event]:
+        """The run begins: say so, and that the first minutes are for learning."""
+        self.coach.announce("warmup", t)
+        return [StateChanged(t=t, state=self.state.value), *self._say(t)]
+
+    def feed(self, sample: Sample) -> list[Event]:
+        if isinstance(sample, FootpodSample):
+            self._speed = sample.speed_mps if sample.speed_mps is not None else self._speed
+            self._distance = sample.distance_m if sample.distance_m is not None else self._distance
+            return []
+        if isinstance(sample, HeartRateSample):
+            self._heart_rates.append(sample.bpm)
+            return []
+        return self._feed_accel(sample)
+
+    def _feed_accel(self, batch: AccelBatch) -> list[Event]:
+        if self.sensor is None and batch.placement is not Placement.OTHER:
+            self.sensor, self.placement = batch.sensor, batch.placement
+        if batch.sensor != self.sensor:
+            return []  # one trunk sensor drives the coach; others are only recorded
+        events: list[Event] = []
+        for w in self.analyzer.feed(batch):
+            events += self._on_window(w)
+        return events
+
+    def _on_window(self, w: WindowMetrics) -> list[Event]:
+        hop = self.settings.analysis.hop_s
+        events: list[Event] = []
+        self._last_t = w.t
+        if w.running:
+            self._ever_ran = True
+            self._stopped_since = None
+            if self.state is RunState.PAUSED:
+                events += self._set_state(
+                    RunState.RUNNING if self.baseline else RunState.WARMUP, w.t
+                )
+            self.running_s += hop
+            self._steps += len(w.steps)
+            if w.cadence_spm is not None:
+                self._cadences.append(w.cadence_spm)
+            if not self._calibrated and self.analyzer.frame is not None:
+                self._calibrated = True
+                frame = self.analyzer.frame.to_dict()
+                events.append(Calibrated(t=w.t, sensor=self.sensor or "", **frame))
+            events += self._judge(w)
+        elif self._ever_ran and self.state is not RunState.PAUSED:
+            self._stopped_since = w.t if self._stopped_since is None else self._stopped_since
+            if w.t - self._stopped_since >= self.settings.pause_after_s:
+                events += self._set_state(RunState.PAUSED, w.t)
+        if w.t >= self._next_metrics:
+            self._next_metrics = w.t + self.settings.metrics_every_s
+            events.append(self._metrics(w))
+        return events + self._say(w.t)
+
+    def _judge(self, w: WindowMetrics) -> list[Event]:
+        if self.detector is None:
+            baseline = self.learner.add(w, self.running_s)
+            if baseline is None:
+                return []
+            assert self.placement is not None
+            self.baseline = baseline
+            self.detector = DriftDetector(self.rules, baseline, self.placement)
+            self.coach.announce("baseline-set", w.t)
+            return [
+                BaselineLearned(t=w.t, values={str(k): v for k, v in baseline.values.items()}),
+                *self._set_state(RunState.RUNNING, w.t),
+            ]
+        events: list[Event] = []
+        for change in self.detector.update(w):
+            if change.started:
+                self.episodes.append(change.episode)
+                self.coach.drift_started(change.episode)
+                events.append(DriftStarted.of(change.episode))
+            else:
+                self.coach.drift_ended(change.episode, w.t)
+                events.append(DriftEnded.of(change.episode))
+        hop = self.settings.analysis.hop_s
+        self._judged_s += hop
+        if not self.detector.open_episodes:
+            self._held_s += hop
+        return events
+
+    def _set_state(self, state: RunState, t: float) -> list[Event]:
+        if state is self.state:
+            return []
+        self.state = state
+        paused = state is RunState.PAUSED
+        self.coach.set_quiet(paused)
+        if paused and self.detector is not None:
+            self.detector.pause()
+        return [StateChanged(t=t, state=state.value)]
+
+    def _say(self, t: float) -> list[Event]:
+        said: Utterance | None = self.coach.poll(t)
+        if said is None:
+            return []
+        cue = CueSpoken(
+            t=t, id=said.cue_id, text=said.text, category=said.category.value, about=said.about
+        )
+        self.cues.append(cue)
+        return [cue]
+
+    def _metrics(self, w: WindowMetrics) -> Metrics:
+        return Metrics(
+            t=w.t,
+            running=w.running,
+            running_s=self.running_s,
+            cadence_spm=w.cadence_spm,
+            lean_deg=w.lean_deg,
+            side_lean_deg=w.side_lean_deg,
+            steps=self._steps,
+            speed_mps=self._speed,
+            heart_rate_bpm=self._heart_rates[-1] if self._heart_rates else None,
+        )
+
+    def finish(self, t: float | None = None) -> tuple[list[Event], RunStats]:
+        """End the run: close open drifts and total it up."""
+        t = self._last_t if t is None else t
+        events: list[Event] = []
+        if self.detector is not None:
+            for ep in self.detector.close(t):
+                events.append(DriftEnded.of(ep))
+        events += self._set_state(RunState.FINISHED, t)
+        stats = RunStats(
+            duration_s=t,
+            running_s=self.running_s,
+            cadence_spm=float(np.mean(self._cadences)) if self._cadences else None,
+            judged_s=self._judged_s,
+            held_s=self._held_s,
+            episodes=tuple(self.episodes),
+            form_cues=sum(c.category == Category.FORM.value for c in self.cues),
+            cues=len(self.cues),
+            heart_rate_bpm=float(np.mean(self._heart_rates)) if self._heart_rates else None,
+            distance_m=self._distance,
+        )
+        return events, stats

@@ -1,0 +1,29 @@
+"""Where the product keeps its files: platform directories, private to the runner."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import platformdirs
+
+APP = "posture-companion"
+
+
+def private_dir(root: Path, *parts: str) -> Path:
+    """`root`/`parts`, created readable by this user only, `root` included."""
+    path = root.joinpath(*parts)
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    for p in (root, *(root.joinpath(*parts[: i + 1]) for i in range(len(parts)))):
+        p.chmod(0o700)
+    return path
+
+
+def speech_cache() -> Path:
+    return private_dir(platformdirs.user_cache_path(APP), "speech")
+
+
+def audio_out(name: str) -> Path:
+    """A new folder for the WAV files of one run (not created until something is written)."""
+    base = private_dir(platformdirs.user_data_path(APP), "audio")
+    return base / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"

@@ -1,0 +1,1 @@
+"""What is said and how it sounds: the cue catalogue, speech rendering and audio output."""

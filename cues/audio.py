@@ -1,0 +1,202 @@
+"""Audio out: clips played one after another on the default device, or written to files.
+
+`DevicePlayer` plays through PortAudio (sounddevice) on its own thread; `WavFileSink` is the
+same interface writing numbered WAV files, used where no output device exists (a server, CI)
+and taken over by the player if the device fails mid-run, so no cue is lost.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import logging
+import queue
+import re
+import shutil
+import sys
+import threading
+import wave
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+log = logging.getLogger(__name__)
+
+AudioMode = Literal["auto", "device", "files"]
+
+
+@dataclass(frozen=True)
+class Clip:
+    """A rendered phrase to be heard at run time `t`; higher priority goes first."""
+
+    path: Path
+    label: str
+    t: float
+    priority: int = 50
+
+
+class AudioSink(Protocol):
+    description: str
+
+    def play(self, clip: Clip) -> None:
+        """Queue a clip; returns at once."""
+        ...
+
+    def pending(self) -> int:
+        """Clips queued or still being heard."""
+        ...
+
+    def close(self) -> None:
+        """Finish everything queued, then stop."""
+        ...
+
+
+def read_wav(path: Path) -> tuple[npt.NDArray[np.float32], int]:
+    """Mono 16-bit WAV as float32 samples in -1..1, and its sample rate."""
+    with wave.open(str(path), "rb") as w:
+        if w.getsampwidth() != 2:
+            raise ValueError(f"{path}: expected 16-bit samples")
+        raw = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2")
+        data = raw.reshape(-1, w.getnchannels()).mean(axis=1)
+        return (data / 32768.0).astype(np.float32), w.getframerate()
+
+
+class WavFileSink:
+    """Writes each clip into `folder` as ``NNN-MMmSSs-label.wav``, in the order played."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self.written: list[Path] = []
+        self.description = f"WAV files in {folder}"
+        self._lock = threading.Lock()
+
+    def play(self, clip: Clip) -> None:
+        with self._lock:
+            if not self.written:
+                self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+            minutes, seconds = divmod(int(clip.t), 60)
+            label = re.sub(r"[^a-z0-9-]+", "-", clip.label.lower()).strip("-")[:40]
+            name = f"{len(self.written) + 1:03d}-{minutes:02d}m{seconds:02d}s-{label}.wav"
+            target = self.folder / name
+            shutil.copyfile(clip.path, target)
+            target.chmod(0o600)
+            self.written.append(target)
+
+    def pending(self) -> int:
+        return 0  # written at once
+
+    def close(self) -> None:
+        pass
+
+
+def output_device_problem() -> str | None:
+    """Why sound cannot be played here, or None if the default output device works."""
+    try:
+        import sounddevice as sd
+    except OSError as err:  # the PortAudio library itself is missing
+        return f"PortAudio is not installed ({err})"
+    try:
+        sd.query_devices(kind="output")
+        with sd.OutputStream(samplerate=22050, channels=1, dtype="float32"):
+            pass
+    except (sd.PortAudioError, ValueError) as err:
+        return f"no usable audio output device ({err})"
+    return None
+
+
+class DevicePlayer:
+    """Plays clips on the default output device, one at a time, on a player thread.
+
+    Clips go back to back into one output stream, kept open while clips keep coming and
+    closed after `idle_close_s` of quiet: a stream per clip would hand each clip's tail to
+    the sound server while the next stream already plays, and they would overlap.
+    """
+
+    def __init__(self, fallback: Callable[[], AudioSink], idle_close_s: float = 2.0):
+        self.description = "the default audio output"
+        self.fallback: AudioSink | None = None
+        self.idle_close_s = idle_close_s
+        self._make_fallback = fallback
+        # Entries are (-priority, arrival, clip): highest priority first, then in order.
+        self._queue: queue.PriorityQueue[tuple[int, int, Clip | None]] = queue.PriorityQueue()
+        self._arrivals = itertools.count()
+        self._thread = threading.Thread(target=self._work, name="audio", daemon=True)
+        self._thread.start()
+
+    def play(self, clip: Clip) -> None:
+        self._queue.put((-clip.priority, next(self._arrivals), clip))
+
+    def pending(self) -> int:
+        return self._queue.unfinished_tasks
+
+    def close(self) -> None:
+        self._queue.join()  # everything queued has been played (or handed on)
+        self._queue.put((sys.maxsize, next(self._arrivals), None))
+        self._thread.join(timeout=10)
+        if self.fallback is not None:
+            self.fallback.close()
+
+    def _work(self) -> None:
+        import sounddevice as sd
+
+        stream: sd.OutputStream | None = None
+
+        def finish() -> None:
+            nonlocal stream
+            if stream is not None:
+                with contextlib.suppress(sd.PortAudioError):
+                    stream.stop()  # plays out what was written, then closes
+                    stream.close()
+                stream = None
+
+        try:
+            while True:
+                try:
+                    _, _, clip = self._queue.get(timeout=self.idle_close_s if stream else None)
+                except queue.Empty:
+                    finish()
+                    continue
+                try:
+                    if clip is None:
+                        return
+                    if self.fallback is not None:
+                        self.fallback.play(clip)
+                        continue
+                    try:
+                        data, rate = read_wav(clip.path)
+                        if stream is not None and stream.samplerate != rate:
+                            finish()
+                        if stream is None:
+                            stream = sd.OutputStream(samplerate=rate, channels=1, dtype="float32")
+                            stream.start()
+                        stream.write(data.reshape(-1, 1))
+                    except (sd.PortAudioError, OSError) as err:
+                        # The device went away (headphones unplugged ...): keep every cue.
+                        stream = None
+                        self.fallback = self._make_fallback()
+                        log.warning(
+                            "audio output failed (%s); writing %s instead",
+                            err,
+                            self.fallback.description,
+                        )
+                        self.fallback.play(clip)
+                finally:
+                    self._queue.task_done()
+        finally:
+            finish()
+
+
+def open_sink(mode: AudioMode, folder: Path) -> tuple[AudioSink, str | None]:
+    """The sink for `mode`, and why the device was not used when it falls back to files."""
+    if mode == "files":
+        return WavFileSink(folder), None
+    problem = output_device_problem()
+    if problem is None:
+        return DevicePlayer(lambda: WavFileSink(folder)), None
+    if mode == "device":
+        raise RuntimeError(problem)
+    return WavFileSink(folder), problem

@@ -1,0 +1,112 @@
+"""The cue catalogue: what the coach can say, as data, checked when it is loaded.
+
+A broken file is refused with its path, the cue id (or its position) and the field at
+fault, so a coach editing the texts sees exactly what to fix.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+DEFAULT_CATALOGUE = Path(__file__).with_name("catalogue.toml")
+
+
+class Category(StrEnum):
+    FORM = "form"
+    CONFIRMATION = "confirmation"
+    ANNOUNCEMENT = "announcement"
+    SYSTEM = "system"
+    DRILL = "drill"
+
+
+class Cue(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str = Field(pattern=r"^[a-z][a-z0-9-]*$")
+    category: Category
+    priority: int = Field(ge=0, le=100)
+    cooldown_s: float = Field(ge=0)
+    answers: tuple[str, ...] = ()
+    say: tuple[str, ...] = Field(min_length=1)
+    escalate: tuple[str, ...] = ()
+
+    @model_validator(mode="after")
+    def _form_cues_answer_something(self) -> Cue:
+        for text in self.say + self.escalate:
+            if not text.strip() or len(text) > 80:
+                raise ValueError(f"wording {text!r} must be 1 to 80 characters")
+        if self.category is Category.FORM:
+            if not self.answers:
+                raise ValueError("a form cue must list the faults it answers in 'answers'")
+            if not self.escalate:
+                raise ValueError("a form cue needs 'escalate' wordings for when it did not help")
+            if set(self.escalate) & set(self.say):
+                raise ValueError("'escalate' wordings must differ from the 'say' wordings")
+        elif self.answers or self.escalate:
+            raise ValueError("only form cues have 'answers' and 'escalate'")
+        return self
+
+
+class CatalogueError(ValueError):
+    """A cue file that cannot be used, with where and what."""
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    cues: dict[str, Cue]
+    source: Path
+
+    def __getitem__(self, cue_id: str) -> Cue:
+        return self.cues[cue_id]
+
+    def __iter__(self) -> Iterator[Cue]:
+        return iter(self.cues.values())
+
+    def for_fault(self, fault: str) -> Cue | None:
+        """The form cue that answers `fault`, the highest priority one if several do."""
+        matching = [c for c in self if fault in c.answers]
+        return max(matching, key=lambda c: c.priority, default=None)
+
+    def texts(self) -> list[str]:
+        """Every wording, for rendering them all before a run starts."""
+        return [text for cue in self for text in cue.say + cue.escalate]
+
+
+def _describe(path: Path, raw: dict[str, Any], index: int, err: ValidationError) -> str:
+    name = raw.get("id") if isinstance(raw.get("id"), str) else f"#{index + 1}"
+    problems = []
+    for e in err.errors():
+        field = ".".join(str(p) for p in e["loc"]) or "cue"
+        problems.append(f"field {field!r}: {e['msg']}")
+    return f"{path}: cue {name}: " + "; ".join(problems)
+
+
+def load_catalogue(path: Path | str | None = None) -> Catalogue:
+    """Read and check a catalogue file (the bundled one by default)."""
+    path = Path(path) if path is not None else DEFAULT_CATALOGUE
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as err:
+        raise CatalogueError(f"{path}: cannot read the cue file: {err.strerror}") from None
+    except tomllib.TOMLDecodeError as err:
+        raise CatalogueError(f"{path}: not valid TOML: {err}") from None
+    entries = data.get("cue")
+    if not isinstance(entries, list) or not entries:
+        raise CatalogueError(f"{path}: no [[cue]] entries")
+    cues: dict[str, Cue] = {}
+    for i, raw in enumerate(entries):
+        try:
+            cue = Cue.model_validate(raw)
+        except ValidationError as err:
+            raise CatalogueError(_describe(path, raw, i, err)) from None
+        if cue.id in cues:
+            raise CatalogueError(f"{path}: cue {cue.id}: the id is used twice")
+        cues[cue.id] = cue
+    return Catalogue(cues, path)

@@ -1,0 +1,170 @@
+"""Shared fixtures: the data folder, private user directories, and a real PulseAudio sink."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+import wave
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from cues.audio import read_wav
+from cues.speech import SpeechRenderer
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared" / "data"
+RUNNING = SHARED / "running"
+OUTDOOR = RUNNING / "adept_outdoor_run_hip_ankle_100hz.csv.gz"
+TREADMILL = RUNNING / "alcantara_sacrum_grf_treadmill_500hz.csv.gz"
+TRIALS = RUNNING / "alcantara_sacrum_grf_trials.csv"
+RAW_SAMPLE = RUNNING / "alcantara_sacrum_raw_sample_512hz.csv.gz"
+BOUTS = RUNNING / "adept_outdoor_run_bouts_derived.csv"
+
+
+def known(value: float | None) -> float:
+    """A metric that must be there (a running window's cadence, an aligned lean)."""
+    assert value is not None
+    return value
+
+
+def need(condition: bool, why: str) -> None:
+    """Skip when something outside the project is missing, but never in CI, where the
+    set-up must have provided it: a skip there would hide a missing install step."""
+    if not condition:
+        if os.environ.get("CI"):
+            pytest.fail(f"{why} (CI must provide it)")
+        pytest.skip(why)
+
+
+@pytest.fixture(scope="session")
+def running_data() -> Path:
+    need(OUTDOOR.exists(), f"the shared data folder is not at {SHARED}")
+    return RUNNING
+
+
+@pytest.fixture(scope="session")
+def cache_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("cache")
+
+
+@pytest.fixture(autouse=True)
+def private_dirs(tmp_path: Path, cache_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test gets its own data folder; the speech cache is shared by the session."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(cache_home))
+
+
+@pytest.fixture(scope="session")
+def renderer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SpeechRenderer]:
+    need(shutil.which("espeak-ng") is not None, "espeak-ng is not installed (make setup)")
+    r = SpeechRenderer(tmp_path_factory.mktemp("speech"))
+    yield r
+    r.close()
+
+
+def speech_level(samples: np.ndarray, rate: int) -> tuple[float, float]:
+    """(seconds of sound above a speech-like level, overall RMS) of a float signal."""
+    frame = rate // 50  # 20 ms
+    n = samples.size // frame
+    rms = np.sqrt((samples[: n * frame].reshape(n, frame) ** 2).mean(axis=1))
+    return float((rms > 0.02).sum() * frame / rate), float(np.sqrt((samples**2).mean()))
+
+
+def assert_speech(path: Path, min_s: float = 0.5, max_s: float = 6.0) -> None:
+    with wave.open(str(path), "rb") as w:
+        assert (w.getnchannels(), w.getsampwidth(), w.getframerate()) == (1, 2, 22050)
+    samples, rate = read_wav(path)
+    duration = samples.size / rate
+    assert min_s <= duration <= max_s
+    voiced, rms = speech_level(samples, rate)
+    assert voiced >= 0.4 * duration and rms > 0.03
+    # Most of the energy sits where voices do, not in hum or hiss.
+    spectrum = np.abs(np.fft.rfft(samples)) ** 2
+    freqs = np.fft.rfftfreq(samples.size, 1 / rate)
+    assert spectrum[(freqs > 80) & (freqs < 4000)].sum() / spectrum.sum() > 0.8
+
+
+@dataclass
+class PulseSink:
+    """A private PulseAudio server whose default sink is a null sink named `coach`."""
+
+    server: str
+    env: dict[str, str]
+
+    def record(self, path: Path) -> subprocess.Popen[bytes]:
+        """Start recording the sink's monitor (22050 Hz mono s16) into `path`."""
+        proc = subprocess.Popen(
+            [
+                "parec",
+                "--device=coach.monitor",
+                "--rate=22050",
+                "--channels=1",
+                "--format=s16le",
+                "--raw",
+                "--latency-msec=20",
+                str(path),
+            ],
+            env=self.env,
+        )
+        # parec writes silence too once it is capturing: wait for that, not a guess.
+        deadline = time.monotonic() + 10
+        while not (path.exists() and path.stat().st_size >= 2 * 22050 // 10):
+            if time.monotonic() > deadline or proc.poll() is not None:
+                proc.kill()
+                pytest.fail("parec did not start recording the null sink's monitor")
+            time.sleep(0.02)
+        return proc
+
+    @staticmethod
+    def stop(proc: subprocess.Popen[bytes], path: Path) -> np.ndarray:
+        time.sleep(0.5)  # what the player wrote last is still on its way through the server
+        proc.terminate()
+        proc.wait(timeout=5)
+        return np.fromfile(path, dtype="<i2").astype(np.float64) / 32768.0
+
+
+@pytest.fixture(scope="session")
+def pulse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PulseSink]:
+    need(
+        shutil.which("pulseaudio") is not None and shutil.which("parec") is not None,
+        "PulseAudio is not installed (make setup)",
+    )
+    run = tmp_path_factory.mktemp("pulse")
+    socket = run / "native"
+    env = {
+        **os.environ,
+        "PULSE_RUNTIME_PATH": str(run),
+        "PULSE_STATE_PATH": str(run),
+        "PULSE_SERVER": f"unix:{socket}",
+    }
+    subprocess.run(
+        [
+            "pulseaudio",
+            "--daemonize=yes",
+            "--exit-idle-time=-1",
+            "-n",
+            "--use-pid-file=yes",
+            f"--load=module-native-protocol-unix socket={socket} auth-anonymous=1",
+            "--load=module-null-sink sink_name=coach",
+            "--log-target=stderr",
+            "--log-level=error",
+        ],
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=20,
+    )
+    for _ in range(50):
+        if subprocess.run(["pactl", "info"], env=env, capture_output=True).returncode == 0:
+            break
+        time.sleep(0.1)
+    else:
+        pytest.fail("the test PulseAudio server did not start")
+    yield PulseSink(f"unix:{socket}", env)
+    subprocess.run(["pulseaudio", "--kill"], env=env, capture_output=True, timeout=20)

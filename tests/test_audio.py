@@ -1,0 +1,96 @@
+"""Audio out: the WAV file sink, and real playback through PortAudio into a PulseAudio null
+sink, recorded back from its monitor."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy import signal
+
+from cues.audio import Clip, WavFileSink, read_wav
+from cues.speech import SpeechRenderer, wav_duration
+from tests.conftest import PulseSink, speech_level
+
+# Runs in a child process so that PortAudio starts with the test server in its environment.
+PLAYER = """
+import sys
+from pathlib import Path
+from cues.audio import Clip, DevicePlayer, WavFileSink, output_device_problem
+problem = output_device_problem()
+if problem:
+    sys.exit("no device: " + problem)
+player = DevicePlayer(lambda: WavFileSink(Path(sys.argv[1])))
+for i, path in enumerate(sys.argv[2:]):
+    player.play(Clip(path=Path(path), label=f"clip{i}", t=float(i)))
+player.close()
+print("fallback" if player.fallback else "played")
+"""
+
+
+def test_file_sink_writes_numbered_private_files(renderer: SpeechRenderer, tmp_path: Path) -> None:
+    clip = renderer.render("That's it. Hold that.").result(timeout=30)
+    sink = WavFileSink(tmp_path / "out")
+    sink.play(Clip(path=clip, label="well-done", t=725.4))
+    sink.play(Clip(path=clip, label="Summary!", t=1500.0))
+    sink.close()
+    names = [p.name for p in sink.written]
+    assert names == ["001-12m05s-well-done.wav", "002-25m00s-summary.wav"]
+    assert (tmp_path / "out").stat().st_mode & 0o777 == 0o700
+    assert all(p.stat().st_mode & 0o777 == 0o600 for p in sink.written)
+    assert read_wav(sink.written[1])[0].size == read_wav(clip)[0].size
+
+
+def onset(heard: np.ndarray, clip: np.ndarray) -> tuple[float, float]:
+    """Where in the recording the clip starts (seconds), and how alike it is there (0-1):
+    normalised cross-correlation, so a loud stretch does not win by loudness alone."""
+    corr = signal.correlate(heard, clip, mode="valid", method="fft")
+    energy = np.convolve(heard**2, np.ones(clip.size), mode="valid")
+    score = corr / (np.sqrt(energy * (clip**2).sum()) + 1e-12)
+    best = int(np.argmax(score))
+    return best / 22050, float(score[best])
+
+
+@pytest.mark.audio
+def test_clips_are_heard_in_order_without_overlap(
+    renderer: SpeechRenderer, pulse: PulseSink, tmp_path: Path
+) -> None:
+    short = renderer.render("Ribs down.").result(timeout=30)
+    long = renderer.render("Land under your hips. Quick steps.").result(timeout=30)
+    recording = tmp_path / "monitor.raw"
+    rec = pulse.record(recording)
+    done = subprocess.run(
+        [sys.executable, "-c", PLAYER, str(tmp_path / "fallback"), str(short), str(long)],
+        env=pulse.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    heard = PulseSink.stop(rec, recording)
+    assert done.returncode == 0 and done.stdout.strip() == "played", done.stderr
+    voiced, _ = speech_level(heard, 22050)
+    expected = sum(speech_level(read_wav(p)[0], 22050)[0] for p in (short, long))
+    assert voiced == pytest.approx(expected, rel=0.25)  # all of it, and not twice
+    # The short clip first, then the long one once it has finished: in order, no overlap.
+    (a, match_a), (b, match_b) = onset(heard, read_wav(short)[0]), onset(heard, read_wav(long)[0])
+    assert match_a > 0.9 and match_b > 0.9  # each clip is there, unchanged
+    assert a + wav_duration(short) <= b + 0.01
+    assert b - (a + wav_duration(short)) < 1.0  # and promptly
+
+
+@pytest.mark.audio
+def test_no_server_means_no_device_and_cues_go_to_files(
+    renderer: SpeechRenderer, pulse: PulseSink, tmp_path: Path
+) -> None:
+    env = {**pulse.env, "PULSE_SERVER": f"unix:{tmp_path / 'nobody-here'}"}
+    probe = subprocess.run(
+        [sys.executable, "-c", "from cues.audio import output_device_problem as p; print(p())"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert probe.returncode == 0 and probe.stdout.startswith("no usable audio output"), probe

@@ -1,0 +1,158 @@
+"""The `companion` command end to end, as a runner runs it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from companion.demo import DEMO_FAULT
+from cues.audio import read_wav
+from tests.conftest import OUTDOOR, RAW_SAMPLE, TREADMILL, PulseSink, assert_speech, speech_level
+
+Demo = tuple[list[dict[str, Any]], Path]
+COMPANION = str(Path(sys.executable).parent / "companion")
+
+
+def companion(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [COMPANION, *args], capture_output=True, text=True, timeout=timeout, env=env
+    )
+
+
+def json_lines(out: str) -> list[dict[str, Any]]:
+    events = [json.loads(line) for line in out.splitlines()]  # every line is JSON
+    assert all("t" in e and "kind" in e for e in events)
+    return events
+
+
+@pytest.fixture(scope="module")
+def demo_json(tmp_path_factory: pytest.TempPathFactory) -> Demo:
+    out = tmp_path_factory.mktemp("demo-wavs")
+    done = companion("demo", "--json", "--speed", "0", "--audio", "files", "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    assert "written as" in done.stderr and str(out) in done.stderr
+    return json_lines(done.stdout), out
+
+
+def test_demo_json_shows_the_fault_then_the_drift_then_the_cue(demo_json: Demo) -> None:
+    events, _ = demo_json
+    kinds = [e["kind"] for e in events]
+    (fault,) = [e for e in events if e["kind"] == "fault_injected"]
+    assert fault["t"] == DEMO_FAULT.start_s and "Injected for the demo" in fault["text"]
+    drifts = [e for e in events if e["kind"] == "drift_start"]
+    assert drifts and all(d["t"] > fault["t"] for d in drifts)
+    assert {d["id"] for d in drifts} == {"anterior_tilt", "overstride"}
+    form = [e for e in events if e["kind"] == "cue" and e["category"] == "form"]
+    assert form and min(c["t"] for c in form) > fault["t"]  # none before the fault
+    assert min(c["t"] for c in form) >= min(d["t"] for d in drifts)
+    assert kinds[-1] == "summary" and kinds.count("summary") == 1
+    assert events[-1]["text"].startswith("Run complete")
+    times = [e["t"] for e in events]
+    assert times == sorted(times)
+
+
+def test_demo_audio_files_exist_and_hold_speech(demo_json: Demo) -> None:
+    events, out = demo_json
+    spoken = [e for e in events if e["kind"] in ("cue", "summary")]
+    for e in spoken:
+        assert e["id" if e["kind"] == "cue" else "kind"] and e["text"]
+        assert_speech(Path(e["audio"]), max_s=15.0)
+    written = sorted(out.iterdir())
+    assert len(written) == len(spoken)  # one file per utterance, in order
+    assert written[-1].name.endswith("-summary.wav")
+    assert all(p.stat().st_mode & 0o777 == 0o600 for p in written)
+
+
+def test_demo_timeline_ends_with_the_summary_text(tmp_path: Path) -> None:
+    done = companion("demo", "--speed", "0", "--audio", "files", "--out", str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    for expected in (
+        "DEMO FAULT STARTS",
+        "baseline learned",
+        "drift: pelvis tipping forward",
+        "🔊",
+        "paused",
+        "Run summary",
+    ):
+        assert expected in out
+    last = out.strip().splitlines()[-1]
+    assert last.startswith("Summary: Run complete")
+
+
+def test_replay_of_the_unaltered_run_says_nothing_about_form(
+    running_data: Path, tmp_path: Path
+) -> None:
+    done = companion(
+        "replay", str(OUTDOOR), "--json", "--speed", "0", "--audio", "files", "--out", str(tmp_path)
+    )
+    assert done.returncode == 0, done.stderr
+    events = json_lines(done.stdout)
+    assert events[0]["kind"] == "start" and events[0]["sensor"] == "hip"
+    assert not [e for e in events if e["kind"] == "drift_start"]
+    assert not [e for e in events if e["kind"] == "cue" and e["category"] == "form"]
+    assert "No drift" in events[-1]["text"]
+
+
+@pytest.mark.parametrize(
+    ("file", "extra"),
+    [
+        (TREADMILL, []),
+        (TREADMILL, ["--trial", "4"]),
+        (RAW_SAMPLE, ["--sensor", "acc", "--placement", "acc=pelvis"]),
+    ],
+    ids=["treadmill", "one-trial", "raw-512hz"],
+)
+def test_replay_takes_every_recording_in_the_data_folder(
+    running_data: Path, tmp_path: Path, file: Path, extra: list[str]
+) -> None:
+    done = companion(
+        "replay",
+        str(file),
+        *extra,
+        "--json",
+        "--speed",
+        "0",
+        "--audio",
+        "files",
+        "--out",
+        str(tmp_path),
+    )
+    assert done.returncode == 0, done.stderr
+    events = json_lines(done.stdout)
+    assert events[-1]["kind"] == "summary"
+    assert "Too short to learn your form" in events[-1]["text"]
+
+
+def test_replay_refuses_bad_input_with_a_clear_message(running_data: Path, tmp_path: Path) -> None:
+    done = companion("replay", str(RAW_SAMPLE), "--speed", "0")
+    assert done.returncode == 2 and "--placement acc=pelvis" in done.stderr
+    broken = tmp_path / "broken.csv"
+    broken.write_text("t_s,hip_x_g\n0,a\n")
+    done = companion("replay", str(broken))
+    assert done.returncode == 2 and str(broken) in done.stderr and "not a number" in done.stderr
+    done = companion("replay", str(tmp_path / "missing.csv"))
+    assert done.returncode == 2 and "cannot read" in done.stderr
+    done = companion("replay", str(OUTDOOR), "--placement", "hip=knee")
+    assert done.returncode == 2 and "PLACEMENT one of" in done.stderr
+
+
+@pytest.mark.audio
+def test_demo_speaks_through_the_default_output(pulse: PulseSink, tmp_path: Path) -> None:
+    recording = tmp_path / "monitor.raw"
+    rec = pulse.record(recording)
+    done = companion("demo", "--json", "--speed", "0", env=pulse.env)
+    heard = PulseSink.stop(rec, recording)
+    assert done.returncode == 0, done.stderr
+    assert "WAV files" not in done.stderr  # it played, nothing fell back to files
+    spoken = [e for e in json_lines(done.stdout) if e["kind"] in ("cue", "summary")]
+    expected = sum(speech_level(read_wav(Path(e["audio"]))[0], 22050)[0] for e in spoken)
+    voiced, _ = speech_level(heard, 22050)
+    assert voiced == pytest.approx(expected, rel=0.2)

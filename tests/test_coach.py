@@ -1,0 +1,147 @@
+"""The coach policy, driven with an injected clock: one thing at a time, never nagging."""
+
+from __future__ import annotations
+
+import itertools
+import random
+
+import pytest
+
+from companion.coach import Coach, CoachSettings, Utterance, estimate_duration
+from companion.drift import Episode, Fault
+from cues.catalogue import Category, load_catalogue
+
+CATALOGUE = load_catalogue()
+
+
+def episode(fault: Fault, start: float, ident: int) -> Episode:
+    return Episode(
+        metric="lean_deg",
+        direction="above",
+        fault=fault,
+        baseline=1.0,
+        start=start,
+        value=5.0,
+        excess=4.0,
+        relative=False,
+        id=ident,
+    )
+
+
+def run(coach: Coach, until: float, start: float = 0.0) -> list[Utterance]:
+    said = []
+    t = start
+    while t <= until:
+        if (u := coach.poll(t)) is not None:
+            said.append(u)
+        t += 1.0
+    return said
+
+
+def test_silent_while_on_target() -> None:
+    assert run(Coach(CATALOGUE), 3600) == []
+
+
+def test_a_drift_gets_its_cue_at_once() -> None:
+    coach = Coach(CATALOGUE)
+    coach.drift_started(episode(Fault.OVERSTRIDE, 100, 1))
+    (first, *_) = run(coach, 130, start=100)
+    assert (first.t, first.cue_id, first.category) == (100, "quick-steps", Category.FORM)
+    assert first.text in CATALOGUE["quick-steps"].say and first.about == "overstride"
+
+
+def test_one_thing_at_a_time_with_time_to_act_between_form_cues() -> None:
+    coach = Coach(CATALOGUE)
+    coach.drift_started(episode(Fault.ANTERIOR_TILT, 10, 1))
+    coach.drift_started(episode(Fault.OVERSTRIDE, 10, 2))
+    said = run(coach, 60, start=10)
+    assert [u.cue_id for u in said] == ["ribs-down", "quick-steps"]  # by priority
+    assert said[1].t - said[0].t >= CoachSettings().form_gap_s
+
+
+def test_a_persisting_drift_is_cued_again_in_other_words_after_the_cool_down() -> None:
+    coach = Coach(CATALOGUE)
+    coach.drift_started(episode(Fault.FORWARD_LEAN, 0, 1))
+    said = run(coach, 200)
+    cue = CATALOGUE["run-tall"]
+    assert [u.t for u in said] == [0, cue.cooldown_s, 2 * cue.cooldown_s]
+    assert said[0].text in cue.say
+    assert said[1].text in cue.escalate and said[2].text in cue.escalate
+    assert said[1].text != said[2].text  # wordings taken in turn
+
+
+def test_confirmation_when_the_runner_corrects_soon_after_the_cue() -> None:
+    coach = Coach(CATALOGUE)
+    ep = episode(Fault.ANTERIOR_TILT, 0, 1)
+    coach.drift_started(ep)
+    run(coach, 30)
+    coach.drift_ended(ep, 31)
+    (confirm,) = run(coach, 60, start=31)
+    assert confirm.category is Category.CONFIRMATION and confirm.about == "anterior_tilt"
+
+
+def test_no_confirmation_for_a_drift_that_was_never_cued() -> None:
+    coach = Coach(CATALOGUE, CoachSettings(max_form_cues_per_min=0))
+    ep = episode(Fault.ANTERIOR_TILT, 0, 1)
+    coach.drift_started(ep)
+    assert run(coach, 30) == []
+    coach.drift_ended(ep, 31)
+    assert run(coach, 60, start=31) == []
+
+
+def test_quiet_while_stopped_and_nothing_kept_for_later() -> None:
+    coach = Coach(CATALOGUE)
+    ep = episode(Fault.OVERSTRIDE, 0, 1)
+    coach.drift_started(ep)
+    run(coach, 5)
+    coach.drift_ended(ep, 6)
+    coach.drift_started(episode(Fault.FORWARD_LEAN, 6, 2))
+    coach.set_quiet(True)  # the runner stopped before the confirmation was said
+    assert run(coach, 300, start=6) == []
+    coach.set_quiet(False)
+    (again, *_) = run(coach, 320, start=301)
+    assert again.cue_id == "run-tall"
+
+
+def test_stale_announcements_are_dropped_rather_than_said_late() -> None:
+    coach = Coach(CATALOGUE, duration_of=lambda text: 30.0)  # a very long utterance
+    coach.announce("warmup", 0)
+    assert run(coach, 0)[0].cue_id == "warmup"
+    coach.announce("baseline-set", 1)  # waits behind the 30 s utterance, then goes stale
+    assert run(coach, 120, start=1) == []
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_hours_of_random_drifts_keep_every_rule(seed: int) -> None:
+    rng = random.Random(seed)
+    settings = CoachSettings()
+    coach = Coach(CATALOGUE, settings)
+    open_eps: dict[int, Episode] = {}
+    ended_at: dict[str, float] = {}
+    said: list[Utterance] = []
+    next_id = 1
+    for t in range(4 * 3600):
+        if rng.random() < 1 / 90 and len(open_eps) < 3:
+            ep = episode(rng.choice(list(Fault)), t, next_id)
+            open_eps[next_id] = ep
+            coach.drift_started(ep)
+            next_id += 1
+        for ident in list(open_eps):
+            if rng.random() < 1 / 120:
+                coach.drift_ended(open_eps.pop(ident), t)
+                ended_at[str(ident)] = t
+        if (u := coach.poll(t)) is not None:
+            if u.category is Category.FORM:
+                assert any(ep.fault.value == u.about for ep in open_eps.values())
+            said.append(u)
+
+    form = [u for u in said if u.category is Category.FORM]
+    assert len(form) > 100 and any(u.category is Category.CONFIRMATION for u in said)
+    for a, b in itertools.pairwise(said):  # never overlapping
+        assert b.t >= a.t + estimate_duration(a.text) + settings.gap_s
+    for u in form:  # the cap per minute
+        assert sum(1 for v in form if u.t - 60 < v.t <= u.t) <= settings.max_form_cues_per_min
+    for cue_id in {u.cue_id for u in said}:  # cool-downs per cue
+        times = [u.t for u in said if u.cue_id == cue_id]
+        gaps = [b - a for a, b in itertools.pairwise(times)]
+        assert all(g >= CATALOGUE[cue_id].cooldown_s for g in gaps), cue_id

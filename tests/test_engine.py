@@ -1,0 +1,144 @@
+"""The whole pure run path on real recordings: analysis, baseline, drift and coach."""
+
+from __future__ import annotations
+
+import csv
+import itertools
+from dataclasses import replace
+from pathlib import Path
+from typing import TypeVar
+
+import numpy as np
+import pytest
+from scipy.spatial.transform import Rotation
+
+from companion.demo import DEMO_FAULT, demo_recording
+from companion.drift import DriftRule, Fault, load_rules
+from companion.engine import ConfigurationError, RunEngine
+from companion.events import CueSpoken, DriftEnded, DriftStarted, Event, StateChanged
+from companion.summary import RunStats, summary_text
+from cues.catalogue import load_catalogue
+from sensors.recording import AccelTrack, load_recording
+from sensors.samples import HeartRateSample, Placement, Sample
+from tests.conftest import BOUTS, OUTDOOR, TREADMILL, known
+
+E = TypeVar("E", bound=Event)
+
+
+Run = tuple[list[Event], RunStats]
+
+
+def coach(track: AccelTrack, extra: list[Sample] | None = None) -> Run:
+    engine = RunEngine(load_catalogue(), load_rules())
+    events = engine.start()
+    for sample in extra or []:
+        events += engine.feed(sample)
+    for batch in track.batches(0.2):
+        events += engine.feed(batch)
+    end, stats = engine.finish()
+    return events + end, stats
+
+
+def of(kind: type[E], events: list[Event]) -> list[E]:
+    return [e for e in events if isinstance(e, kind)]
+
+
+def form_cues(events: list[Event]) -> list[CueSpoken]:
+    return [e for e in of(CueSpoken, events) if e.category == "form"]
+
+
+@pytest.fixture(scope="module")
+def clean_run(running_data: Path) -> Run:
+    return coach(load_recording(OUTDOOR).track("hip"))
+
+
+def test_the_unaltered_run_raises_no_drift_and_no_form_cue(clean_run: Run) -> None:
+    events, stats = clean_run
+    assert of(DriftStarted, events) == [] and form_cues(events) == []
+    assert stats.form_held == 1.0 and stats.cadence_spm == pytest.approx(157.5, abs=1.5)
+    assert 900 < stats.running_s < 1150  # PROVENANCE: about 18 minutes of running
+    spoken = [e.id for e in of(CueSpoken, events)]
+    assert spoken == ["warmup", "baseline-set"]
+
+
+def test_every_stop_pauses_the_coach(clean_run: Run) -> None:
+    events, _ = clean_run
+    with BOUTS.open() as fh:
+        bouts = [(float(b["start_s"]), float(b["end_s"])) for b in csv.DictReader(fh)]
+    pauses = [e.t for e in of(StateChanged, events) if e.state == "paused"]
+    for (_, end), (start, _) in itertools.pairwise(bouts):
+        if start - end >= 20:
+            assert any(end <= t <= start for t in pauses), (end, start)
+    baseline = next(e for e in events if e.kind == "baseline")
+    assert baseline.t < bouts[0][1]  # learned within the first bout
+
+
+@pytest.fixture(scope="module")
+def faulted_run(running_data: Path) -> Run:
+    recording, _ = demo_recording()
+    return coach(recording.track("hip"))
+
+
+def test_the_injected_fault_is_found_and_cued_after_it_starts_and_not_before(
+    faulted_run: Run,
+) -> None:
+    events, stats = faulted_run
+    start, full = DEMO_FAULT.start_s, DEMO_FAULT.start_s + DEMO_FAULT.ramp_s
+    drifts = of(DriftStarted, events)
+    assert {d.id for d in drifts} == {Fault.ANTERIOR_TILT.value, Fault.OVERSTRIDE.value}
+    assert all(start < d.t <= full + 30 for d in drifts)
+    cues = form_cues(events)
+    assert cues and all(c.t > start for c in cues)
+    assert {c.about for c in cues} == {"anterior_tilt", "overstride"}
+    # The runner corrects: every drift ends soon after the fault is gone, and is confirmed.
+    ends = of(DriftEnded, events)
+    assert len(ends) == 2 and all(DEMO_FAULT.end_s < e.t <= DEMO_FAULT.end_s + 30 for e in ends)
+    confirmations = [c for c in of(CueSpoken, events) if c.category == "confirmation"]
+    assert len(confirmations) == 2 and all(c.t >= min(e.t for e in ends) for c in confirmations)
+    assert len(stats.episodes) == 2 and 0.7 < known(stats.form_held) < 0.95
+
+
+@pytest.mark.parametrize("seed", [7, 8])
+def test_the_same_fault_is_found_with_the_sensor_mounted_any_way(
+    faulted_run: Run, seed: int
+) -> None:
+    recording, _ = demo_recording()
+    hip = recording.track("hip")
+    r = Rotation.random(random_state=seed).as_matrix()
+    events, _ = coach(replace(hip, xyz=hip.xyz @ r.T))
+    expected = [(d.id, d.t) for d in of(DriftStarted, faulted_run[0])]
+    got = [(d.id, d.t) for d in of(DriftStarted, events)]
+    assert [g[0] for g in got] == [e[0] for e in expected]
+    assert np.allclose([g[1] for g in got], [e[1] for e in expected], atol=3)
+
+
+def test_short_recordings_learn_no_baseline_and_say_so(running_data: Path) -> None:
+    events, stats = coach(load_recording(TREADMILL).track("sacrum"))
+    assert of(DriftStarted, events) == [] and stats.form_held is None
+    assert "Too short to learn your form" in summary_text(stats)
+
+
+def test_heart_rate_reaches_the_summary() -> None:
+    track = AccelTrack(
+        "chest", Placement.CHEST, np.arange(0, 5, 0.01), np.tile([0, 0, 1.0], (500, 1))
+    )
+    _, stats = coach(track, [HeartRateSample(1.0, 150.0), HeartRateSample(2.0, 154.0)])
+    assert stats.heart_rate_bpm == 152.0 and stats.running_s == 0
+    assert "heart rate 152" in summary_text(stats)
+
+
+def test_rules_naming_a_fault_no_cue_answers_are_refused(tmp_path: Path) -> None:
+    cues = tmp_path / "cues.toml"
+    cues.write_text(
+        '[[cue]]\nid = "a"\ncategory = "form"\npriority = 1\ncooldown_s = 1\n'
+        'answers = ["bounce"]\nsay = ["Light."]\nescalate = ["Lighter."]\n'
+    )
+    rule = DriftRule(
+        metric="lean_deg",
+        direction="above",
+        threshold=3,
+        clear=1,
+        faults={Placement.PELVIS: Fault.ANTERIOR_TILT},
+    )
+    with pytest.raises(ConfigurationError, match=r"answers the fault.*anterior_tilt"):
+        RunEngine(load_catalogue(cues), (rule,))

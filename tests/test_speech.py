@@ -1,0 +1,75 @@
+"""Speech with the real espeak-ng through pyttsx3: WAV files that hold speech, cached."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from cues.audio import read_wav
+from cues.catalogue import Category, load_catalogue
+from cues.speech import SpeechError, SpeechRenderer, VoiceSettings, wav_duration
+from tests.conftest import assert_speech
+
+
+def test_a_phrase_becomes_a_wav_file_of_speech(renderer: SpeechRenderer) -> None:
+    path = renderer.render("Ribs down. Squeeze your glutes.").result(timeout=30)
+    assert_speech(path)
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert renderer.duration("Ribs down. Squeeze your glutes.") == pytest.approx(wav_duration(path))
+
+
+def test_each_phrase_is_rendered_once(renderer: SpeechRenderer) -> None:
+    first = renderer.render("Run tall.").result(timeout=30)
+    stamp = first.stat().st_mtime_ns
+    again = renderer.render("Run tall.").result(timeout=30)
+    assert again == first and again.stat().st_mtime_ns == stamp
+    # A longer text is a longer file: the cache is keyed by what is said.
+    longer = renderer.render("Run tall. Ribs over hips. Glutes on.").result(timeout=30)
+    assert longer != first and wav_duration(longer) > wav_duration(first) + 0.5
+
+
+def test_voice_rate_and_volume_are_part_of_the_key(tmp_path: Path) -> None:
+    slow = SpeechRenderer(tmp_path, VoiceSettings(rate=120, volume=0.5))
+    fast = SpeechRenderer(tmp_path, VoiceSettings(rate=220))
+    try:
+        a = slow.render("Quick, light steps.").result(timeout=30)
+        b = fast.render("Quick, light steps.").result(timeout=30)
+        assert a != b and wav_duration(a) > 1.4 * wav_duration(b)
+        quiet, _ = read_wav(a)
+        loud, _ = read_wav(b)
+        assert np.abs(quiet).max() < 0.8 * np.abs(loud).max()
+    finally:
+        slow.close()
+        fast.close()
+
+
+def test_the_whole_catalogue_is_speech_and_form_cues_are_short(renderer: SpeechRenderer) -> None:
+    catalogue = load_catalogue()
+    rendered = renderer.render_all(catalogue.texts())
+    for cue in catalogue:
+        for text in cue.say + cue.escalate:
+            assert_speech(rendered[text])
+            limit = 3.5 if cue.category is Category.ANNOUNCEMENT else 2.6
+            assert wav_duration(rendered[text]) <= limit, text
+
+
+def test_unknown_voice_is_a_clear_error(tmp_path: Path) -> None:
+    r = SpeechRenderer(tmp_path, VoiceSettings(voice="klingon/xx"))
+    try:
+        with pytest.raises(SpeechError, match="unknown voice 'klingon/xx'"):
+            r.render("Hello.").result(timeout=30)
+    finally:
+        r.close()
+
+
+def test_rendering_prints_nothing_on_stdout(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    r = SpeechRenderer(tmp_path)
+    try:
+        r.render("Nothing on stdout, please.").result(timeout=30)
+    finally:
+        r.close()
+    assert capfd.readouterr().out == ""
