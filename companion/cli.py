@@ -7,8 +7,9 @@ import logging
 import sys
 from pathlib import Path
 
+from companion.engine import ConfigurationError
 from companion.replay import ReplayError, ReplayOptions, coach_recording
-from cues.catalogue import CatalogueError
+from cues.datafile import DataFileError
 from sensors.recording import RecordingError, load_recording
 from sensors.samples import Placement
 
@@ -45,6 +46,8 @@ def _add_run_options(p: argparse.ArgumentParser, default_speed: float) -> None:
         "device when there is one",
     )
     p.add_argument("--out", type=Path, help="folder for WAV files when they are written")
+    p.add_argument("--cues", type=Path, help="a cue catalogue to use instead of the bundled one")
+    p.add_argument("--rules", type=Path, help="drift rules to use instead of the bundled ones")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -88,6 +91,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     name = "demo" if args.command == "demo" else Path(args.file.name.split(".")[0]).name
     options = ReplayOptions(
+        catalogue=args.cues,
+        rules=args.rules,
         speed=args.speed,
         audio=args.audio,
         out=args.out,
@@ -104,8 +109,11 @@ def main(argv: list[str] | None = None) -> int:
         else:
             recording = load_recording(args.file, trial=args.trial, placements=dict(args.placement))
             summary = coach_recording(recording, options)
-    except (RecordingError, CatalogueError, ReplayError, KeyError) as err:
+    except (RecordingError, DataFileError, ConfigurationError, ReplayError) as err:
         print(f"companion: {err}", file=sys.stderr)
+        return 2
+    except KeyError as err:  # --sensor names a sensor the recording does not have
+        print(f"companion: {err.args[0]}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

@@ -8,16 +8,16 @@ hysteresis, so a short wobble or a hill crest does not start or end one.
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from companion.analysis import WindowMetrics
+from cues.datafile import DataFileError, load_entries
 from sensors.samples import Placement
 
 DEFAULT_RULES = Path(__file__).with_name("drift_rules.toml")
@@ -76,31 +76,14 @@ class DriftRule(BaseModel):
         return delta if self.direction == "above" else -delta
 
 
-class RulesError(ValueError):
+class RulesError(DataFileError):
     """A drift rules file that cannot be used, with where and what."""
 
 
 def load_rules(path: Path | str | None = None) -> tuple[DriftRule, ...]:
+    """Read and check a drift rules file (the bundled one by default)."""
     path = Path(path) if path is not None else DEFAULT_RULES
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as err:
-        raise RulesError(f"{path}: cannot read the drift rules: {err.strerror}") from None
-    except tomllib.TOMLDecodeError as err:
-        raise RulesError(f"{path}: not valid TOML: {err}") from None
-    rules = []
-    for i, raw in enumerate(data.get("rule", [])):
-        try:
-            rules.append(DriftRule.model_validate(raw))
-        except ValidationError as err:
-            where = "; ".join(
-                f"field {'.'.join(map(str, e['loc'])) or 'rule'!r}: {e['msg']}"
-                for e in err.errors()
-            )
-            raise RulesError(f"{path}: rule #{i + 1}: {where}") from None
-    if not rules:
-        raise RulesError(f"{path}: no [[rule]] entries")
-    return tuple(rules)
+    return tuple(load_entries(path, "rule", DriftRule, RulesError))
 
 
 @dataclass(frozen=True)

@@ -168,10 +168,10 @@ class RunEngine:
             if change.started:
                 self.episodes.append(change.episode)
                 self.coach.drift_started(change.episode)
-                events.append(DriftStarted.of(change.episode))
+                events.append(DriftStarted.of(change.episode, w.t))
             else:
                 self.coach.drift_ended(change.episode, w.t)
-                events.append(DriftEnded.of(change.episode))
+                events.append(DriftEnded.of(change.episode, w.t))
         hop = self.settings.analysis.hop_s
         self._judged_s += hop
         if not self.detector.open_episodes:
@@ -217,7 +217,7 @@ class RunEngine:
         events: list[Event] = []
         if self.detector is not None:
             for ep in self.detector.close(t):
-                events.append(DriftEnded.of(ep))
+                events.append(DriftEnded.of(ep, t))
         events += self._set_state(RunState.FINISHED, t)
         stats = RunStats(
             duration_s=t,

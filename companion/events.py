@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
 from enum import Enum
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 from companion.drift import Episode
 
@@ -83,28 +83,24 @@ class Metrics(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
-class DriftStarted(Event):
-    kind: ClassVar[str] = "drift_start"
-    id: str
-    text: str
+class _DriftEvent(Event):
+    id: str  # the fault
+    text: str  # the fault in words
     episode: dict[str, Any]
 
     @classmethod
-    def of(cls, ep: Episode) -> DriftStarted:
-        return cls(t=ep.start, id=ep.fault.value, text=ep.fault.description, episode=ep.to_dict())
+    def of(cls, ep: Episode, t: float) -> Self:
+        return cls(t=t, id=ep.fault.value, text=ep.fault.description, episode=ep.to_dict())
 
 
 @dataclass(frozen=True, kw_only=True)
-class DriftEnded(Event):
-    kind: ClassVar[str] = "drift_end"
-    id: str
-    text: str
-    episode: dict[str, Any]
+class DriftStarted(_DriftEvent):
+    kind: ClassVar[str] = "drift_start"
 
-    @classmethod
-    def of(cls, ep: Episode) -> DriftEnded:
-        assert ep.end is not None
-        return cls(t=ep.end, id=ep.fault.value, text=ep.fault.description, episode=ep.to_dict())
+
+@dataclass(frozen=True, kw_only=True)
+class DriftEnded(_DriftEvent):
+    kind: ClassVar[str] = "drift_end"
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -6,14 +6,14 @@ fault, so a coach editing the texts sees exactly what to fix.
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from cues.datafile import DataFileError, load_entries
 
 DEFAULT_CATALOGUE = Path(__file__).with_name("catalogue.toml")
 
@@ -54,7 +54,7 @@ class Cue(BaseModel):
         return self
 
 
-class CatalogueError(ValueError):
+class CatalogueError(DataFileError):
     """A cue file that cannot be used, with where and what."""
 
 
@@ -79,33 +79,11 @@ class Catalogue:
         return [text for cue in self for text in cue.say + cue.escalate]
 
 
-def _describe(path: Path, raw: dict[str, Any], index: int, err: ValidationError) -> str:
-    name = raw.get("id") if isinstance(raw.get("id"), str) else f"#{index + 1}"
-    problems = []
-    for e in err.errors():
-        field = ".".join(str(p) for p in e["loc"]) or "cue"
-        problems.append(f"field {field!r}: {e['msg']}")
-    return f"{path}: cue {name}: " + "; ".join(problems)
-
-
 def load_catalogue(path: Path | str | None = None) -> Catalogue:
     """Read and check a catalogue file (the bundled one by default)."""
     path = Path(path) if path is not None else DEFAULT_CATALOGUE
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as err:
-        raise CatalogueError(f"{path}: cannot read the cue file: {err.strerror}") from None
-    except tomllib.TOMLDecodeError as err:
-        raise CatalogueError(f"{path}: not valid TOML: {err}") from None
-    entries = data.get("cue")
-    if not isinstance(entries, list) or not entries:
-        raise CatalogueError(f"{path}: no [[cue]] entries")
     cues: dict[str, Cue] = {}
-    for i, raw in enumerate(entries):
-        try:
-            cue = Cue.model_validate(raw)
-        except ValidationError as err:
-            raise CatalogueError(_describe(path, raw, i, err)) from None
+    for cue in load_entries(path, "cue", Cue, CatalogueError):
         if cue.id in cues:
             raise CatalogueError(f"{path}: cue {cue.id}: the id is used twice")
         cues[cue.id] = cue

@@ -156,3 +156,37 @@ def test_demo_speaks_through_the_default_output(pulse: PulseSink, tmp_path: Path
     expected = sum(speech_level(read_wav(Path(e["audio"]))[0], 22050)[0] for e in spoken)
     voiced, _ = speech_level(heard, 22050)
     assert voiced == pytest.approx(expected, rel=0.2)
+
+
+def test_edited_cues_and_rules_are_used_and_checked(tmp_path: Path) -> None:
+    cues = tmp_path / "cues.toml"
+    cues.write_text(
+        Path("cues/catalogue.toml")
+        .read_text()
+        .replace("Ribs down. Squeeze your glutes.", "Ribs in, pelvis level.")
+    )
+    done = companion(
+        "demo",
+        "--json",
+        "--speed",
+        "0",
+        "--audio",
+        "files",
+        "--out",
+        str(tmp_path / "out"),
+        "--cues",
+        str(cues),
+    )
+    assert done.returncode == 0, done.stderr
+    said = [e["text"] for e in json_lines(done.stdout) if e["kind"] == "cue"]
+    assert "Ribs in, pelvis level." in said
+
+    rules = tmp_path / "rules.toml"
+    rules.write_text(
+        '[[rule]]\nmetric = "lean_deg"\ndirection = "sideways"\nthreshold = 3\n'
+        'clear = 1\nfaults = { pelvis = "anterior_tilt" }\n'
+    )
+    done = companion("demo", "--speed", "0", "--rules", str(rules))
+    assert done.returncode == 2 and f"{rules}: rule #1: field 'direction'" in done.stderr
+    done = companion("replay", str(OUTDOOR), "--sensor", "knee")
+    assert done.returncode == 2 and "has no sensor 'knee' (it has: hip, ankle)" in done.stderr
