@@ -108,6 +108,9 @@ def coach_recording(
         sink.close()  # plays out (or writes) everything queued, the summary last
         renderer.close()
     files = sink if isinstance(sink, WavFileSink) else getattr(sink, "fallback", None)
-    if isinstance(files, WavFileSink) and files.written:
-        info.print(f"Cues and summary written as {len(files.written)} WAV files to {files.folder}")
+    if isinstance(files, WavFileSink) and (files.written or files.lost):
+        lost = f" ({files.lost} could not be written)" if files.lost else ""
+        info.print(
+            f"Cues and summary written as {len(files.written)} WAV files to {files.folder}{lost}"
+        )
     return summary

@@ -71,19 +71,32 @@ class WavFileSink:
     def __init__(self, folder: Path):
         self.folder = folder
         self.written: list[Path] = []
+        self.lost = 0  # clips that could not be written (disk full, folder not writable)
         self.description = f"WAV files in {folder}"
         self._lock = threading.Lock()
 
     def play(self, clip: Clip) -> None:
         with self._lock:
-            if not self.written:
-                self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
             minutes, seconds = divmod(int(clip.t), 60)
             label = re.sub(r"[^a-z0-9-]+", "-", clip.label.lower()).strip("-")[:40]
-            name = f"{len(self.written) + 1:03d}-{minutes:02d}m{seconds:02d}s-{label}.wav"
-            target = self.folder / name
-            shutil.copyfile(clip.path, target)
-            target.chmod(0o600)
+            number = len(self.written) + self.lost + 1
+            target = self.folder / f"{number:03d}-{minutes:02d}m{seconds:02d}s-{label}.wav"
+            try:
+                self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+                shutil.copyfile(clip.path, target)
+                target.chmod(0o600)
+            except OSError as err:
+                # A full disk costs this clip, never the run; say so once.
+                with contextlib.suppress(OSError):
+                    target.unlink()  # no half-written file
+                if not self.lost:
+                    log.error(
+                        "cannot write cue audio to %s (%s); the run goes on without it",
+                        self.folder,
+                        err.strerror or err,
+                    )
+                self.lost += 1
+                return
             self.written.append(target)
 
     def pending(self) -> int:

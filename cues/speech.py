@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import queue
+import shutil
 import threading
 import wave
 from collections.abc import Iterable
@@ -188,17 +189,28 @@ def _settle() -> None:
         _espeak.Synchronize()
 
 
+MIN_FREE_BYTES = 4 << 20  # a phrase is about 100 kB; leave room to spare
+
+
 def _render(engine: Any, text: str, path: Path, finished: _Finished) -> Path:
     if path.exists():
         return path
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    # The espeak driver writes the file inside espeak-ng's callback, where a failed write
+    # is swallowed and the phrase never finishes: check for room before asking.
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        free = shutil.disk_usage(path.parent).free
+    except OSError as err:
+        raise SpeechError(f"cannot use the speech cache {path.parent}: {err.strerror}") from None
+    if free < MIN_FREE_BYTES or not os.access(path.parent, os.W_OK):
+        raise SpeechError(f"no room to write speech in {path.parent}")
     tmp = path.with_suffix(".tmp.wav")
     finished.event.clear()
     # One save_to_file per runAndWait: queueing several writes only the last.
     engine.save_to_file(text, str(tmp))
     engine.runAndWait()
     _settle()
-    if not finished.event.wait(timeout=30) or not finished.completed:
+    if not finished.event.wait(timeout=10) or not finished.completed:
         raise SpeechError(f"the engine did not finish {text!r}")
     if not tmp.exists() or wav_duration(tmp) <= 0:
         tmp.unlink(missing_ok=True)

@@ -94,3 +94,16 @@ def test_no_server_means_no_device_and_cues_go_to_files(
         timeout=60,
     )
     assert probe.returncode == 0 and probe.stdout.startswith("no usable audio output"), probe
+
+
+def test_a_folder_that_cannot_be_written_costs_the_clips_not_the_run(
+    renderer: SpeechRenderer, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    clip = renderer.render("Ribs down.").result(timeout=30)
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    sink = WavFileSink(blocker / "out")
+    for t in (1.0, 2.0):
+        sink.play(Clip(path=clip, label="ribs-down", t=t))
+    assert sink.written == [] and sink.lost == 2
+    assert len([r for r in caplog.records if "cannot write cue audio" in r.message]) == 1

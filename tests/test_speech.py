@@ -73,3 +73,13 @@ def test_rendering_prints_nothing_on_stdout(
     finally:
         r.close()
     assert capfd.readouterr().out == ""
+
+
+def test_an_unusable_cache_is_a_quick_clear_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    r = SpeechRenderer(blocker / "speech")
+    with pytest.raises(SpeechError, match="cannot use the speech cache"):
+        r.render("Hello.").result(timeout=5)
+    # and the speech thread still serves everyone else
+    assert SpeechRenderer(tmp_path / "ok").render("Hello.").result(timeout=30).exists()
