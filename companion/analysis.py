@@ -57,7 +57,9 @@ class Analyzer:
             return []
         out: list[WindowMetrics] = []
         if self._t.size and batch.t[0] - self._t[-1] > s.gap_s:
+            # No signal from the last sample until this batch: not running, either end.
             out.append(WindowMetrics(t=float(self._t[-1]), running=False))
+            out.append(WindowMetrics(t=float(batch.t[0]), running=False))
             self._t, self._xyz = np.empty(0), np.empty((0, 3))
             self._next_eval = None
             self._running_since = None

@@ -144,7 +144,9 @@ class RunEngine:
         elif self._ever_ran and self.state is not RunState.PAUSED:
             self._stopped_since = w.t if self._stopped_since is None else self._stopped_since
             if w.t - self._stopped_since >= self.settings.pause_after_s:
-                events += self._set_state(RunState.PAUSED, w.t)
+                # Stamped when a live run would have known, also across a gap in the data.
+                since = self._stopped_since + self.settings.pause_after_s
+                events += self._set_state(RunState.PAUSED, since)
         if w.t >= self._next_metrics:
             self._next_metrics = w.t + self.settings.metrics_every_s
             events.append(self._metrics(w))

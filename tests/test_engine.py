@@ -10,6 +10,7 @@ from typing import TypeVar
 
 import numpy as np
 import pytest
+from scipy import signal
 from scipy.spatial.transform import Rotation
 
 from companion.demo import DEMO_FAULT, demo_recording
@@ -142,3 +143,28 @@ def test_rules_naming_a_fault_no_cue_answers_are_refused(tmp_path: Path) -> None
     )
     with pytest.raises(ConfigurationError, match=r"answers the fault.*anterior_tilt"):
         RunEngine(load_catalogue(cues), (rule,))
+
+
+@pytest.mark.parametrize("rate", [25, 50])
+def test_low_sample_rates_find_the_same_drifts(faulted_run: Run, rate: int) -> None:
+    """Polar straps stream their accelerometer at 25 to 200 Hz."""
+    recording, _ = demo_recording()
+    hip = recording.track("hip")
+    step = 100 // rate
+    slow = replace(
+        hip, t=hip.t[::step], xyz=signal.decimate(hip.xyz, step, axis=0, zero_phase=True)
+    )
+    events, stats = coach(slow)
+    expected = [(d.id, d.t) for d in of(DriftStarted, faulted_run[0])]
+    assert [(d.id, d.t) for d in of(DriftStarted, events)] == expected
+    assert known(stats.cadence_spm) == pytest.approx(known(faulted_run[1].cadence_spm), abs=0.5)
+
+
+def test_a_hole_in_the_data_pauses_the_run_and_it_resumes(running_data: Path) -> None:
+    hip = load_recording(OUTDOOR).track("hip")
+    keep = ~((hip.t > 1100) & (hip.t < 1130))  # 30 s without a sample, mid-bout
+    events, _ = coach(replace(hip, t=hip.t[keep], xyz=hip.xyz[keep]))
+    states = [(e.t, e.state) for e in of(StateChanged, events) if 1090 < e.t < 1150]
+    assert states[0][1] == "paused" and states[0][0] == pytest.approx(1104.0, abs=0.5)
+    assert states[1][1] == "running" and states[1][0] >= 1130
+    assert of(DriftStarted, events) == []
