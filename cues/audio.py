@@ -197,6 +197,8 @@ class DevicePlayer:
                             self.fallback.description,
                         )
                         self.fallback.play(clip)
+                    except Exception as err:  # one bad clip must not silence the rest
+                        log.error("cannot play %s: %s", clip.path, err)
                 finally:
                     self._queue.task_done()
         finally:

@@ -107,3 +107,25 @@ def test_a_folder_that_cannot_be_written_costs_the_clips_not_the_run(
         sink.play(Clip(path=clip, label="ribs-down", t=t))
     assert sink.written == [] and sink.lost == 2
     assert len([r for r in caplog.records if "cannot write cue audio" in r.message]) == 1
+
+
+@pytest.mark.audio
+def test_a_bad_clip_is_skipped_and_the_queue_goes_on(
+    renderer: SpeechRenderer, pulse: PulseSink, tmp_path: Path
+) -> None:
+    bogus = tmp_path / "not-audio.wav"
+    bogus.write_bytes(b"RIFF????WAVEfmt nonsense")
+    good = renderer.render("Ribs down.").result(timeout=30)
+    recording = tmp_path / "monitor.raw"
+    rec = pulse.record(recording)
+    done = subprocess.run(
+        [sys.executable, "-c", PLAYER, str(tmp_path / "fallback"), str(bogus), str(good)],
+        env=pulse.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    heard = PulseSink.stop(rec, recording)
+    assert done.returncode == 0 and done.stdout.strip() == "played", done.stderr
+    assert "cannot play" in done.stderr and "not-audio.wav" in done.stderr
+    assert onset(heard, read_wav(good)[0])[1] > 0.9
