@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from companion.drift import Episode
 from cues.catalogue import Catalogue, Category, Cue
@@ -58,6 +58,7 @@ class _Pending:
     cue: Cue
     created: float
     about: str | None = None
+    fields: dict[str, str] = field(default_factory=dict)
 
 
 class Coach:
@@ -98,8 +99,9 @@ class Coach:
         ):
             self._pending.append(_Pending(self._confirmation, now, episode.fault.value))
 
-    def announce(self, cue_id: str, now: float) -> None:
-        self._pending.append(_Pending(self.catalogue[cue_id], now))
+    def announce(self, cue_id: str, now: float, **fields: str) -> None:
+        """Say `cue_id` soon (its placeholders filled from `fields`)."""
+        self._pending.append(_Pending(self.catalogue[cue_id], now, fields=fields))
 
     def set_quiet(self, quiet: bool) -> None:
         """Quiet while the runner is stopped: nothing waiting is kept for later."""
@@ -138,6 +140,8 @@ class Coach:
         _, _, cue, escalate, chosen = max(options, key=lambda o: (o[0], o[1]))
 
         text = self._wording(cue, escalate)
+        if isinstance(chosen, _Pending) and chosen.fields:
+            text = text.format(**chosen.fields)
         self._busy_until = now + self.duration_of(text)
         self._last_said[cue.id] = now
         if isinstance(chosen, _Watch):

@@ -21,17 +21,29 @@ from companion.coach import Coach, CoachSettings, Utterance, estimate_duration
 from companion.drift import Baseline, BaselineLearner, DriftDetector, DriftRule, Episode
 from companion.events import (
     BaselineLearned,
+    Battery,
     Calibrated,
     CueSpoken,
     DriftEnded,
     DriftStarted,
     Event,
     Metrics,
+    SensorChanged,
     StateChanged,
 )
 from companion.summary import RunStats
 from cues.catalogue import Catalogue, Category
-from sensors.samples import AccelBatch, FootpodSample, HeartRateSample, Placement, Sample
+from sensors.profiles import spoken_name
+from sensors.samples import (
+    AccelBatch,
+    BatteryLevel,
+    FootpodSample,
+    HeartRateSample,
+    Link,
+    Placement,
+    Sample,
+    SensorStatus,
+)
 
 
 class RunState(StrEnum):
@@ -47,6 +59,7 @@ class EngineSettings:
     baseline_s: float = 120.0  # ... this much more running
     pause_after_s: float = 4.0  # not running this long pauses the run
     metrics_every_s: float = 10.0
+    battery_low_percent: int = 15
     analysis: AnalysisSettings = field(default_factory=AnalysisSettings)
     coach: CoachSettings = field(default_factory=CoachSettings)
 
@@ -95,6 +108,8 @@ class RunEngine:
         self._speed: float | None = None
         self._distance: float | None = None
         self._heart_rates: list[float] = []
+        self._lost: set[str] = set()
+        self._low_battery: set[str] = set()
 
     def start(self, t: float = 0.0) -> list[Event]:
         """The run begins: say so, and that the first minutes are for learning."""
@@ -102,6 +117,10 @@ class RunEngine:
         return [StateChanged(t=t, state=self.state.value), *self._say(t)]
 
     def feed(self, sample: Sample) -> list[Event]:
+        if isinstance(sample, SensorStatus):
+            return self._link(sample)
+        if isinstance(sample, BatteryLevel):
+            return self._battery(sample)
         if isinstance(sample, FootpodSample):
             self._speed = sample.speed_mps if sample.speed_mps is not None else self._speed
             self._distance = sample.distance_m if sample.distance_m is not None else self._distance
@@ -110,6 +129,26 @@ class RunEngine:
             self._heart_rates.append(sample.bpm)
             return []
         return self._feed_accel(sample)
+
+    def _link(self, s: SensorStatus) -> list[Event]:
+        """Say once that a sensor was lost, and once that it is back."""
+        lost = s.link is Link.LOST
+        if lost != (s.sensor in self._lost) and s.link is not Link.CONNECTED:
+            if lost:
+                self._lost.add(s.sensor)
+            else:
+                self._lost.discard(s.sensor)
+            self.coach.announce(
+                "sensor-lost" if lost else "sensor-back", s.t, sensor=spoken_name(s.role)
+            )
+        return [SensorChanged(t=s.t, id=s.sensor, role=s.role, link=s.link.value), *self._say(s.t)]
+
+    def _battery(self, b: BatteryLevel) -> list[Event]:
+        """Say once per run that a sensor's battery is low."""
+        if b.percent <= self.settings.battery_low_percent and b.sensor not in self._low_battery:
+            self._low_battery.add(b.sensor)
+            self.coach.announce("battery-low", b.t, sensor=spoken_name(b.role))
+        return [Battery(t=b.t, id=b.sensor, role=b.role, percent=b.percent), *self._say(b.t)]
 
     def _feed_accel(self, batch: AccelBatch) -> list[Event]:
         if self.sensor is None and batch.placement is not Placement.OTHER:

@@ -114,6 +114,24 @@ class CueSpoken(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class SensorChanged(Event):
+    """A sensor connected, was lost or came back."""
+
+    kind: ClassVar[str] = "sensor"
+    id: str  # the sensor's name
+    role: str
+    link: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Battery(Event):
+    kind: ClassVar[str] = "battery"
+    id: str
+    role: str
+    percent: int
+
+
+@dataclass(frozen=True, kw_only=True)
 class FaultInjected(Event):
     """The demo starts adding a made-up form fault to the recording (not the runner's)."""
 

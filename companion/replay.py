@@ -27,6 +27,7 @@ from cues.audio import AudioMode, DevicePlayer, WavFileSink, open_sink
 from cues.catalogue import load_catalogue
 from cues.speech import SpeechError, SpeechRenderer
 from sensors.clock import Clock, PacedClock, UnpacedClock
+from sensors.profiles import SPOKEN_NAMES
 from sensors.recording import Recording, ReplaySource
 
 
@@ -76,7 +77,7 @@ def coach_recording(
     renderer = SpeechRenderer(paths.speech_cache())
     try:
         with info.status("Rendering the cue catalogue to speech…"):
-            renderer.render_all(catalogue.texts())
+            renderer.render_all(catalogue.texts({"sensor": SPOKEN_NAMES}))
     except SpeechError as err:
         info.print(f"[red]Speech is unavailable: {err}. The run goes on, shown but not spoken.")
 

@@ -6,16 +6,19 @@ fault, so a coach editing the texts sees exactly what to fix.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import itertools
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
+from string import Formatter
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from cues.datafile import DataFileError, load_entries
 
 DEFAULT_CATALOGUE = Path(__file__).with_name("catalogue.toml")
+PLACEHOLDERS = {"sensor"}  # filled in when said: the sensor's spoken name
 
 
 class Category(StrEnum):
@@ -42,6 +45,15 @@ class Cue(BaseModel):
         for text in self.say + self.escalate:
             if not text.strip() or len(text) > 80:
                 raise ValueError(f"wording {text!r} must be 1 to 80 characters")
+            try:
+                fields = {name for _, name, _, _ in Formatter().parse(text) if name is not None}
+            except ValueError as err:
+                raise ValueError(f"wording {text!r}: {err}") from None
+            if fields - PLACEHOLDERS:
+                raise ValueError(
+                    f"wording {text!r} uses {', '.join(sorted(fields - PLACEHOLDERS))}; "
+                    f"the placeholders are {', '.join(sorted(PLACEHOLDERS))}"
+                )
         if self.category is Category.FORM:
             if not self.answers:
                 raise ValueError("a form cue must list the faults it answers in 'answers'")
@@ -74,9 +86,19 @@ class Catalogue:
         matching = [c for c in self if fault in c.answers]
         return max(matching, key=lambda c: c.priority, default=None)
 
-    def texts(self) -> list[str]:
-        """Every wording, for rendering them all before a run starts."""
-        return [text for cue in self for text in cue.say + cue.escalate]
+    def texts(self, fills: Mapping[str, Iterable[str]] | None = None) -> list[str]:
+        """Every wording, for rendering them all before a run starts; a wording with a
+        placeholder comes once for each of its `fills` (and not at all without them)."""
+        out = []
+        for cue in self:
+            for text in cue.say + cue.escalate:
+                names = [n for _, n, _, _ in Formatter().parse(text) if n]
+                if not names:
+                    out.append(text)
+                elif fills and all(n in fills for n in names):
+                    combos = itertools.product(*(list(fills[n]) for n in names))
+                    out += [text.format(**dict(zip(names, c, strict=True))) for c in combos]
+        return out
 
 
 def load_catalogue(path: Path | str | None = None) -> Catalogue:

@@ -59,4 +59,30 @@ class HeartRateSample:
     rr_s: tuple[float, ...] = ()
 
 
-Sample = AccelBatch | FootpodSample | HeartRateSample
+class Link(StrEnum):
+    """What happened to a sensor's connection."""
+
+    CONNECTED = "connected"
+    LOST = "lost"
+    BACK = "back"
+
+
+@dataclass(frozen=True, slots=True)
+class SensorStatus:
+    """A sensor connected, was lost mid-run, or came back (its data has a gap between)."""
+
+    t: float
+    sensor: str
+    role: str
+    link: Link
+
+
+@dataclass(frozen=True, slots=True)
+class BatteryLevel:
+    t: float
+    sensor: str
+    role: str
+    percent: int
+
+
+Sample = AccelBatch | FootpodSample | HeartRateSample | SensorStatus | BatteryLevel

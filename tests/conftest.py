@@ -83,7 +83,7 @@ def assert_speech(path: Path, min_s: float = 0.5, max_s: float = 6.0) -> None:
     duration = samples.size / rate
     assert min_s <= duration <= max_s
     voiced, rms = speech_level(samples, rate)
-    assert voiced >= 0.4 * duration and rms > 0.03
+    assert voiced >= max(0.25, 0.3 * duration) and rms > 0.03  # a short phrase trails off
     # Most of the energy sits where voices do, not in hum or hiss.
     spectrum = np.abs(np.fft.rfft(samples)) ** 2
     freqs = np.fft.rfftfreq(samples.size, 1 / rate)

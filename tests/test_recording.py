@@ -12,7 +12,7 @@ import pytest
 from companion.demo import DEMO_RECORDING
 from sensors.clock import PacedClock, UnpacedClock
 from sensors.recording import G, RecordingError, ReplaySource, load_recording
-from sensors.samples import AccelBatch, FootpodSample, HeartRateSample, Placement
+from sensors.samples import AccelBatch, FootpodSample, Placement, Sample
 from tests.conftest import OUTDOOR, RAW_SAMPLE, TREADMILL
 
 
@@ -104,7 +104,7 @@ def test_truncated_gzip_is_a_clear_error(tmp_path: Path) -> None:
 def test_replay_yields_every_sample_in_time_order(running_data: Path) -> None:
     rec = load_recording(OUTDOOR)
 
-    async def collect() -> list[AccelBatch | FootpodSample | HeartRateSample]:
+    async def collect() -> list[Sample]:
         return [s async for s in ReplaySource(rec, UnpacedClock(), chunk_s=0.5).stream()]
 
     samples = asyncio.run(collect())

@@ -1,0 +1,317 @@
+"""Live sensors: the runner's paired sensors over BLE, kept connected for the whole run.
+
+`LiveSource` is a sensor source like a replay: it yields samples. Behind it one task per
+paired sensor finds it, connects (bleak-retry-connector), subscribes to what its role needs,
+and hands every packet to the sensor's decoder and to the raw notification log. When a
+sensor drops, the task says so (a `SensorStatus`), reconnects with backoff, subscribes
+again and says it is back; the gap in between is simply missing from the data.
+
+The product connects only to the addresses the runner paired: another device offering the
+same services is never touched.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncGenerator, Callable
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+from bleak import BleakClient, BleakScanner
+from bleak.backends.device import BLEDevice
+from bleak.exc import BleakError
+from bleak_retry_connector import establish_connection
+
+from sensors.bumble_backend import BumbleClient, BumbleRadio, BumbleScanner
+from sensors.clock import Clock
+from sensors.decoding import SensorDecoder
+from sensors.profiles import (
+    BATTERY_LEVEL,
+    HR_MEASUREMENT,
+    HR_SERVICE,
+    RSC_FEATURE,
+    RSC_MEASUREMENT,
+    Role,
+    offered,
+)
+from sensors.protocols import DecodeError, imu, pmd, rsc
+from sensors.rawlog import RawLogWriter
+from sensors.samples import Link, Sample, SensorStatus
+
+log = logging.getLogger(__name__)
+BLE_ERRORS = (BleakError, TimeoutError, asyncio.TimeoutError, OSError)
+
+
+@dataclass(frozen=True)
+class PairedSensor:
+    address: str
+    role: Role
+    name: str = ""
+
+    @property
+    def label(self) -> str:
+        return self.name or self.address
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "address": self.address,
+            "name": self.label,
+            "role": self.role.value,
+            "placement": self.role.placement.value,
+        }
+
+
+@dataclass(frozen=True)
+class Transport:
+    """Which BLE stack: the system's (BlueZ on Linux) or Bumble over a transport such as a
+    USB dongle (``bumble:usb:0``) or `companion simulate` (``bumble:tcp-client:…``)."""
+
+    spec: str = "system"
+
+    @classmethod
+    def parse(cls, spec: str) -> Transport:
+        if spec not in ("system", "bumble") and not spec.startswith("bumble:"):
+            raise ValueError(f"transport {spec!r}: use 'system' or 'bumble:<transport>'")
+        return cls(spec)
+
+    @property
+    def bumble(self) -> str | None:
+        """The Bumble transport, "" for a radio the caller configured, None for system."""
+        if self.spec == "bumble":
+            return ""
+        return self.spec.removeprefix("bumble:") if self.spec.startswith("bumble:") else None
+
+    def activate(self) -> None:
+        if self.bumble:
+            BumbleRadio.configure(transport=self.bumble)
+
+    def scanner(self) -> dict[str, Any]:
+        return {"backend": BumbleScanner} if self.bumble is not None else {}
+
+    def client(self) -> dict[str, Any]:
+        return {"backend": BumbleClient} if self.bumble is not None else {}
+
+
+@dataclass(frozen=True)
+class LiveSettings:
+    acc_rate_hz: int = 200  # asked of a Polar strap; the nearest it offers is taken
+    acc_range_g: int = 8
+    cadence_unit: rsc.CadenceUnit = rsc.CadenceUnit.AUTO
+    scan_s: float = 10.0  # how long to look for a sensor before trying again
+    backoff_s: float = 1.0  # first wait after a failed attempt, doubling ...
+    backoff_max_s: float = 30.0  # ... up to this
+
+
+@dataclass(frozen=True)
+class Found:
+    address: str
+    name: str | None
+    rssi: int | None
+    services: tuple[str, ...]
+
+    @property
+    def profiles(self) -> list[str]:
+        return offered(list(self.services))
+
+
+async def scan(
+    transport: Transport, seconds: float, progress: Callable[[float, int], None] | None = None
+) -> list[Found]:
+    """Devices heard within `seconds`, strongest first; `progress(elapsed, found)`."""
+    found: dict[str, Found] = {}
+
+    def heard(device: BLEDevice, adv: Any) -> None:
+        found[device.address] = Found(
+            device.address, adv.local_name or device.name, adv.rssi, tuple(adv.service_uuids)
+        )
+
+    async with BleakScanner(detection_callback=heard, **transport.scanner()):
+        steps = max(1, int(seconds * 10))
+        for i in range(steps):
+            await asyncio.sleep(seconds / steps)
+            if progress is not None:
+                progress((i + 1) * seconds / steps, len(found))
+    return sorted(found.values(), key=lambda f: -(f.rssi if f.rssi is not None else -999))
+
+
+async def inspect(
+    transport: Transport, address: str, seconds: float = 10.0
+) -> tuple[str | None, list[str]]:
+    """Connect to `address` once: its name and the services it really has."""
+    device = await BleakScanner.find_device_by_address(
+        address, timeout=seconds, **transport.scanner()
+    )
+    if device is None:
+        raise BleakError(f"no device {address} heard within {seconds:g} s: is it awake and near?")
+    async with BleakClient(device, timeout=seconds, **transport.client()) as client:
+        return device.name, [s.uuid for s in client.services]
+
+
+def _set(event: asyncio.Event, _client: BleakClient) -> None:
+    event.set()
+
+
+class LiveSource:
+    def __init__(
+        self,
+        sensors: list[PairedSensor],
+        transport: Transport,
+        clock: Clock,
+        settings: LiveSettings | None = None,
+        raw_log: RawLogWriter | None = None,
+    ):
+        self.sensors = sensors
+        self.transport = transport
+        self.clock = clock
+        self.settings = settings or LiveSettings()
+        self.raw_log = raw_log
+        self.decoders = {
+            s.address: SensorDecoder(
+                s.label, s.role, rsc.CadenceNormalizer(self.settings.cadence_unit)
+            )
+            for s in sensors
+        }
+        self.connections = {s.address: 0 for s in sensors}
+        self._queue: asyncio.Queue[Sample] = asyncio.Queue()
+
+    async def stream(self) -> AsyncGenerator[Sample, None]:
+        self.transport.activate()
+        tasks = [asyncio.create_task(self._keep(s)) for s in self.sensors]
+        try:
+            while True:
+                yield await self._queue.get()
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    def _packet(self, sensor: PairedSensor, uuid: str, data: bytes, kind: str) -> None:
+        t = self.clock.now()
+        if self.raw_log is not None:
+            try:
+                self.raw_log.packet(t, sensor.describe(), uuid, data, kind)
+            except OSError as err:  # a full disk costs the log, never the run
+                log.error("cannot write the raw log any more (%s); the run goes on", err)
+                self.raw_log = None
+        for sample in self.decoders[sensor.address].packet(uuid, data, t, kind):
+            self._queue.put_nowait(sample)
+
+    def _status(self, sensor: PairedSensor, link: Link) -> None:
+        t = self.clock.now()
+        if self.raw_log is not None:
+            with contextlib.suppress(OSError):
+                self.raw_log.event(t, sensor.describe(), link.value)
+        self._queue.put_nowait(SensorStatus(t, sensor.label, sensor.role.value, link))
+
+    async def _keep(self, sensor: PairedSensor) -> None:
+        """Connected, and connected again whenever it drops, until the run ends."""
+        s = self.settings
+        wait = s.backoff_s
+        while True:
+            lost = asyncio.Event()
+            try:
+                device = await BleakScanner.find_device_by_address(
+                    sensor.address, timeout=s.scan_s, **self.transport.scanner()
+                )
+                if device is None:
+                    raise BleakError(f"{sensor.label} not heard")
+                client = await establish_connection(
+                    BleakClient,
+                    device,
+                    sensor.label,
+                    max_attempts=3,
+                    disconnected_callback=partial(_set, lost),
+                    **self.transport.client(),
+                )
+            except BLE_ERRORS as err:
+                log.info("%s: %s; trying again in %.0f s", sensor.label, err, wait)
+                await asyncio.sleep(wait)
+                wait = min(2 * wait, s.backoff_max_s)
+                continue
+            wait = s.backoff_s
+            self.decoders[sensor.address].reconnected()
+            self.connections[sensor.address] += 1
+            self._status(
+                sensor, Link.BACK if self.connections[sensor.address] > 1 else Link.CONNECTED
+            )
+            try:
+                await self._subscribe(client, sensor)
+                await lost.wait()
+            except BLE_ERRORS as err:
+                log.warning("%s: %s", sensor.label, err)
+            finally:
+                with contextlib.suppress(*BLE_ERRORS):
+                    await client.disconnect()
+            self._status(sensor, Link.LOST)
+
+    async def _subscribe(self, client: BleakClient, sensor: PairedSensor) -> None:
+        services = {service.uuid for service in client.services}
+        chars = {c.uuid: c for service in client.services for c in service.characteristics}
+
+        async def read(uuid: str) -> None:
+            self._packet(sensor, uuid, bytes(await client.read_gatt_char(uuid)), "read")
+
+        async def notify(uuid: str) -> None:
+            await client.start_notify(
+                uuid, lambda _c, data: self._packet(sensor, uuid, bytes(data), "notify")
+            )
+
+        if BATTERY_LEVEL in chars:
+            await read(BATTERY_LEVEL)
+            if "notify" in chars[BATTERY_LEVEL].properties:
+                await notify(BATTERY_LEVEL)
+        if sensor.role is Role.FOOTPOD:
+            if RSC_MEASUREMENT not in chars:
+                raise BleakError(f"{sensor.label} has no running speed and cadence service")
+            if RSC_FEATURE in chars:
+                await read(RSC_FEATURE)
+            await notify(RSC_MEASUREMENT)
+            return
+        if HR_SERVICE in services and sensor.role in (Role.HR, Role.CHEST):
+            await notify(HR_MEASUREMENT)
+        if sensor.role is Role.HR:
+            return
+        if pmd.SERVICE in services:
+            await self._start_pmd(client, sensor, read)
+        elif imu.SERVICE in services:
+            await read(imu.CONFIG)
+            await notify(imu.DATA)
+        else:
+            speaks = ", ".join(offered(list(services))) or "nothing we speak"
+            raise BleakError(f"{sensor.label} offers no motion stream (it offers {speaks})")
+
+    async def _start_pmd(
+        self, client: BleakClient, sensor: PairedSensor, read: Callable[[str], Any]
+    ) -> None:
+        """Ask a Polar sensor what it offers, then start its accelerometer."""
+        answers: asyncio.Queue[pmd.ControlResponse] = asyncio.Queue()
+
+        def answered(_c: Any, data: bytearray) -> None:
+            self._packet(sensor, pmd.CONTROL_POINT, bytes(data), "notify")
+            with contextlib.suppress(DecodeError):
+                answers.put_nowait(pmd.decode_response(bytes(data)))
+
+        async def ask(request: bytes) -> pmd.ControlResponse:
+            self._packet(sensor, pmd.CONTROL_POINT, request, "write")
+            await client.write_gatt_char(pmd.CONTROL_POINT, request, response=True)
+            reply = await asyncio.wait_for(answers.get(), timeout=5)
+            if not reply.ok:
+                raise BleakError(f"{sensor.label} refused {request.hex(' ')}: {reply.problem}")
+            return reply
+
+        await client.start_notify(pmd.CONTROL_POINT, answered)
+        await read(pmd.CONTROL_POINT)
+        if pmd.Measurement.ACC not in self.decoders[sensor.address].pmd_features:
+            raise BleakError(f"{sensor.label} offers no accelerometer stream")
+        offers = (await ask(pmd.settings_request(pmd.Measurement.ACC))).settings
+        rates = [int(r) for r in offers.get(pmd.Setting.SAMPLE_RATE, (self.settings.acc_rate_hz,))]
+        ranges = [int(r) for r in offers.get(pmd.Setting.RANGE, (self.settings.acc_range_g,))]
+        rate = min(rates, key=lambda r: (abs(r - self.settings.acc_rate_hz), -r))
+        range_ = min(ranges, key=lambda r: (abs(r - self.settings.acc_range_g), -r))
+        await client.start_notify(
+            pmd.DATA, lambda _c, data: self._packet(sensor, pmd.DATA, bytes(data), "notify")
+        )
+        await ask(pmd.start_request(pmd.Measurement.ACC, rate, range_))

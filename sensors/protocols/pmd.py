@@ -1,0 +1,308 @@
+"""Polar Measurement Data (PMD): the accelerometer (and gyroscope) stream of Polar sensors.
+
+Service FB005C80-02E7-F387-1CAD-8ACD2D8DF0C8 with a control point (…5C81: read, write,
+indicate) and a data characteristic (…5C82: notify). A client reads the control point for the
+measurement types the device offers, writes requests (get settings, start with settings,
+stop) and gets responses by indication; samples arrive as data frames.
+
+Data frame: uint8 measurement type, uint64 timestamp in nanoseconds (Polar's clock, counted
+from 2000-01-01) of the frame's LAST sample, uint8 frame type (bit 7: delta-compressed),
+then samples. Raw accelerometer frames carry int8 (type 0), int16 (type 1) or int24 (type 2)
+x, y, z in milli-g. A compressed frame carries one reference sample at the resolution's
+width, then blocks of [uint8 bit width][uint8 count][count × channels signed deltas,
+bit-packed, least significant bit first], each sample the previous one plus its deltas; its
+values times the stream's factor (from the start response) give milli-g (or deg/s).
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass, field
+from enum import IntEnum
+
+import numpy as np
+
+from sensors.protocols.errors import DecodeError, need
+from sensors.samples import FloatArray
+
+SERVICE = "fb005c80-02e7-f387-1cad-8acd2d8df0c8"
+CONTROL_POINT = "fb005c81-02e7-f387-1cad-8acd2d8df0c8"
+DATA = "fb005c82-02e7-f387-1cad-8acd2d8df0c8"
+TICKS_PER_S = 1_000_000_000
+
+
+class Measurement(IntEnum):
+    ECG = 0
+    PPG = 1
+    ACC = 2
+    PPI = 3
+    GYRO = 5
+    MAGNETOMETER = 6
+
+
+class Op(IntEnum):
+    GET_SETTINGS = 0x01
+    START = 0x02
+    STOP = 0x03
+
+
+class Setting(IntEnum):
+    SAMPLE_RATE = 0
+    RESOLUTION = 1
+    RANGE = 2
+    RANGE_MILLIUNIT = 3
+    CHANNELS = 4
+    FACTOR = 5
+
+
+# Bytes per value of each setting in requests and responses.
+_SETTING_SIZE = {
+    Setting.SAMPLE_RATE: 2,
+    Setting.RESOLUTION: 2,
+    Setting.RANGE: 2,
+    Setting.RANGE_MILLIUNIT: 4,
+    Setting.CHANNELS: 1,
+    Setting.FACTOR: 4,
+}
+
+STATUS = {
+    0: "success",
+    1: "invalid op code",
+    2: "invalid measurement type",
+    3: "not supported",
+    4: "invalid length",
+    5: "invalid parameter",
+    6: "already in that state",
+    7: "invalid resolution",
+    8: "invalid sample rate",
+    9: "invalid range",
+    10: "invalid MTU",
+    11: "invalid number of channels",
+    12: "invalid state",
+    13: "device in charger",
+}
+RESPONSE = 0xF0
+FEATURES = 0x0F
+CONTROL = "PMD control point"
+FRAME = "PMD data frame"
+
+
+def _settings_bytes(settings: dict[Setting, int]) -> bytes:
+    out = b""
+    for kind, value in settings.items():
+        size = _SETTING_SIZE[kind]
+        out += bytes([kind, 1]) + int(value).to_bytes(size, "little")
+    return out
+
+
+def start_request(kind: Measurement, rate_hz: int, range_: int, resolution: int = 16) -> bytes:
+    """Start a stream: ACC at 200 Hz, ±8 g, 16 bits is 02 02 00 01 c8 00 01 01 10 00 02 01 08
+    00."""
+    settings = {Setting.SAMPLE_RATE: rate_hz, Setting.RESOLUTION: resolution, Setting.RANGE: range_}
+    return bytes([Op.START, kind]) + _settings_bytes(settings)
+
+
+def stop_request(kind: Measurement) -> bytes:
+    return bytes([Op.STOP, kind])
+
+
+def settings_request(kind: Measurement) -> bytes:
+    return bytes([Op.GET_SETTINGS, kind])
+
+
+def decode_settings(data: bytes, what: str = CONTROL) -> dict[Setting, tuple[float, ...]]:
+    """Settings as type, count, values: what a device offers, or what it started with."""
+    out: dict[Setting, tuple[float, ...]] = {}
+    at = 0
+    while at < len(data):
+        need(what, data, at + 2, "a setting's type and count")
+        code, count = data[at], data[at + 1]
+        at += 2
+        try:
+            kind = Setting(code)
+        except ValueError:
+            raise DecodeError(what, data, f"unknown setting type {code}") from None
+        size = _SETTING_SIZE[kind]
+        need(what, data, at + size * count, f"{count} values of {kind.name.lower()}")
+        if kind is Setting.FACTOR:
+            values: tuple[float, ...] = struct.unpack_from(f"<{count}f", data, at)
+        else:
+            values = tuple(
+                int.from_bytes(data[at + i * size : at + (i + 1) * size], "little")
+                for i in range(count)
+            )
+        out[kind] = values
+        at += size * count
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class ControlResponse:
+    op: int
+    measurement: int
+    status: int
+    more: bool = False
+    settings: dict[Setting, tuple[float, ...]] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == 0
+
+    @property
+    def problem(self) -> str:
+        return STATUS.get(self.status, f"error {self.status}")
+
+
+def decode_response(data: bytes) -> ControlResponse:
+    need(CONTROL, data, 4, "a response")
+    if data[0] != RESPONSE:
+        raise DecodeError(CONTROL, data, f"not a response (first byte {data[0]:#04x})")
+    op, kind, status = data[1], data[2], data[3]
+    more = bool(data[4]) if len(data) > 4 else False
+    settings = decode_settings(bytes(data[5:])) if status == 0 and len(data) > 5 else {}
+    return ControlResponse(op, kind, status, more, settings)
+
+
+def decode_features(data: bytes) -> set[Measurement]:
+    """The measurement types a device offers (reading the control point)."""
+    need(CONTROL, data, 2, "the feature bits")
+    if data[0] != FEATURES:
+        raise DecodeError(CONTROL, data, f"not a feature read (first byte {data[0]:#04x})")
+    bits = data[1]
+    return {m for m in Measurement if bits & (1 << m)}
+
+
+@dataclass(frozen=True, slots=True)
+class DataFrame:
+    measurement: int
+    timestamp_ns: int  # of the last sample
+    frame_type: int
+    compressed: bool
+    samples: FloatArray  # (n, 3), milli-g for ACC, deg/s for GYRO
+
+
+_RAW_WIDTH = {0: 1, 1: 2, 2: 3}  # bytes per value of raw frame types 0, 1, 2
+
+
+def _signed(values: np.ndarray, bits: int) -> np.ndarray:
+    return np.where(values >= 1 << (bits - 1), values - (1 << bits), values)
+
+
+def _raw_samples(payload: bytes, width: int, data: bytes) -> np.ndarray:
+    if not payload or len(payload) % (3 * width):
+        raise DecodeError(FRAME, data, f"{len(payload)} bytes are not whole samples of {width}")
+    raw = np.frombuffer(payload, dtype=np.uint8).reshape(-1, width).astype(np.int64)
+    values = raw @ (1 << (8 * np.arange(width, dtype=np.int64)))
+    return np.asarray(_signed(values, 8 * width)).reshape(-1, 3)
+
+
+def _delta_samples(payload: bytes, width: int, data: bytes) -> np.ndarray:
+    need(FRAME, payload, 3 * width, "the reference sample")
+    ref = _raw_samples(payload[: 3 * width], width, data)[0]
+    samples = [ref]
+    at = 3 * width
+    while at < len(payload):
+        need(FRAME, payload[at:], 2, "a delta block header")
+        bits, count = payload[at], payload[at + 1]
+        at += 2
+        if bits == 0 or bits > 32 or count == 0:
+            raise DecodeError(FRAME, data, f"delta block of {count} samples at {bits} bits")
+        nbytes = (bits * 3 * count + 7) // 8
+        block = payload[at : at + nbytes]
+        if len(block) < nbytes:
+            raise DecodeError(FRAME, data, f"delta block needs {nbytes} bytes, has {len(block)}")
+        at += nbytes
+        stream = np.unpackbits(np.frombuffer(block, dtype=np.uint8), bitorder="little")
+        fields = stream[: bits * 3 * count].reshape(-1, bits).astype(np.int64)
+        deltas = _signed(fields @ (1 << np.arange(bits, dtype=np.int64)), bits).reshape(-1, 3)
+        samples.extend(samples[-1] + np.cumsum(deltas, axis=0))
+    return np.vstack(samples)
+
+
+def decode_frame(data: bytes, factor: float = 1.0) -> DataFrame:
+    """A data frame's samples; `factor` scales compressed frames (from the start response)."""
+    need(FRAME, data, 10, "the frame header")
+    kind = data[0]
+    (timestamp,) = struct.unpack_from("<Q", data, 1)
+    frame_type = data[9]
+    compressed = bool(frame_type & 0x80)
+    base = frame_type & 0x7F
+    if kind not in (Measurement.ACC, Measurement.GYRO) or base not in _RAW_WIDTH:
+        raise DecodeError(
+            FRAME,
+            data,
+            f"measurement {kind} frame type {frame_type:#04x} is not a motion frame this reads",
+        )
+    width = 2 if compressed else _RAW_WIDTH[base]
+    payload = bytes(data[10:])
+    if compressed:
+        samples = _delta_samples(payload, width, data).astype(np.float64) * factor
+    else:
+        samples = _raw_samples(payload, width, data).astype(np.float64)
+    return DataFrame(kind, timestamp, frame_type, compressed, samples)
+
+
+def sample_times_ns(frame: DataFrame, previous_ns: int | None, rate_hz: float) -> np.ndarray:
+    """Each sample's time: spread evenly since the previous frame's last sample, or by the
+    sample rate for the first frame (the timestamp is the last sample's)."""
+    n = len(frame.samples)
+    if previous_ns is not None and 0 < frame.timestamp_ns - previous_ns < 2 * n * 1e9 / rate_hz:
+        step = (frame.timestamp_ns - previous_ns) / n
+    else:
+        step = 1e9 / rate_hz
+    return frame.timestamp_ns - step * np.arange(n - 1, -1, -1, dtype=np.float64)
+
+
+# Encoders: what a device sends. The virtual strap uses them; the tests round-trip them.
+
+
+def encode_settings(settings: dict[Setting, tuple[float, ...]]) -> bytes:
+    out = b""
+    for kind, values in settings.items():
+        out += bytes([kind, len(values)])
+        if kind is Setting.FACTOR:
+            out += struct.pack(f"<{len(values)}f", *values)
+        else:
+            size = _SETTING_SIZE[kind]
+            out += b"".join(int(v).to_bytes(size, "little") for v in values)
+    return out
+
+
+def encode_response(
+    op: int,
+    measurement: int,
+    status: int = 0,
+    more: bool = False,
+    settings: dict[Setting, tuple[float, ...]] | None = None,
+) -> bytes:
+    return bytes([RESPONSE, op, measurement, status, int(more)]) + encode_settings(settings or {})
+
+
+def encode_features(measurements: set[Measurement]) -> bytes:
+    bits = sum(1 << m for m in measurements)
+    return bytes([FEATURES, bits & 0xFF, bits >> 8])
+
+
+def _pack_signed(values: np.ndarray, width: int) -> bytes:
+    unsigned = np.asarray(values, dtype=np.int64) & ((1 << (8 * width)) - 1)
+    return b"".join(int(v).to_bytes(width, "little") for v in unsigned.ravel())
+
+
+def encode_frame(
+    measurement: int, timestamp_ns: int, samples: np.ndarray, frame_type: int = 1
+) -> bytes:
+    """A data frame of integer samples (n, 3): raw frame types 0-2, or delta-compressed
+    (bit 7 set) with 16-bit reference and one block at the narrowest bit width that fits."""
+    head = bytes([measurement]) + struct.pack("<Q", timestamp_ns) + bytes([frame_type])
+    values = np.asarray(samples, dtype=np.int64).reshape(-1, 3)
+    if not frame_type & 0x80:
+        return head + _pack_signed(values, _RAW_WIDTH[frame_type & 0x7F])
+    body = _pack_signed(values[0], 2)
+    deltas = np.diff(values, axis=0)
+    for start in range(0, len(deltas), 255):
+        block = deltas[start : start + 255]
+        bits = max(2, int(np.max(np.abs(block))).bit_length() + 1)
+        fields = (block.ravel() & ((1 << bits) - 1))[:, None] >> np.arange(bits) & 1
+        packed = np.packbits(fields.ravel().astype(np.uint8), bitorder="little").tobytes()
+        body += bytes([bits, len(block)]) + packed
+    return head + body

@@ -1,0 +1,222 @@
+"""The live path end to end on a real BLE stack with virtual sensors: bleak over the Bumble
+backend connecting to Bumble peripherals that play a real recording."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from companion.demo import DEMO_RECORDING
+from sensors.decoding import SensorDecoder
+from sensors.profiles import Role
+from sensors.rawlog import Packet, RawLogWriter, read_log
+from sensors.recording import AccelTrack, load_recording
+from sensors.samples import (
+    AccelBatch,
+    BatteryLevel,
+    FootpodSample,
+    HeartRateSample,
+    Link,
+    Sample,
+    SensorStatus,
+)
+from sensors.virtual import VirtualFootpod, VirtualImu, VirtualStrap
+from tests.ble_world import (
+    BOARD,
+    FOOTPOD,
+    STRAP,
+    TWIN,
+    accel,
+    collect,
+    footpod_script,
+    heart_script,
+    locate,
+    motion,
+    start,
+    world,
+)
+
+
+@pytest.fixture(scope="module")
+def hip() -> AccelTrack:
+    return load_recording(DEMO_RECORDING).track("hip")
+
+
+def statuses(samples: list[Sample]) -> list[tuple[str, Link]]:
+    return [(s.sensor, s.link) for s in samples if isinstance(s, SensorStatus)]
+
+
+@pytest.mark.parametrize("compressed", [False, True], ids=["raw-frames", "compressed-frames"])
+def test_the_strap_streams_exactly_the_recorded_samples(hip: AccelTrack, compressed: bool) -> None:
+    async def scenario() -> list[Sample]:
+        async with world(speed=20) as w:
+            w.add(
+                STRAP,
+                VirtualStrap,
+                "Strap",
+                motion=motion(hip),
+                heart=heart_script(),
+                compressed=compressed,
+            )
+            w.add(FOOTPOD, VirtualFootpod, "Footpod", script=footpod_script())
+            await start(w)
+            return await collect(w.live([(STRAP, Role.CHEST), (FOOTPOD, Role.FOOTPOD)]), 3.0)
+
+    samples = asyncio.run(scenario())
+    t, xyz = accel(samples)
+    assert len(xyz) > 3000  # about 60 s of recording at 100 Hz in 3 s
+    i = locate(hip, xyz)
+    np.testing.assert_array_equal(xyz, hip.xyz[i : i + len(xyz)])  # every sample, in order
+    assert np.all(np.diff(t) > 0)
+    beats = [s.bpm for s in samples if isinstance(s, HeartRateSample)]
+    pods = [s for s in samples if isinstance(s, FootpodSample)]
+    assert beats and set(beats) == {150.0}
+    assert pods and {p.cadence_spm for p in pods} == {158.0}
+    assert all(p.speed_mps == pytest.approx(3.1, abs=1 / 256) for p in pods)
+    assert sorted(statuses(samples)) == [("Footpod", Link.CONNECTED), ("Strap", Link.CONNECTED)]
+
+
+def test_a_board_on_the_plain_imu_profile(hip: AccelTrack) -> None:
+    async def scenario() -> tuple[list[Sample], float]:
+        async with world(speed=20) as w:
+            board = w.add(BOARD, VirtualImu, "Board", motion=motion(hip))
+            await start(w)
+            return await collect(w.live([(BOARD, Role.PELVIS)]), 2.0), board.config.accel_g_per_lsb
+
+    samples, lsb = asyncio.run(scenario())
+    t, xyz = accel(samples)
+    assert len(xyz) > 2000
+    start_t = float(np.argmin(np.abs(hip.xyz - xyz[0]).sum(axis=1)))
+    i = int(start_t)
+    np.testing.assert_allclose(xyz, hip.xyz[i : i + len(xyz)], atol=lsb / 2 + 1e-9)
+    # Spacing from the board's own clock (100 Hz), never backwards.
+    assert np.all(np.diff(t) > 0) and np.median(np.diff(t)) == pytest.approx(0.01)
+
+
+def test_a_sensor_lost_mid_run_is_reconnected_and_the_stream_goes_on(hip: AccelTrack) -> None:
+    async def scenario() -> list[Sample]:
+        async with world(speed=10) as w:
+            strap = w.add(STRAP, VirtualStrap, "Strap", motion=motion(hip), heart=heart_script())
+            await start(w)
+            source = w.live([(STRAP, Role.CHEST)])
+
+            async def away_and_back() -> None:
+                await asyncio.sleep(1.0)
+                await strap.go_away()
+                await asyncio.sleep(1.0)
+                await strap.come_back()
+
+            trouble = asyncio.create_task(away_and_back())
+            samples = await collect(source, 4.0)
+            await trouble
+            return samples
+
+    samples = asyncio.run(scenario())
+    assert statuses(samples) == [
+        ("Strap", Link.CONNECTED),
+        ("Strap", Link.LOST),
+        ("Strap", Link.BACK),
+    ]
+    lost = next(
+        i for i, s in enumerate(samples) if isinstance(s, SensorStatus) and s.link is Link.LOST
+    )
+    back = next(
+        i for i, s in enumerate(samples) if isinstance(s, SensorStatus) and s.link is Link.BACK
+    )
+    before, after = accel(samples[:lost]), accel(samples[back:])
+    assert len(before[1]) > 500 and len(after[1]) > 500  # streaming before and after
+    # The gap is a gap: about ten seconds of recording at 10x are missing, not smeared.
+    i, j = locate(hip, before[1]), locate(hip, after[1])
+    gap_s = (j - (i + len(before[1]))) / 100
+    assert 5 < gap_s < 25
+
+
+def test_an_unpaired_sensor_is_never_connected(hip: AccelTrack) -> None:
+    async def scenario() -> tuple[list[Sample], int, int]:
+        async with world(speed=10) as w:
+            w.add(STRAP, VirtualStrap, "Strap", motion=motion(hip), heart=heart_script())
+            twin = w.add(TWIN, VirtualStrap, "Strap", motion=motion(hip), heart=heart_script(99))
+            connected = 0
+
+            def counted(_conn: object) -> None:
+                nonlocal connected
+                connected += 1
+
+            twin.device.on("connection", counted)
+            await start(w)
+            samples = await collect(w.live([(STRAP, Role.CHEST)]), 2.0)
+            return samples, connected, len(twin.requests)
+
+    samples, twin_connections, twin_requests = asyncio.run(scenario())
+    assert twin_connections == 0 and twin_requests == 0
+    assert {s.bpm for s in samples if isinstance(s, HeartRateSample)} == {150.0}
+
+
+def test_battery_and_what_the_strap_was_asked(hip: AccelTrack) -> None:
+    async def scenario() -> tuple[list[Sample], list[bytes]]:
+        async with world(speed=10) as w:
+            strap = w.add(
+                STRAP,
+                VirtualStrap,
+                "Strap",
+                motion=motion(hip),
+                heart=heart_script(),
+                battery=9,
+                rates=(25, 50, 100),
+            )
+            await start(w)
+            source = w.live([(STRAP, Role.PELVIS)])
+            return await collect(source, 1.5), strap.requests
+
+    samples, requests = asyncio.run(scenario())
+    assert [s.percent for s in samples if isinstance(s, BatteryLevel)] == [9]
+    # It asked what the strap offers, then the offered rate nearest 100 Hz and 8 g.
+    assert [r.hex(" ") for r in requests] == ["01 02", "02 02 00 01 64 00 01 01 10 00 02 01 08 00"]
+    assert not [s for s in samples if isinstance(s, HeartRateSample)]  # pelvis: motion only
+
+
+def test_the_raw_log_replays_to_the_same_samples(hip: AccelTrack, tmp_path: Path) -> None:
+    path = tmp_path / "run.pcraw"
+
+    async def scenario() -> list[Sample]:
+        async with world(speed=10) as w:
+            w.add(
+                STRAP,
+                VirtualStrap,
+                "Strap",
+                motion=motion(hip),
+                heart=heart_script(),
+                compressed=True,
+            )
+            w.add(FOOTPOD, VirtualFootpod, "Footpod", script=footpod_script(), strides=True)
+            await start(w)
+            log = RawLogWriter.create(path)
+            try:
+                return await collect(
+                    w.live([(STRAP, Role.CHEST), (FOOTPOD, Role.FOOTPOD)], raw_log=log), 2.5
+                )
+            finally:
+                log.close()
+
+    live = [s for s in asyncio.run(scenario()) if not isinstance(s, SensorStatus)]
+    assert path.stat().st_mode & 0o777 == 0o600
+    decoders: dict[str, SensorDecoder] = {}
+    replayed: list[Sample] = []
+    for record in read_log(path):
+        if isinstance(record, Packet):
+            d = record.device
+            decoder = decoders.setdefault(d["address"], SensorDecoder(d["name"], Role(d["role"])))
+            replayed += decoder.packet(record.uuid, record.data, record.t, record.kind)
+    assert len(replayed) == len(live)
+    for a, b in zip(live, replayed, strict=True):
+        assert type(a) is type(b)
+        if isinstance(a, AccelBatch) and isinstance(b, AccelBatch):
+            np.testing.assert_array_equal(a.xyz, b.xyz)
+            np.testing.assert_allclose(a.t, b.t, atol=0.002)  # the log keeps milliseconds
+        elif isinstance(a, FootpodSample) and isinstance(b, FootpodSample):
+            assert a.cadence_spm == b.cadence_spm and a.speed_mps == b.speed_mps
+    # The footpod counted strides; both live and replayed say steps.
+    assert {s.cadence_spm for s in replayed if isinstance(s, FootpodSample)} >= {158.0}
