@@ -219,6 +219,10 @@ class RunEngine:
             self._held_s += hop
         return events
 
+    def coach_tick(self, t: float) -> list[Event]:
+        """Time passes with no sample (a sensor is lost): let the coach speak if due."""
+        return self._say(t)
+
     def _set_state(self, state: RunState, t: float) -> list[Event]:
         if state is self.state:
             return []

@@ -16,11 +16,19 @@ from scipy.spatial.transform import Rotation
 from companion.demo import DEMO_FAULT, demo_recording
 from companion.drift import DriftRule, Fault, load_rules
 from companion.engine import ConfigurationError, RunEngine
-from companion.events import CueSpoken, DriftEnded, DriftStarted, Event, StateChanged
+from companion.events import (
+    Battery,
+    CueSpoken,
+    DriftEnded,
+    DriftStarted,
+    Event,
+    SensorChanged,
+    StateChanged,
+)
 from companion.summary import RunStats, summary_text
 from cues.catalogue import load_catalogue
 from sensors.recording import AccelTrack, load_recording
-from sensors.samples import HeartRateSample, Placement, Sample
+from sensors.samples import BatteryLevel, HeartRateSample, Link, Placement, Sample, SensorStatus
 from tests.conftest import BOUTS, OUTDOOR, TREADMILL, known
 
 E = TypeVar("E", bound=Event)
@@ -168,3 +176,38 @@ def test_a_hole_in_the_data_pauses_the_run_and_it_resumes(running_data: Path) ->
     assert states[0][1] == "paused" and states[0][0] == pytest.approx(1104.0, abs=0.5)
     assert states[1][1] == "running" and states[1][0] >= 1130
     assert of(DriftStarted, events) == []
+
+
+def test_lost_back_and_low_battery_are_each_said_once() -> None:
+    engine = RunEngine(load_catalogue(), load_rules())
+    events = engine.start()
+    feed: list[SensorStatus | BatteryLevel] = [
+        SensorStatus(1.0, "H10", "chest", Link.CONNECTED),
+        BatteryLevel(1.0, "H10", "chest", 40),
+        SensorStatus(30.0, "H10", "chest", Link.LOST),
+        SensorStatus(31.0, "H10", "chest", Link.LOST),  # said once, however often it comes
+        SensorStatus(60.0, "H10", "chest", Link.BACK),
+        SensorStatus(61.0, "H10", "chest", Link.BACK),
+        BatteryLevel(70.0, "H10", "chest", 12),
+        BatteryLevel(90.0, "H10", "chest", 11),
+        SensorStatus(100.0, "Stryd", "footpod", Link.LOST),
+    ]
+    for sample in feed:
+        events += engine.feed(sample)
+        events += engine.coach_tick(sample.t + 10)  # time for the coach to speak
+    said = [(e.id, e.text) for e in of(CueSpoken, events) if e.category == "system"]
+    assert said == [
+        ("sensor-lost", "Chest sensor lost. I'll keep trying."),
+        ("sensor-back", "Chest sensor back."),
+        ("battery-low", "Chest sensor battery low."),
+        ("sensor-lost", "Footpod lost. I'll keep trying."),
+    ]
+    assert [e.link for e in of(SensorChanged, events)] == [
+        "connected",
+        "lost",
+        "lost",
+        "back",
+        "back",
+        "lost",
+    ]
+    assert [e.percent for e in of(Battery, events)] == [40, 12, 11]
