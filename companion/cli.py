@@ -7,9 +7,16 @@ import logging
 import sys
 from pathlib import Path
 
+from rich.console import Console
+
+from companion import pairing, paths
 from companion.engine import ConfigurationError
-from companion.replay import ReplayError, ReplayOptions, coach_recording
+from companion.runner import RunError, RunOptions, coach_live, coach_raw_log, coach_recording
+from companion.sensor_commands import add_commands, add_transport
 from cues.datafile import DataFileError
+from sensors.live import LiveSettings
+from sensors.protocols.rsc import CadenceUnit
+from sensors.rawlog import RawLogError, is_raw_log
 from sensors.recording import RecordingError, load_recording
 from sensors.samples import Placement
 
@@ -25,19 +32,19 @@ def _placement(text: str) -> tuple[str, Placement]:
         ) from None
 
 
-def _add_run_options(p: argparse.ArgumentParser, default_speed: float) -> None:
+def _add_run_options(p: argparse.ArgumentParser, replay: bool) -> None:
     p.add_argument(
         "--json",
         action="store_true",
         help="print one JSON object per event on stdout instead of the timeline",
     )
-    p.add_argument(
-        "--speed",
-        type=float,
-        default=default_speed,
-        help=f"run seconds per second (default {default_speed:g}; 1 = real time, "
-        "0 = as fast as possible)",
-    )
+    if replay:
+        p.add_argument(
+            "--speed",
+            type=float,
+            default=150.0,
+            help="run seconds per second (default 150; 1 = real time, 0 = as fast as possible)",
+        )
     p.add_argument(
         "--audio",
         choices=("auto", "device", "files"),
@@ -62,9 +69,12 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser(
         "demo", help="replay the bundled 25-minute run, with an injected fault, coached aloud"
     )
-    _add_run_options(demo, default_speed=150.0)
+    _add_run_options(demo, replay=True)
+    demo.set_defaults(handler=cmd_demo)
 
-    replay = sub.add_parser("replay", help="coach a recorded run (the data folder's CSV format)")
+    replay = sub.add_parser(
+        "replay", help="coach a recording (the data folder's CSV format, or a live run's raw log)"
+    )
     replay.add_argument("file", type=Path)
     replay.add_argument(
         "--sensor", help="which accelerometer to follow (default: the first on the trunk)"
@@ -78,8 +88,74 @@ def build_parser() -> argparse.ArgumentParser:
         help="where a sensor sat: chest, pelvis, other",
     )
     replay.add_argument("--trial", type=int, help="one trial of a file with a 'trial' column")
-    _add_run_options(replay, default_speed=150.0)
+    _add_run_options(replay, replay=True)
+    replay.set_defaults(handler=cmd_replay)
+
+    run = sub.add_parser("run", help="a live run with the paired sensors, coached aloud")
+    run.add_argument("--minutes", type=float, help="end the run after this long (else Ctrl-C)")
+    run.add_argument(
+        "--rate",
+        type=int,
+        default=200,
+        help="accelerometer rate to ask a Polar strap for (default 200 Hz)",
+    )
+    run.add_argument(
+        "--cadence",
+        choices=[c.value for c in CadenceUnit],
+        default="auto",
+        help="what the footpod's cadence counts (default: tell from the data)",
+    )
+    add_transport(run)
+    _add_run_options(run, replay=False)
+    run.set_defaults(handler=cmd_run)
+
+    add_commands(sub)
     return parser
+
+
+def _options(args: argparse.Namespace, name: str) -> RunOptions:
+    return RunOptions(
+        speed=getattr(args, "speed", 1.0),
+        audio=args.audio,
+        out=args.out,
+        json=args.json,
+        sensor=getattr(args, "sensor", None),
+        catalogue=args.cues,
+        rules=args.rules,
+        name=name,
+        minutes=getattr(args, "minutes", None),
+    )
+
+
+def cmd_demo(args: argparse.Namespace, console: Console) -> int:
+    from companion.demo import demo_recording
+
+    recording, markers = demo_recording()
+    summary = coach_recording(recording, _options(args, "demo"), markers)
+    if not args.json:
+        print(f"\nSummary: {summary.text}")
+    return 0
+
+
+def cmd_replay(args: argparse.Namespace, console: Console) -> int:
+    name = args.file.name.split(".")[0]
+    if is_raw_log(args.file):
+        summary = coach_raw_log(args.file, _options(args, name))
+    else:
+        recording = load_recording(args.file, trial=args.trial, placements=dict(args.placement))
+        summary = coach_recording(recording, _options(args, name))
+    if not args.json:
+        print(f"\nSummary: {summary.text}")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace, console: Console) -> int:
+    sensors = pairing.load(paths.paired_sensors())
+    settings = LiveSettings(acc_rate_hz=args.rate, cadence_unit=CadenceUnit(args.cadence))
+    summary, log = coach_live(sensors, args.transport, _options(args, "run"), settings)
+    if not args.json:
+        print(f"\nSummary: {summary.text}\nThe sensors' raw data is kept in {log}")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -89,27 +165,17 @@ def main(argv: list[str] | None = None) -> int:
         format="companion: %(levelname)s: %(message)s",
         stream=sys.stderr,
     )
-    name = "demo" if args.command == "demo" else Path(args.file.name.split(".")[0]).name
-    options = ReplayOptions(
-        catalogue=args.cues,
-        rules=args.rules,
-        speed=args.speed,
-        audio=args.audio,
-        out=args.out,
-        json=args.json,
-        sensor=getattr(args, "sensor", None),
-        name=name,
-    )
+    console = Console()
     try:
-        if args.command == "demo":
-            from companion.demo import demo_recording
-
-            recording, markers = demo_recording()
-            summary = coach_recording(recording, options, markers)
-        else:
-            recording = load_recording(args.file, trial=args.trial, placements=dict(args.placement))
-            summary = coach_recording(recording, options)
-    except (RecordingError, DataFileError, ConfigurationError, ReplayError) as err:
+        return int(args.handler(args, console))
+    except (
+        RecordingError,
+        RawLogError,
+        DataFileError,
+        ConfigurationError,
+        RunError,
+        pairing.PairingError,
+    ) as err:
         print(f"companion: {err}", file=sys.stderr)
         return 2
     except KeyError as err:  # --sensor names a sensor the recording does not have
@@ -117,9 +183,6 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
-    if not args.json:
-        print(f"\nSummary: {summary.text}")
-    return 0
 
 
 if __name__ == "__main__":

@@ -27,3 +27,14 @@ def audio_out(name: str) -> Path:
     """A new folder for the WAV files of one run (not created until something is written)."""
     base = private_dir(platformdirs.user_data_path(APP), "audio")
     return base / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def new_raw_log() -> Path:
+    """A new file for a live run's raw notifications (see sensors/rawlog.py)."""
+    runs = private_dir(platformdirs.user_data_path(APP), "runs")
+    return runs / f"run-{time.strftime('%Y%m%d-%H%M%S')}.pcraw"
+
+
+def paired_sensors() -> Path:
+    """The runner's paired sensors (written by `companion pair`)."""
+    return private_dir(platformdirs.user_data_path(APP)) / "paired-sensors.json"

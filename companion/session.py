@@ -18,6 +18,7 @@ from companion.events import CueSpoken, Event, Summary
 from companion.summary import RunStats, summary_text
 from cues.audio import AudioSink, Clip
 from cues.speech import SpeechError, SpeechRenderer
+from sensors.clock import Clock
 from sensors.source import SensorSource
 
 log = logging.getLogger(__name__)
@@ -62,11 +63,15 @@ async def run_session(
     frontends: Sequence[Frontend],
     markers: Iterable[Event] = (),
     hold_for_speech: bool = False,
+    stop: asyncio.Event | None = None,
+    clock: Clock | None = None,
 ) -> tuple[RunStats, Summary]:
-    """Coach one run from `source` to its end; `markers` are extra timed events to show.
+    """Coach one run from `source` until it ends or `stop` is set; `markers` are extra
+    timed events to show.
 
     `hold_for_speech` is for replays faster than real time: the run waits while a cue is
-    heard, so that what is shown and what is said stay together. A live run never waits.
+    heard, so that what is shown and what is said stay together. A live run never waits;
+    given its `clock`, the coach also gets to speak while no samples come (a sensor lost).
     """
     pending = sorted(markers, key=lambda e: e.t)
 
@@ -89,10 +94,31 @@ async def run_session(
                 continue
             show(event)
 
-    await handle(engine.start())
-    async for sample in source.stream():
-        await handle(engine.feed(sample))
-    end_events, stats = engine.finish()
+    async def consume() -> None:
+        async for sample in source.stream():
+            await handle(engine.feed(sample))
+
+    async def tick() -> None:
+        assert clock is not None
+        while True:
+            await asyncio.sleep(1.0)
+            await handle(engine.coach_tick(clock.now()))
+
+    await handle(engine.start(clock.now() if clock else 0.0))
+    reader = asyncio.create_task(consume())
+    stopper = asyncio.create_task(stop.wait()) if stop is not None else None
+    ticker = asyncio.create_task(tick()) if clock is not None else None
+    helpers = [t for t in (stopper, ticker) if t is not None]
+    await asyncio.wait(
+        [reader] + ([stopper] if stopper else []), return_when=asyncio.FIRST_COMPLETED
+    )
+    for task in (reader, *helpers):
+        task.cancel()
+    await asyncio.gather(reader, *helpers, return_exceptions=True)
+    failure = reader.exception() if reader.done() and not reader.cancelled() else None
+    if failure is not None:
+        raise failure
+    end_events, stats = engine.finish(clock.now() if clock else None)
     await handle(end_events)
     text = summary_text(stats)
     audio = await speaker.say(text, "summary", stats.duration_s, priority=100)

@@ -30,7 +30,7 @@ from bumble import core, hci
 from bumble.core import AdvertisingData
 from bumble.device import Advertisement, Connection, Device, Peer
 from bumble.transport import open_transport
-from bumble.transport.common import Transport
+from bumble.transport.common import Transport, TransportLostError
 
 log = logging.getLogger(__name__)
 CENTRAL_ADDRESS = "C0:DE:00:00:00:01"
@@ -121,11 +121,24 @@ class BumbleRadio:
     async def scanning(self, active: bool, on: bool) -> None:
         """Scanners share the radio: the first starts the scan, the last stops it."""
         async with self._scan_lock:
-            self._scanners += 1 if on else -1
-            if on and self._scanners == 1:
-                await self.device.start_scanning(active=active, filter_duplicates=False)
-            elif not on and self._scanners == 0 and self.device.powered_on:
-                await self.device.stop_scanning()
+            try:
+                if self.transport_lost():
+                    # Nothing can be sent any more: a command would wait out its timeout.
+                    raise BleakError("the Bluetooth transport was lost")
+                if on and self._scanners == 0:
+                    await self.device.start_scanning(active=active, filter_duplicates=False)
+                elif not on and self._scanners == 1 and self.device.powered_on:
+                    await asyncio.wait_for(self.device.stop_scanning(), timeout=2.0)
+            except Exception as err:  # the transport went away under us, or the controller
+                self.forget_if_lost()
+                if on:
+                    raise BleakError(f"cannot scan: {err}") from err
+            self._scanners = max(0, self._scanners + (1 if on else -1))
+
+    def forget_if_lost(self) -> None:
+        """A radio whose transport is gone is opened again by the next caller."""
+        if self.transport_lost() and BumbleRadio._instance is self:
+            BumbleRadio._instance = None
 
 
 def advertisement_data(adv: Advertisement) -> AdvertisementData:
@@ -237,7 +250,8 @@ class BumbleClient(BaseBleakClient):
                 connection = await radio.device.connect(self._peer_address, timeout=timeout)
             except core.TimeoutError as err:
                 raise TimeoutError(f"timed out connecting to {self.address}") from err
-            except core.BaseBumbleError as err:
+            except Exception as err:  # HCI errors, a transport lost mid-connect ...
+                radio.forget_if_lost()
                 raise BleakError(f"cannot connect to {self.address}: {err}") from err
         self._connection = connection
         connection.on(Connection.EVENT_DISCONNECTION, self._lost)
@@ -297,6 +311,8 @@ class BumbleClient(BaseBleakClient):
             raise BleakError("not connected")
         try:
             return await operation
+        except TransportLostError as err:
+            raise BleakError("the Bluetooth transport was lost") from err
         except core.ProtocolError as err:
             raise BleakGATTProtocolError(err.error_code or 0) from err
         except core.TimeoutError as err:

@@ -102,7 +102,7 @@ class LiveSettings:
     cadence_unit: rsc.CadenceUnit = rsc.CadenceUnit.AUTO
     scan_s: float = 10.0  # how long to look for a sensor before trying again
     backoff_s: float = 1.0  # first wait after a failed attempt, doubling ...
-    backoff_max_s: float = 30.0  # ... up to this
+    backoff_max_s: float = 10.0  # ... up to this: mid-run, a sensor back is wanted back soon
 
 
 @dataclass(frozen=True)
@@ -226,8 +226,9 @@ class LiveSource:
                     disconnected_callback=partial(_set, lost),
                     **self.transport.client(),
                 )
-            except BLE_ERRORS as err:
-                log.info("%s: %s; trying again in %.0f s", sensor.label, err, wait)
+            except Exception as err:  # whatever went wrong, this sensor's task must go on
+                level = logging.INFO if isinstance(err, BLE_ERRORS) else logging.WARNING
+                log.log(level, "%s: %s; trying again in %.0f s", sensor.label, err, wait)
                 await asyncio.sleep(wait)
                 wait = min(2 * wait, s.backoff_max_s)
                 continue
@@ -240,7 +241,7 @@ class LiveSource:
             try:
                 await self._subscribe(client, sensor)
                 await lost.wait()
-            except BLE_ERRORS as err:
+            except Exception as err:  # a refused start, a lost transport: connect again
                 log.warning("%s: %s", sensor.label, err)
             finally:
                 with contextlib.suppress(*BLE_ERRORS):

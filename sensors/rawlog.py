@@ -20,10 +20,15 @@ from __future__ import annotations
 
 import json
 import struct
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
+
+from sensors.clock import Clock
+from sensors.decoding import SensorDecoder
+from sensors.profiles import Role
+from sensors.samples import Link, Sample, SensorStatus
 
 MAGIC = b"PCRAW1\n"
 DEVICE, CHARACTERISTIC, NOTIFICATION, READ, EVENT, WRITE = 1, 2, 3, 4, 5, 6
@@ -139,3 +144,34 @@ def is_raw_log(path: Path) -> bool:
             return fh.read(len(MAGIC)) == MAGIC
     except OSError:
         return False
+
+
+class RawLogSource:
+    """Replays a raw log through the same decoders as the live run: the same samples, and
+    the same sensors lost and back, at the pace of a clock."""
+
+    def __init__(self, path: Path, clock: Clock):
+        self.path = path
+        self.clock = clock
+        self.records = list(read_log(path))
+        self.devices = {r.device["address"]: r.device for r in self.records}
+
+    def trunk_devices(self) -> list[dict[str, Any]]:
+        return [d for d in self.devices.values() if d.get("placement") in ("chest", "pelvis")]
+
+    async def stream(self) -> AsyncIterator[Sample]:
+        decoders: dict[str, SensorDecoder] = {}
+        for record in self.records:
+            await self.clock.sleep_until(record.t)
+            d = record.device
+            decoder = decoders.get(d["address"])
+            if decoder is None:
+                decoder = decoders[d["address"]] = SensorDecoder(d["name"], Role(d["role"]))
+            if isinstance(record, DeviceEvent):
+                link = Link(record.what)
+                if link is not Link.LOST:
+                    decoder.reconnected()  # as the live run did on every connection
+                yield SensorStatus(record.t, d["name"], d["role"], link)
+                continue
+            for sample in decoder.packet(record.uuid, record.data, record.t, record.kind):
+                yield sample
