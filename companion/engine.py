@@ -38,6 +38,7 @@ from sensors.samples import (
     AccelBatch,
     BatteryLevel,
     FootpodSample,
+    GyroBatch,
     HeartRateSample,
     Link,
     Placement,
@@ -128,6 +129,8 @@ class RunEngine:
         if isinstance(sample, HeartRateSample):
             self._heart_rates.append(sample.bpm)
             return []
+        if isinstance(sample, GyroBatch):
+            return []  # recorded; the analysis does not use rotation rates yet
         return self._feed_accel(sample)
 
     def _link(self, s: SensorStatus) -> list[Event]:

@@ -19,6 +19,7 @@ from sensors.samples import (
     AccelBatch,
     BatteryLevel,
     FootpodSample,
+    GyroBatch,
     HeartRateSample,
     Sample,
 )
@@ -45,20 +46,21 @@ class SensorDecoder:
     last_problem: str | None = None
     features: rsc.RscFeature | None = None
     imu_config: imu.ImuConfig | None = None
-    pmd_stream: PmdStream = field(default_factory=PmdStream)
+    pmd_streams: dict[int, PmdStream] = field(default_factory=dict)  # by measurement type
     pmd_features: set[pmd.Measurement] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         self._imu_clock = DeviceClock(imu.TICKS_PER_S, imu.WRAP_TICKS)
         self._pmd_clock = DeviceClock(pmd.TICKS_PER_S)
-        self._last_t = -np.inf
+        self._last_t: dict[str, float] = {}  # by stream: times handed on never go back
 
     def reconnected(self) -> None:
         """A new connection: device clocks may restart, streams start afresh."""
         self._imu_clock.reset()
         self._pmd_clock.reset()
-        self.pmd_stream.previous_ns = None
-        self._last_t = -np.inf
+        for stream in self.pmd_streams.values():
+            stream.previous_ns = None
+        self._last_t.clear()
 
     def packet(self, uuid: str, data: bytes, t: float, kind: str = "notify") -> list[Sample]:
         """The samples in one packet that arrived (or was read) at run time `t`; a write
@@ -118,11 +120,14 @@ class SensorDecoder:
         offset = self._imu_clock.place(float(times[-1]), t)
         return [self._batch(times + offset, frame.accel_g, 1.0 / self.imu_config.rate_hz)]
 
+    def _stream(self, measurement: int) -> PmdStream:
+        return self.pmd_streams.setdefault(measurement, PmdStream())
+
     def _wrote(self, uuid: str, data: bytes) -> None:
         if uuid == pmd.CONTROL_POINT and len(data) >= 2 and data[0] == pmd.Op.START:
             rate = pmd.decode_settings(data[2:], pmd.CONTROL).get(pmd.Setting.SAMPLE_RATE)
             if rate:
-                self.pmd_stream.rate_hz = float(rate[0])
+                self._stream(data[1]).rate_hz = float(rate[0])
 
     def _pmd_control(self, data: bytes) -> None:
         if data and data[0] == pmd.FEATURES:
@@ -130,30 +135,34 @@ class SensorDecoder:
             return
         response = pmd.decode_response(data)
         if response.op == pmd.Op.START and response.ok:
-            rate = response.settings.get(pmd.Setting.SAMPLE_RATE)
             factor = response.settings.get(pmd.Setting.FACTOR)
-            if rate:
-                self.pmd_stream.rate_hz = float(rate[0])
             if factor:
-                self.pmd_stream.factor = float(factor[0])
+                self._stream(response.measurement).factor = float(factor[0])
 
     def _pmd(self, data: bytes, t: float) -> list[Sample]:
-        frame = pmd.decode_frame(data, self.pmd_stream.factor)
-        if frame.measurement != pmd.Measurement.ACC:
-            return []
-        stream = self.pmd_stream
+        stream = self._stream(data[0]) if data else PmdStream()
+        frame = pmd.decode_frame(data, stream.factor)
         times_ns = pmd.sample_times_ns(frame, stream.previous_ns, stream.rate_hz)
         stream.previous_ns = frame.timestamp_ns
         device_s = self._pmd_clock.seconds(frame.timestamp_ns)
         offset = self._pmd_clock.place(device_s, t)
         times = (times_ns - frame.timestamp_ns) / 1e9 + device_s + offset
-        return [self._batch(times, frame.samples / MG_PER_G, 1.0 / stream.rate_hz)]
+        step = 1.0 / stream.rate_hz
+        if frame.measurement == pmd.Measurement.GYRO:
+            times = self._onward("gyro", times, step)
+            return [GyroBatch(self.name, self.role.placement, times, frame.samples)]
+        return [self._batch(times, frame.samples / MG_PER_G, step)]
 
-    def _batch(self, times: np.ndarray, xyz: np.ndarray, step: float) -> AccelBatch:
+    def _onward(self, stream: str, times: np.ndarray, step: float) -> np.ndarray:
         # A packet that arrives faster than any before lowers the clock offset a little;
         # the samples already handed on keep their times, so start after the last of them.
         times = np.asarray(times, dtype=np.float64)
-        if times[0] <= self._last_t:
-            times = times + (self._last_t + step - times[0])
-        self._last_t = float(times[-1])
+        last = self._last_t.get(stream, -np.inf)
+        if times[0] <= last:
+            times = times + (last + step - times[0])
+        self._last_t[stream] = float(times[-1])
+        return times
+
+    def _batch(self, times: np.ndarray, xyz: np.ndarray, step: float) -> AccelBatch:
+        times = self._onward("accel", times, step)
         return AccelBatch(self.name, self.role.placement, times, np.asarray(xyz, dtype=np.float64))

@@ -305,14 +305,22 @@ class LiveSource:
 
         await client.start_notify(pmd.CONTROL_POINT, answered)
         await read(pmd.CONTROL_POINT)
-        if pmd.Measurement.ACC not in self.decoders[sensor.address].pmd_features:
+        features = self.decoders[sensor.address].pmd_features
+        if pmd.Measurement.ACC not in features:
             raise BleakError(f"{sensor.label} offers no accelerometer stream")
-        offers = (await ask(pmd.settings_request(pmd.Measurement.ACC))).settings
-        rates = [int(r) for r in offers.get(pmd.Setting.SAMPLE_RATE, (self.settings.acc_rate_hz,))]
-        ranges = [int(r) for r in offers.get(pmd.Setting.RANGE, (self.settings.acc_range_g,))]
-        rate = min(rates, key=lambda r: (abs(r - self.settings.acc_rate_hz), -r))
-        range_ = min(ranges, key=lambda r: (abs(r - self.settings.acc_range_g), -r))
         await client.start_notify(
             pmd.DATA, lambda _c, data: self._packet(sensor, pmd.DATA, bytes(data), "notify")
         )
-        await ask(pmd.start_request(pmd.Measurement.ACC, rate, range_))
+        want = self.settings
+        for kind in (pmd.Measurement.ACC, pmd.Measurement.GYRO):
+            if kind not in features:
+                continue  # a gyroscope only where the device has one
+            offers = (await ask(pmd.settings_request(kind))).settings
+            rates = [int(r) for r in offers.get(pmd.Setting.SAMPLE_RATE, (want.acc_rate_hz,))]
+            ranges = [int(r) for r in offers.get(pmd.Setting.RANGE, (want.acc_range_g,))]
+            rate = min(rates, key=lambda r: (abs(r - want.acc_rate_hz), -r))
+            if kind == pmd.Measurement.ACC:
+                range_ = min(ranges, key=lambda r: (abs(r - want.acc_range_g), -r))
+            else:
+                range_ = max(ranges)  # running turns fast: the widest gyroscope range
+            await ask(pmd.start_request(kind, rate, range_))

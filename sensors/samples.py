@@ -40,6 +40,16 @@ class AccelBatch:
 
 
 @dataclass(frozen=True, slots=True)
+class GyroBatch:
+    """Consecutive gyroscope samples from one sensor, in degrees per second, sensor axes."""
+
+    sensor: str
+    placement: Placement
+    t: FloatArray  # shape (n,)
+    xyz: FloatArray  # shape (n, 3)
+
+
+@dataclass(frozen=True, slots=True)
 class FootpodSample:
     """One Running Speed and Cadence reading. Cadence is in steps (both feet) per minute."""
 
@@ -85,4 +95,4 @@ class BatteryLevel:
     percent: int
 
 
-Sample = AccelBatch | FootpodSample | HeartRateSample | SensorStatus | BatteryLevel
+Sample = AccelBatch | GyroBatch | FootpodSample | HeartRateSample | SensorStatus | BatteryLevel

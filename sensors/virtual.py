@@ -286,12 +286,23 @@ class VirtualStrap(VirtualSensor):
 
     motion: Motion | None = None
     heart: Script | None = None  # column bpm
+    gyro: Motion | None = None  # rotation in deg/s, for a strap with a gyroscope
     compressed: bool = False  # send delta-compressed frames (factor 1: milli-g)
     rates: tuple[int, ...] = (25, 50, 100, 200)
     ranges: tuple[int, ...] = (2, 4, 8)
+    gyro_ranges: tuple[int, ...] = (250, 500, 1000, 2000)
     frame_samples: int = 36
-    _streaming: asyncio.Task[None] | None = None
+    _streaming: dict[int, asyncio.Task[None]] = field(default_factory=dict)
     requests: list[bytes] = field(default_factory=list)
+
+    @property
+    def measurements(self) -> set[pmd.Measurement]:
+        offered = {pmd.Measurement.ACC}
+        return offered | ({pmd.Measurement.GYRO} if self.gyro is not None else set())
+
+    @staticmethod
+    def gyro_factor(range_dps: int) -> float:
+        return range_dps / 32768.0  # deg/s per count at that range
 
     def services(self) -> list[Service]:
         self.hr = Characteristic(gatt_uuid(HR_MEASUREMENT), NOTIFY, Characteristic.READABLE, b"")
@@ -300,7 +311,7 @@ class VirtualStrap(VirtualSensor):
             READ | WRITE | INDICATE,
             Characteristic.READABLE | Characteristic.WRITEABLE,
             CharacteristicValue(
-                read=lambda _c: pmd.encode_features({pmd.Measurement.ACC}), write=self._request
+                read=lambda _c: pmd.encode_features(self.measurements), write=self._request
             ),
         )
         self.data = Characteristic(gatt_uuid(pmd.DATA), NOTIFY, Characteristic.READABLE, b"")
@@ -329,8 +340,9 @@ class VirtualStrap(VirtualSensor):
         if len(req) < 2:
             return pmd.encode_response(req[0] if req else 0, 0, status=4)
         op, kind = req[0], req[1]
-        if kind != pmd.Measurement.ACC:
+        if kind not in self.measurements:
             return pmd.encode_response(op, kind, status=3)
+        ranges = self.ranges if kind == pmd.Measurement.ACC else self.gyro_ranges
         if op == pmd.Op.GET_SETTINGS:
             return pmd.encode_response(
                 op,
@@ -338,11 +350,11 @@ class VirtualStrap(VirtualSensor):
                 settings={
                     pmd.Setting.SAMPLE_RATE: self.rates,
                     pmd.Setting.RESOLUTION: (16,),
-                    pmd.Setting.RANGE: self.ranges,
+                    pmd.Setting.RANGE: ranges,
                 },
             )
         if op == pmd.Op.STOP:
-            self.stream_stopped()
+            self._stop(kind)
             return pmd.encode_response(op, kind)
         if op != pmd.Op.START:
             return pmd.encode_response(op, kind, status=1)
@@ -351,33 +363,56 @@ class VirtualStrap(VirtualSensor):
         except DecodeError:
             return pmd.encode_response(op, kind, status=5)
         rate = int(asked.get(pmd.Setting.SAMPLE_RATE, (0,))[0])
+        range_ = int(asked.get(pmd.Setting.RANGE, (0,))[0])
         if rate not in self.rates:
             return pmd.encode_response(op, kind, status=8)
-        if int(asked.get(pmd.Setting.RANGE, (0,))[0]) not in self.ranges:
+        if range_ not in ranges:
             return pmd.encode_response(op, kind, status=9)
-        if self._streaming is not None:
+        if kind in self._streaming:
             return pmd.encode_response(op, kind, status=6)
-        self._streaming = asyncio.get_running_loop().create_task(self._stream(rate))
-        return pmd.encode_response(op, kind, settings={pmd.Setting.FACTOR: (1.0,)})
+        loop = asyncio.get_running_loop()
+        if kind == pmd.Measurement.GYRO:
+            factor = self.gyro_factor(range_)
+            self._streaming[kind] = loop.create_task(self._stream_gyro(rate, factor))
+        else:
+            factor = 1.0
+            self._streaming[kind] = loop.create_task(self._stream(rate))
+        return pmd.encode_response(op, kind, settings={pmd.Setting.FACTOR: (factor,)})
+
+    def _stop(self, kind: int) -> None:
+        task = self._streaming.pop(kind, None)
+        if task is not None:
+            task.cancel()
 
     def stream_stopped(self) -> None:
-        if self._streaming is not None:
-            self._streaming.cancel()
-            self._streaming = None
+        for kind in list(self._streaming):
+            self._stop(kind)
 
     async def _stream(self, rate: int) -> None:
         assert self.motion is not None
         start, mg = self.motion.at_rate(rate)
+        await self._frames(pmd.Measurement.ACC, rate, start, mg, 0x81 if self.compressed else 0x01)
+
+    async def _stream_gyro(self, rate: int, factor: float) -> None:
+        assert self.gyro is not None
+        start, milli = self.gyro.at_rate(rate)  # the values go up a thousandfold ...
+        counts = np.rint(milli / 1000.0 / np.float32(factor)).astype(np.int64)  # ... and back
+        await self._frames(pmd.Measurement.GYRO, rate, start, counts, 0x80)
+
+    async def _frames(
+        self, kind: int, rate: int, start: float, values: np.ndarray, frame_type: int
+    ) -> None:
+        """Frames of `frame_samples` samples, each sent when its last sample is due."""
         clock_ns = (time.time() - POLAR_EPOCH_S) * 1e9 - self.playback.position() * 1e9
         i = max(0, int(np.ceil((self.playback.position() - start) * rate)))
         n = self.frame_samples
-        frame_type = 0x81 if self.compressed else 0x01
-        while i + n <= len(mg) and not self.playback.over(start + (i + n) / rate):
+        while i + n <= len(values) and not self.playback.over(start + (i + n) / rate):
             last = start + (i + n - 1) / rate
             await self.playback.until(last)
             stamp = int(clock_ns + last * 1e9)
-            frame = pmd.encode_frame(pmd.Measurement.ACC, stamp, mg[i : i + n], frame_type)
-            await self.notify(self.data, frame)
+            await self.notify(
+                self.data, pmd.encode_frame(kind, stamp, values[i : i + n], frame_type)
+            )
             i += n
 
     async def _beat(self) -> None:

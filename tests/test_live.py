@@ -18,12 +18,13 @@ from sensors.samples import (
     AccelBatch,
     BatteryLevel,
     FootpodSample,
+    GyroBatch,
     HeartRateSample,
     Link,
     Sample,
     SensorStatus,
 )
-from sensors.virtual import VirtualFootpod, VirtualImu, VirtualStrap
+from sensors.virtual import Motion, VirtualFootpod, VirtualImu, VirtualStrap
 from tests.ble_world import (
     BOARD,
     FOOTPOD,
@@ -220,3 +221,33 @@ def test_the_raw_log_replays_to_the_same_samples(hip: AccelTrack, tmp_path: Path
             assert a.cadence_spm == b.cadence_spm and a.speed_mps == b.speed_mps
     # The footpod counted strides; both live and replayed say steps.
     assert {s.cadence_spm for s in replayed if isinstance(s, FootpodSample)} >= {158.0}
+
+
+def test_a_gyroscope_is_started_where_the_strap_has_one(hip: AccelTrack) -> None:
+    """Test motion (labelled as such): a made-up pelvis rotation of ±40 deg/s at 1.3 Hz."""
+    t = hip.t
+    rotation = np.stack([40 * np.sin(2 * np.pi * 1.3 * t), 5 * np.cos(t), np.zeros_like(t)], 1)
+
+    async def scenario() -> tuple[list[Sample], list[bytes]]:
+        async with world(speed=10) as w:
+            strap = w.add(
+                STRAP,
+                VirtualStrap,
+                "Strap",
+                motion=motion(hip),
+                heart=heart_script(),
+                gyro=Motion(t, rotation),
+            )
+            await start(w)
+            return await collect(w.live([(STRAP, Role.PELVIS)]), 2.0), strap.requests
+
+    samples, requests = asyncio.run(scenario())
+    assert [r[:2].hex() for r in requests] == ["0102", "0202", "0105", "0205"]  # ACC, then GYRO
+    assert requests[-1][-4:] == bytes([0x02, 0x01]) + (2000).to_bytes(2, "little")  # widest
+    spins = [s for s in samples if isinstance(s, GyroBatch)]
+    assert spins and all(s.placement.value == "pelvis" for s in spins)
+    got = np.vstack([s.xyz for s in spins])
+    factor = float(np.float32(2000 / 32768))
+    i = int(np.argmin(np.abs(rotation[:, 0] - got[0, 0]) + np.abs(rotation[:, 1] - got[0, 1])))
+    np.testing.assert_allclose(got, rotation[i : i + len(got)], atol=factor / 2 + 1e-6)
+    assert len(accel(samples)[1]) > 1000  # the accelerometer streams alongside

@@ -120,12 +120,10 @@ def test_polar_accelerometer_vectors(v: dict[str, Any]) -> None:
         assert f.samples[-1].tolist() == e["last_sample_xyz"]
     if "samples_xyz" in e:
         assert f.samples.tolist() == e["samples_xyz"]
-    if "raw_first_samples" in e:
-        raw = np.rint(f.samples[:2] / factor).astype(int)
+    if "raw_first_samples" in e:  # compressed type 0 arrives in g: factor x 1000 to milli-g
+        raw = np.rint(f.samples[:2] / (factor * 1000)).astype(int)
         assert raw.tolist() == e["raw_first_samples"]
-        assert (
-            np.trunc(f.samples[:2] * 1000).astype(int).tolist() == e["mG_first_samples_truncated"]
-        )
+        assert np.trunc(f.samples[:2]).astype(int).tolist() == e["mG_first_samples_truncated"]
 
 
 def test_polar_requests_and_responses() -> None:
@@ -162,9 +160,22 @@ def test_polar_frames_round_trip(
     values = np.array(samples)
     if frame_type == 0x00:
         values = np.clip(values, -128, 127)
-    frame = pmd.decode_frame(pmd.encode_frame(pmd.Measurement.ACC, stamp, values, frame_type))
-    assert frame.samples.astype(int).tolist() == values.tolist()
+    # Factor 0.001 turns compressed type 0's g back into the milli-g it was made of.
+    factor = 0.001 if frame_type == 0x80 else 1.0
+    frame = pmd.decode_frame(
+        pmd.encode_frame(pmd.Measurement.ACC, stamp, values, frame_type), factor
+    )
+    assert np.rint(frame.samples).astype(int).tolist() == values.tolist()
     assert frame.timestamp_ns == stamp and frame.compressed is bool(frame_type & 0x80)
+
+
+def test_gyroscope_frames_are_compressed_type_0_in_degrees_per_second() -> None:
+    counts = np.array([[100, -200, 300], [110, -190, 290], [90, -230, 330]])
+    frame = pmd.decode_frame(pmd.encode_frame(pmd.Measurement.GYRO, 5, counts, 0x80), 0.0305)
+    np.testing.assert_allclose(frame.samples, counts * 0.0305)
+    for frame_type in (0x01, 0x81):  # raw gyroscope frames and float deltas: not read
+        with pytest.raises(DecodeError, match="not a motion frame"):
+            pmd.decode_frame(pmd.encode_frame(pmd.Measurement.GYRO, 5, counts, frame_type))
 
 
 @given(

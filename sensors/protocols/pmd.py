@@ -8,10 +8,11 @@ stop) and gets responses by indication; samples arrive as data frames.
 Data frame: uint8 measurement type, uint64 timestamp in nanoseconds (Polar's clock, counted
 from 2000-01-01) of the frame's LAST sample, uint8 frame type (bit 7: delta-compressed),
 then samples. Raw accelerometer frames carry int8 (type 0), int16 (type 1) or int24 (type 2)
-x, y, z in milli-g. A compressed frame carries one reference sample at the resolution's
-width, then blocks of [uint8 bit width][uint8 count][count × channels signed deltas,
-bit-packed, least significant bit first], each sample the previous one plus its deltas; its
-values times the stream's factor (from the start response) give milli-g (or deg/s).
+x, y, z in milli-g. A compressed frame carries one 16-bit reference sample, then blocks of
+[uint8 bit width][uint8 count][count × 3 signed deltas, bit-packed, least significant bit
+first], each sample the previous one plus its deltas. Scaled by the stream's factor (from
+the start response), compressed type 1 gives milli-g and compressed type 0 gives g (Polar's
+SDK multiplies that one by 1000); a gyroscope sends compressed type 0 only, in deg/s.
 """
 
 from __future__ import annotations
@@ -227,18 +228,24 @@ def decode_frame(data: bytes, factor: float = 1.0) -> DataFrame:
     frame_type = data[9]
     compressed = bool(frame_type & 0x80)
     base = frame_type & 0x7F
-    if kind not in (Measurement.ACC, Measurement.GYRO) or base not in _RAW_WIDTH:
+    readable = (kind == Measurement.ACC and base in ((0, 1) if compressed else _RAW_WIDTH)) or (
+        kind == Measurement.GYRO and compressed and base == 0
+    )
+    if not readable:
         raise DecodeError(
             FRAME,
             data,
             f"measurement {kind} frame type {frame_type:#04x} is not a motion frame this reads",
         )
-    width = 2 if compressed else _RAW_WIDTH[base]
     payload = bytes(data[10:])
     if compressed:
-        samples = _delta_samples(payload, width, data).astype(np.float64) * factor
+        samples = _delta_samples(payload, 2, data).astype(np.float64)
+        if kind == Measurement.ACC and base == 0:
+            samples *= factor * 1000.0  # this frame type arrives in g
+        elif factor != 1.0:
+            samples *= factor
     else:
-        samples = _raw_samples(payload, width, data).astype(np.float64)
+        samples = _raw_samples(payload, _RAW_WIDTH[base], data).astype(np.float64)
     return DataFrame(kind, timestamp, frame_type, compressed, samples)
 
 
