@@ -9,6 +9,7 @@ import json
 import math
 import struct
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -359,3 +360,19 @@ def test_device_clock_unwraps_and_ignores_late_packets() -> None:
         offsets.append(clock.place(device_s, 100.0 + i * 0.2 + delay) + device_s)
     assert math.isclose(offsets[-1], 100.0 + 19 * 0.2 + 0.01, abs_tol=1e-9)
     assert all(b > a for a, b in itertools.pairwise(offsets))
+
+
+def test_the_documented_imu_example_decodes_as_documented() -> None:
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "imu-profile.md").read_text()
+    assert "01 00 64 00 00 00 80 39 00 00 00 00" in doc
+    config = imu.decode_config(bytes.fromhex("01 00 64 00 00 00 80 39 00 00 00 00"))
+    frame = imu.decode_frame(
+        bytes.fromhex("07 40 42 0f 00 02 00 00 00 00 00 10 01 00 ff ff 00 10"), config
+    )
+    assert (config.rate_hz, config.accel_g_per_lsb, frame.sequence, frame.first_us) == (
+        100,
+        8 / 32768,
+        7,
+        1_000_000,
+    )
+    assert frame.accel_g[0].tolist() == [0.0, 0.0, 1.0]
