@@ -57,24 +57,37 @@ def main() -> int:
     for column in ("characteristic", "ours (packets/s)", "bluetooth-sig (packets/s)", "ratio"):
         table.add_column(column)
     cases = [
-        ("RSC measurement 0x2A53", [rsc_packet() for _ in range(N)], rsc.decode_measurement,
-         RSCMeasurementCharacteristic().parse_value),
-        ("Heart rate 0x2A37", [hr_packet() for _ in range(N)], heart_rate.decode_measurement,
-         HeartRateMeasurementCharacteristic().parse_value),
-        ("Battery level 0x2A19", [bytes([rng.randrange(101)]) for _ in range(N)],
-         battery.decode_level, BatteryLevelCharacteristic().parse_value),
+        (
+            "RSC measurement 0x2A53",
+            [rsc_packet() for _ in range(N)],
+            rsc.decode_measurement,
+            RSCMeasurementCharacteristic().parse_value,
+        ),
+        (
+            "Heart rate 0x2A37",
+            [hr_packet() for _ in range(N)],
+            heart_rate.decode_measurement,
+            HeartRateMeasurementCharacteristic().parse_value,
+        ),
+        (
+            "Battery level 0x2A19",
+            [bytes([rng.randrange(101)]) for _ in range(N)],
+            battery.decode_level,
+            BatteryLevelCharacteristic().parse_value,
+        ),
     ]
     for name, packets, ours, theirs in cases:
         mine, other = rate(ours, packets), rate(theirs, packets)
         table.add_row(name, f"{mine:,.0f}", f"{other:,.0f}", f"{mine / other:.1f}x")
     gen = np.random.default_rng(7)
-    for label, frame_type in (("Polar ACC, raw int16, 36 samples", 0x01),
-                              ("Polar ACC, delta-compressed, 36 samples", 0x81)):
+    for label, frame_type in (
+        ("Polar ACC, raw int16, 36 samples", 0x01),
+        ("Polar ACC, delta-compressed, 36 samples", 0x81),
+    ):
         walk = np.cumsum(gen.integers(-40, 40, size=(N // 10, 36, 3)), axis=1)
         frames = [pmd.encode_frame(2, 10**18, w, frame_type) for w in walk]
         per_s = rate(pmd.decode_frame, frames)
-        table.add_row(label, f"{per_s:,.0f} frames", "(no peer)",
-                      f"{per_s * 36:,.0f} samples/s")
+        table.add_row(label, f"{per_s:,.0f} frames", "(no peer)", f"{per_s * 36:,.0f} samples/s")
     Console().print(table)
     return 0
 

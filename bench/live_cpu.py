@@ -41,14 +41,21 @@ def free_port() -> int:
 
 
 async def one_pass(port: int, seconds: float, coach: bool) -> dict[str, float]:
-    sensors = [PairedSensor("F0:5C:00:00:00:01", Role.FOOTPOD, "footpod"),
-               PairedSensor("F0:5C:00:00:00:02", Role.CHEST, "strap")]
+    sensors = [
+        PairedSensor("F0:5C:00:00:00:01", Role.FOOTPOD, "footpod"),
+        PairedSensor("F0:5C:00:00:00:02", Role.CHEST, "strap"),
+    ]
     counts = {"accel": 0, "footpod": 0, "heart": 0}
     engine = RunEngine(load_catalogue(), load_rules()) if coach else None
     with tempfile.TemporaryDirectory() as tmp:
         log = RawLogWriter.create(Path(tmp) / "bench.pcraw")
-        source = LiveSource(sensors, Transport.parse(f"bumble:tcp-client:127.0.0.1:{port}"),
-                            PacedClock(1.0), LiveSettings(acc_rate_hz=200), log)
+        source = LiveSource(
+            sensors,
+            Transport.parse(f"bumble:tcp-client:127.0.0.1:{port}"),
+            PacedClock(1.0),
+            LiveSettings(acc_rate_hz=200),
+            log,
+        )
         stream = source.stream()
         # Connect first: the figures are for streaming, not for finding the sensors.
         async for sample in stream:
@@ -69,28 +76,46 @@ async def one_pass(port: int, seconds: float, coach: bool) -> dict[str, float]:
         cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
         await stream.aclose()
         log.close()
-    return {"cpu": cpu / wall, "accel_hz": counts["accel"] / wall,
-            "footpod_hz": counts["footpod"] / wall, "heart_hz": counts["heart"] / wall}
+    return {
+        "cpu": cpu / wall,
+        "accel_hz": counts["accel"] / wall,
+        "footpod_hz": counts["footpod"] / wall,
+        "heart_hz": counts["heart"] / wall,
+    }
 
 
 def main() -> int:
     seconds = float(sys.argv[1]) if len(sys.argv) > 1 else 30.0
     port = free_port()
-    sim = subprocess.Popen([COMPANION, "simulate", "--port", str(port), "--start", "30"],
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    sim = subprocess.Popen(
+        [COMPANION, "simulate", "--port", str(port), "--start", "30"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         assert sim.stdout is not None
         for line in sim.stdout:
             if "companion run --transport" in line:
                 break
         table = Table(title=f"live path, {seconds:g} s per pass, simulator in another process")
-        for column in ("pass", "CPU (fraction of one core)", "accelerometer", "footpod",
-                       "heart rate"):
+        for column in (
+            "pass",
+            "CPU (fraction of one core)",
+            "accelerometer",
+            "footpod",
+            "heart rate",
+        ):
             table.add_column(column)
         for label, coach in (("stack, decoders, raw log", False), ("... and the engine", True)):
             r = asyncio.run(one_pass(port, seconds, coach))
-            table.add_row(label, f"{r['cpu']:.3f}", f"{r['accel_hz']:.0f} samples/s",
-                          f"{r['footpod_hz']:.1f}/s", f"{r['heart_hz']:.1f}/s")
+            table.add_row(
+                label,
+                f"{r['cpu']:.3f}",
+                f"{r['accel_hz']:.0f} samples/s",
+                f"{r['footpod_hz']:.1f}/s",
+                f"{r['heart_hz']:.1f}/s",
+            )
         Console().print(table)
     finally:
         sim.terminate()

@@ -36,16 +36,6 @@ def add_transport(p: argparse.ArgumentParser) -> None:
     )
 
 
-def no_radio(err: Exception, transport: Transport) -> str:
-    if transport.bumble is None:
-        return (
-            f"cannot use the system's Bluetooth ({err}). Is bluetoothd running? Without "
-            "BlueZ, use a USB dongle with --transport bumble:usb:0, or virtual sensors "
-            "with `companion simulate` and --transport bumble:tcp-client:127.0.0.1:9001"
-        )
-    return f"cannot use {transport.spec} ({err})"
-
-
 def cmd_scan(args: argparse.Namespace, console: Console) -> int:
     transport: Transport = args.transport
     transport.activate()
@@ -67,7 +57,7 @@ def cmd_scan(args: argparse.Namespace, console: Console) -> int:
                 )
             )
         except (BleakError, OSError) as err:
-            raise SystemExit(f"companion: {no_radio(err, transport)}") from None
+            raise SystemExit(f"companion: {transport.explain(err)}") from None
     paired = {s.address: s for s in pairing.load(paths.paired_sensors())}
     shown = [f for f in found if args.all or f.profiles]
     if args.json:
@@ -116,7 +106,7 @@ def cmd_pair(args: argparse.Namespace, console: Console) -> int:
         try:
             heard_name, services = asyncio.run(inspect(transport, address, args.seconds))
         except (BleakError, OSError, TimeoutError) as err:
-            raise SystemExit(f"companion: {no_radio(err, transport)}") from None
+            raise SystemExit(f"companion: {transport.explain(err)}") from None
         if not set(services) & ROLE_SERVICES[role]:
             has = ", ".join(offered(services)) or "nothing we speak"
             raise SystemExit(

@@ -22,7 +22,7 @@ from typing import Any
 
 from bleak import BleakClient, BleakScanner
 from bleak.backends.device import BLEDevice
-from bleak.exc import BleakError
+from bleak.exc import BleakDBusError, BleakError
 from bleak_retry_connector import establish_connection
 
 from sensors.bumble_backend import BumbleClient, BumbleRadio, BumbleScanner
@@ -87,6 +87,17 @@ class Transport:
     def activate(self) -> None:
         if self.bumble:
             BumbleRadio.configure(transport=self.bumble)
+
+    def explain(self, err: BaseException) -> str:
+        """What went wrong, and for the system stack what to do without BlueZ."""
+        if self.bumble is None and isinstance(err, OSError | BleakDBusError):
+            return (
+                f"cannot use the system's Bluetooth ({err}). Is bluetoothd running? "
+                "Without BlueZ, use a USB dongle with --transport bumble:usb:0, or "
+                "virtual sensors with `companion simulate` and "
+                "--transport bumble:tcp-client:127.0.0.1:9001"
+            )
+        return str(err) or type(err).__name__
 
     def scanner(self) -> dict[str, Any]:
         return {"backend": BumbleScanner} if self.bumble is not None else {}
@@ -210,6 +221,7 @@ class LiveSource:
         """Connected, and connected again whenever it drops, until the run ends."""
         s = self.settings
         wait = s.backoff_s
+        said: dict[str, str] = {}
         while True:
             lost = asyncio.Event()
             try:
@@ -227,8 +239,11 @@ class LiveSource:
                     **self.transport.client(),
                 )
             except Exception as err:  # whatever went wrong, this sensor's task must go on
-                level = logging.INFO if isinstance(err, BLE_ERRORS) else logging.WARNING
-                log.log(level, "%s: %s; trying again in %.0f s", sensor.label, err, wait)
+                problem = self.transport.explain(err)
+                # Say each new problem once; the same one again only in the detailed log.
+                level = logging.INFO if problem == said.get(sensor.address) else logging.WARNING
+                said[sensor.address] = problem
+                log.log(level, "%s: %s; trying again in %.0f s", sensor.label, problem, wait)
                 await asyncio.sleep(wait)
                 wait = min(2 * wait, s.backoff_max_s)
                 continue
