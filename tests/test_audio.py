@@ -44,6 +44,22 @@ def test_file_sink_writes_numbered_private_files(renderer: SpeechRenderer, tmp_p
     assert read_wav(sink.written[1])[0].size == read_wav(clip)[0].size
 
 
+def play_and_record(
+    pulse: PulseSink, tmp_path: Path, clips: list[Path]
+) -> tuple[subprocess.CompletedProcess[str], np.ndarray]:
+    """Play `clips` with the DevicePlayer in a child process; what the sink heard."""
+    recording = tmp_path / "monitor.raw"
+    rec = pulse.record(recording)
+    done = subprocess.run(
+        [sys.executable, "-c", PLAYER, str(tmp_path / "fallback"), *map(str, clips)],
+        env=pulse.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    return done, PulseSink.stop(rec, recording)
+
+
 def onset(heard: np.ndarray, clip: np.ndarray) -> tuple[float, float]:
     """Where in the recording the clip starts (seconds), and how alike it is there (0-1):
     normalised cross-correlation, so a loud stretch does not win by loudness alone."""
@@ -60,16 +76,7 @@ def test_clips_are_heard_in_order_without_overlap(
 ) -> None:
     short = renderer.render("Ribs down.").result(timeout=30)
     long = renderer.render("Land under your hips. Quick steps.").result(timeout=30)
-    recording = tmp_path / "monitor.raw"
-    rec = pulse.record(recording)
-    done = subprocess.run(
-        [sys.executable, "-c", PLAYER, str(tmp_path / "fallback"), str(short), str(long)],
-        env=pulse.env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    heard = PulseSink.stop(rec, recording)
+    done, heard = play_and_record(pulse, tmp_path, [short, long])
     assert done.returncode == 0 and done.stdout.strip() == "played", done.stderr
     voiced, _ = speech_level(heard, 22050)
     expected = sum(speech_level(read_wav(p)[0], 22050)[0] for p in (short, long))
@@ -116,16 +123,7 @@ def test_a_bad_clip_is_skipped_and_the_queue_goes_on(
     bogus = tmp_path / "not-audio.wav"
     bogus.write_bytes(b"RIFF????WAVEfmt nonsense")
     good = renderer.render("Ribs down.").result(timeout=30)
-    recording = tmp_path / "monitor.raw"
-    rec = pulse.record(recording)
-    done = subprocess.run(
-        [sys.executable, "-c", PLAYER, str(tmp_path / "fallback"), str(bogus), str(good)],
-        env=pulse.env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    heard = PulseSink.stop(rec, recording)
+    done, heard = play_and_record(pulse, tmp_path, [bogus, good])
     assert done.returncode == 0 and done.stdout.strip() == "played", done.stderr
     assert "cannot play" in done.stderr and "not-audio.wav" in done.stderr
     assert onset(heard, read_wav(good)[0])[1] > 0.9

@@ -26,6 +26,13 @@ def companion(
     )
 
 
+def replay_json(file: Path, out: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    """`companion replay FILE` as fast as it goes, JSON on stdout, sound into WAV files."""
+    return companion(
+        "replay", str(file), *extra, "--json", "--speed", "0", "--audio", "files", "--out", str(out)
+    )
+
+
 def json_lines(out: str) -> list[dict[str, Any]]:
     events = [json.loads(line) for line in out.splitlines()]  # every line is JSON
     assert all("t" in e and "kind" in e for e in events)
@@ -90,9 +97,7 @@ def test_demo_timeline_ends_with_the_summary_text(tmp_path: Path) -> None:
 def test_replay_of_the_unaltered_run_says_nothing_about_form(
     running_data: Path, tmp_path: Path
 ) -> None:
-    done = companion(
-        "replay", str(OUTDOOR), "--json", "--speed", "0", "--audio", "files", "--out", str(tmp_path)
-    )
+    done = replay_json(OUTDOOR, tmp_path)
     assert done.returncode == 0, done.stderr
     events = json_lines(done.stdout)
     assert events[0]["kind"] == "start" and events[0]["sensor"] == "hip"
@@ -113,18 +118,7 @@ def test_replay_of_the_unaltered_run_says_nothing_about_form(
 def test_replay_takes_every_recording_in_the_data_folder(
     running_data: Path, tmp_path: Path, file: Path, extra: list[str]
 ) -> None:
-    done = companion(
-        "replay",
-        str(file),
-        *extra,
-        "--json",
-        "--speed",
-        "0",
-        "--audio",
-        "files",
-        "--out",
-        str(tmp_path),
-    )
+    done = replay_json(file, tmp_path, *extra)
     assert done.returncode == 0, done.stderr
     events = json_lines(done.stdout)
     assert events[-1]["kind"] == "summary"

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tests.test_cli import COMPANION, companion, json_lines
+from tests.test_cli import COMPANION, companion, json_lines, replay_json
 
 FOOTPOD, STRAP = "F0:5C:00:00:00:01", "F0:5C:00:00:00:02"
 
@@ -99,17 +99,7 @@ def test_scan_pair_run_and_survive_a_restarted_simulator(tmp_path: Path) -> None
 
     log = Path(next(e for e in events if e["kind"] == "start")["notes"][-1].split(" in ")[-1])
     assert log.exists() and log.stat().st_mode & 0o777 == 0o600
-    replay = companion(
-        "replay",
-        str(log),
-        "--json",
-        "--speed",
-        "0",
-        "--audio",
-        "files",
-        "--out",
-        str(tmp_path / "replay-wavs"),
-    )
+    replay = replay_json(log, tmp_path / "replay-wavs")
     assert replay.returncode == 0, replay.stderr
     replayed = [(e["id"], e["link"]) for e in json_lines(replay.stdout) if e["kind"] == "sensor"]
     assert replayed == links
