@@ -165,9 +165,9 @@ def cmd_simulate(args: argparse.Namespace, console: Console) -> int:
     )
     spec = f"bumble:tcp-client:127.0.0.1:{args.port}"
 
-    def ready(sensors: list[tuple[str, str, str]]) -> None:
+    def ready(sensors: list[tuple[str, str, str]], notes: list[str]) -> None:
         console.rule(f"Virtual sensors playing {recording.name} at {args.speed:g}x")
-        for note in options.notes:
+        for note in notes:
             console.print(f"[yellow]{note}")
         for address, name, role in sensors:
             console.print(

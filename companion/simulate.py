@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import signal
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 from bumble.link import LocalLink
@@ -49,10 +49,9 @@ class SimulateOptions:
     strides: bool = False  # the footpod counts strides, as some do
     compressed: bool = False  # delta-compressed accelerometer frames
     imu_board: bool = False  # also a board on the plain IMU profile
-    notes: list[str] = field(default_factory=list)
 
 
-def footpod_script(recording: Recording, track: AccelTrack, notes: list[str]) -> Script:
+def footpod_script(recording: Recording, track: AccelTrack) -> tuple[Script, str | None]:
     """What the footpod reports each second: the recording's own, or derived from it."""
     t = np.arange(0.0, np.ceil(recording.duration_s) + 1)
     if recording.footpod:
@@ -63,32 +62,27 @@ def footpod_script(recording: Recording, track: AccelTrack, notes: list[str]) ->
             values = np.array([getattr(s, name) or 0.0 for s in fp])
             return np.asarray(np.interp(t, times, values), dtype=np.float64)
 
-        return Script(
-            t,
-            {
-                "speed_mps": col("speed_mps"),
-                "cadence_spm": col("cadence_spm"),
-                "distance_m": col("distance_m"),
-            },
-        )
+        names = ("speed_mps", "cadence_spm", "distance_m")
+        return Script(t, {name: col(name) for name in names}), None
     analyzer = Analyzer()
     windows = [w for b in track.batches(1.0) for w in analyzer.feed(b)]
     wt = np.array([w.t for w in windows])
     cadence = np.array([w.cadence_spm if w.running and w.cadence_spm else 0.0 for w in windows])
     cadence = np.interp(t, wt, cadence, left=0.0, right=0.0)
     speed = cadence / 60 * STEP_M
-    notes.append(
-        f"Footpod: cadence from the recording itself, speed from an assumed "
-        f"{STEP_M} m step (the recording has no footpod)."
+    note = (
+        f"Footpod: cadence from the recording itself, speed from an assumed {STEP_M} m "
+        "step (the recording has no footpod)."
     )
-    return Script(t, {"speed_mps": speed, "cadence_spm": cadence, "distance_m": np.cumsum(speed)})
+    columns = {"speed_mps": speed, "cadence_spm": cadence, "distance_m": np.cumsum(speed)}
+    return Script(t, columns), note
 
 
-def heart_script(recording: Recording, footpod: Script, notes: list[str]) -> Script:
+def heart_script(recording: Recording, footpod: Script) -> tuple[Script, str | None]:
     if recording.heart_rate:
         times = np.array([s.t for s in recording.heart_rate])
         bpm = np.array([s.bpm for s in recording.heart_rate])
-        return Script(footpod.t, {"bpm": np.interp(footpod.t, times, bpm)})
+        return Script(footpod.t, {"bpm": np.interp(footpod.t, times, bpm)}), None
     # Made up: rises towards 155 while running and falls towards 95 at rest, 30 s lag.
     running = footpod.columns["cadence_spm"] > 0
     bpm = np.empty(footpod.t.size)
@@ -96,22 +90,26 @@ def heart_script(recording: Recording, footpod: Script, notes: list[str]) -> Scr
     for i, run in enumerate(running):
         level += ((155.0 if run else 95.0) - level) / 30.0
         bpm[i] = level
-    notes.append("Heart rate: made up from running and stopping (the recording has none).")
-    return Script(footpod.t, {"bpm": bpm})
+    return Script(footpod.t, {"bpm": bpm}), (
+        "Heart rate: made up from running and stopping (the recording has none)."
+    )
 
 
 async def simulate(
     recording: Recording,
     options: SimulateOptions,
-    ready: Callable[[list[tuple[str, str, str]]], None],
+    ready: Callable[[list[tuple[str, str, str]], list[str]], None],
 ) -> None:
-    """Run the virtual sensors until interrupted; `ready(sensors)` once they advertise."""
+    """Run the virtual sensors until interrupted; `ready(sensors, notes)` once they
+    advertise, the notes saying what was made up."""
     trunk = recording.trunk_tracks() or recording.accel
     track = trunk[0]
     link = LocalLink()  # type: ignore[no-untyped-call]
     await serve_controller(link, options.port)
     playback = Playback(speed=options.speed, start_s=options.start_s)
-    script = footpod_script(recording, track, options.notes)
+    script, footpod_note = footpod_script(recording, track)
+    heart, heart_note = heart_script(recording, script)
+    notes = [n for n in (footpod_note, heart_note) if n]
     sensors: list[tuple[VirtualSensor, str]] = [
         (
             VirtualFootpod(
@@ -131,7 +129,7 @@ async def simulate(
                 playback,
                 battery=options.battery,
                 motion=Motion(track.t, track.xyz),
-                heart=heart_script(recording, script, options.notes),
+                heart=heart,
                 compressed=options.compressed,
             ),
             track.placement.value,
@@ -152,7 +150,7 @@ async def simulate(
         )
     for sensor, _ in sensors:
         await sensor.start()
-    ready([(s.device.random_address.to_string(False), s.name, role) for s, role in sensors])
+    ready([(s.device.random_address.to_string(False), s.name, role) for s, role in sensors], notes)
 
     async def dropouts() -> None:
         strap = sensors[1][0]

@@ -133,7 +133,6 @@ class VirtualSensor:
             Characteristic.READABLE,
             CharacteristicValue(read=lambda _conn: bytes([self.battery])),
         )
-        self.changed = asyncio.Event()  # a connection or subscription came or went
         self.device.on(Device.EVENT_CONNECTION, self._connected)
         self.device.on("characteristic_subscription", self._subscription)
         self._tasks: list[asyncio.Task[None]] = []
@@ -200,14 +199,12 @@ class VirtualSensor:
 
     def _connected(self, conn: Connection) -> None:
         self.connections.append(conn)
-        self.changed.set()
 
         def gone(reason: int) -> None:
             if conn in self.connections:
                 self.connections.remove(conn)
             self.subscribers.clear()
             self.stream_stopped()
-            self.changed.set()
 
         conn.on(Connection.EVENT_DISCONNECTION, gone)
 
@@ -216,7 +213,6 @@ class VirtualSensor:
     ) -> None:
         key = str(char.uuid).lower()
         self.subscribers[key] = self.subscribers.get(key, 0) + (1 if notify or indicate else -1)
-        self.changed.set()
 
     def stream_stopped(self) -> None:
         """The central went away: streams it started stop with it."""
