@@ -1,132 +1,214 @@
-"""Streaming form analysis of one trunk or pelvis accelerometer.
+"""Form analysis of a whole run: every sensor's windows joined into one view per second.
 
-Samples go in as they arrive; every `hop_s` the last `window_s` seconds are analysed and
-one `WindowMetrics` comes out. No I/O, no clock: time is the samples' own.
+A trunk or pelvis sensor gives its own windows (`trunk`); a footpod gives speed, cadence
+and stride length; a chest and a pelvis sensor together give the lumbar arch: the change
+of the angle between the chest and the pelvis in the sagittal plane. The pelvis tipping
+forward and the ribs flaring up (the chest pitching back) both open it, which is the chain
+of faults the coaching knowledge cares most about.
+
+Values are named `source.metric` (`pelvis.bounce_cm`, `footpod.speed_mps`,
+`spine.lumbar_arch_deg`), so rules, baselines and tables can speak of any of them.
+Pure: samples in, windows out, time is the samples' own.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import deque
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 
-from companion.alignment import BodyFrame, estimate_body_frame
-from companion.steps import band_power_ratio, find_steps, step_frequency
-from sensors.samples import AccelBatch, FloatArray
+from companion.trunk import AnalysisSettings, TrunkAnalyzer, TrunkWindow
+from sensors.samples import AccelBatch, FootpodSample, GyroBatch, Placement, Sample
 
 
 @dataclass(frozen=True)
-class AnalysisSettings:
-    window_s: float = 10.0
-    hop_s: float = 1.0
-    calibration_s: float = 20.0  # steady running needed to learn the body axes
-    running_sd_g: float = 0.3  # every second of a running window moves more than this
-    min_step_share: float = 0.15  # share of vertical power at the step rate while running
-    min_running_spm: float = 130.0  # slower is walking, which pauses the coach like a stop
-    gap_s: float = 0.5  # a longer silence from the sensor breaks the signal
+class MetricInfo:
+    label: str
+    unit: str
+    digits: int = 1
+
+
+# What each metric is, for tables and spoken summaries.
+METRICS: dict[str, MetricInfo] = {
+    "cadence_spm": MetricInfo("cadence", "steps/min", 0),
+    "step_time_cv_pct": MetricInfo("step-time variability", "%"),
+    "bounce_cm": MetricInfo("bounce", "cm"),
+    "braking_g": MetricInfo("braking", "g", 2),
+    "contact_ms": MetricInfo("ground contact", "ms", 0),
+    "lean_deg": MetricInfo("forward lean", "°"),
+    "side_lean_deg": MetricInfo("side lean", "°"),
+    "pelvic_drop_deg": MetricInfo("pelvic drop", "°"),
+    "rotation_deg": MetricInfo("rotation", "°"),
+    "speed_mps": MetricInfo("speed", "m/s", 2),
+    "stride_m": MetricInfo("stride length", "m", 2),
+    "lumbar_arch_deg": MetricInfo("lumbar arch", "°"),
+}
+TRUNK_METRICS = tuple(
+    f.name for f in fields(TrunkWindow) if f.name in METRICS and f.name != "steps"
+)
+FOOTPOD = "footpod"
+SPINE = "spine"  # the chest and the pelvis sensor together
+SOURCES = (Placement.PELVIS.value, Placement.CHEST.value, FOOTPOD, SPINE)
+
+
+def key(source: str, metric: str) -> str:
+    return f"{source}.{metric}"
 
 
 @dataclass(frozen=True)
-class WindowMetrics:
-    """What one analysis window found. Angles are relative to the aligned posture."""
+class FormWindow:
+    """Everything known about the runner's form over the window ending at `t`."""
 
-    t: float  # end of the window, run seconds
+    t: float
     running: bool
-    cadence_spm: float | None = None
-    lean_deg: float | None = None  # forward tilt of the sensor's segment
-    side_lean_deg: float | None = None  # tilt to the runner's right
-    steps: tuple[float, ...] = ()  # times of steps first seen in this window
+    values: dict[str, float] = field(default_factory=dict)
+    steps: tuple[float, ...] = ()  # new steps, from the sensor that leads
+    sensors: tuple[str, ...] = ()  # the trunk sensors that were heard in this window
+
+    def get(self, name: str) -> float | None:
+        return self.values.get(name)
+
+    @property
+    def cadence_spm(self) -> float | None:
+        """From the leading trunk sensor, or the footpod when there is none."""
+        for source in (Placement.PELVIS, Placement.CHEST, FOOTPOD):
+            value = self.values.get(key(source, "cadence_spm"))
+            if value is not None:
+                return value
+        return None
+
+    @property
+    def speed_mps(self) -> float | None:
+        return self.values.get(key(FOOTPOD, "speed_mps"))
+
+    def lean_deg(self, placement: Placement) -> float | None:
+        return self.values.get(key(placement, "lean_deg"))
 
 
-class Analyzer:
-    """Turns a stream of accelerometer batches from one sensor into window metrics."""
+class FootpodTrack:
+    """Recent footpod readings and what they say over a window."""
 
-    def __init__(self, settings: AnalysisSettings | None = None):
-        self.settings = settings or AnalysisSettings()
-        self.frame: BodyFrame | None = None
-        self.fs: float | None = None
-        self._t = np.empty(0)
-        self._xyz = np.empty((0, 3))
-        self._next_eval: float | None = None
-        self._running_since: float | None = None
-        self._last_step = -np.inf
+    def __init__(self, window_s: float):
+        self.window_s = window_s
+        self._samples: deque[FootpodSample] = deque()
 
-    def feed(self, batch: AccelBatch) -> list[WindowMetrics]:
-        s = self.settings
-        if batch.t.size == 0:
-            return []
-        out: list[WindowMetrics] = []
-        if self._t.size and batch.t[0] - self._t[-1] > s.gap_s:
-            # No signal from the last sample until this batch: not running, either end.
-            out.append(WindowMetrics(t=float(self._t[-1]), running=False))
-            out.append(WindowMetrics(t=float(batch.t[0]), running=False))
-            self._t, self._xyz = np.empty(0), np.empty((0, 3))
-            self._next_eval = None
-            self._running_since = None
-        self._t = np.concatenate([self._t, batch.t])
-        self._xyz = np.concatenate([self._xyz, batch.xyz])
-        if self.fs is None and self._t.size > 10:
-            self.fs = float(1.0 / np.median(np.diff(self._t)))
-        if self._next_eval is None:
-            self._next_eval = float(self._t[0]) + s.window_s
-        while self.fs is not None and self._t[-1] >= self._next_eval:
-            out.append(self._evaluate(self._next_eval))
-            self._next_eval += s.hop_s
-        keep = self._t > self._t[-1] - max(s.window_s, s.calibration_s) - s.hop_s
-        self._t, self._xyz = self._t[keep], self._xyz[keep]
+    @property
+    def last_t(self) -> float | None:
+        return self._samples[-1].t if self._samples else None
+
+    def add(self, s: FootpodSample) -> None:
+        self._samples.append(s)
+        while self._samples and self._samples[0].t < s.t - 2 * self.window_s:
+            self._samples.popleft()
+
+    def values(self, end: float) -> dict[str, float]:
+        inside = [s for s in self._samples if end - self.window_s < s.t <= end]
+        out: dict[str, float] = {}
+        speed = [s.speed_mps for s in inside if s.speed_mps is not None]
+        cadence = [s.cadence_spm for s in inside if s.cadence_spm is not None]
+        stride = [s.stride_m for s in inside if s.stride_m]
+        if speed:
+            out[key(FOOTPOD, "speed_mps")] = float(np.median(speed))
+        if cadence and np.median(cadence) > 0:
+            out[key(FOOTPOD, "cadence_spm")] = float(np.median(cadence))
+        if stride:
+            out[key(FOOTPOD, "stride_m")] = float(np.median(stride))
+        elif speed and cadence and np.median(cadence) > 0:
+            # Two steps to a stride: distance covered per stride.
+            out[key(FOOTPOD, "stride_m")] = float(np.median(speed) * 120 / np.median(cadence))
         return out
 
-    def _evaluate(self, end: float) -> WindowMetrics:
-        s = self.settings
-        assert self.fs is not None
-        fs = self.fs
-        start = end - s.window_s
-        sel = (self._t > start) & (self._t <= end)
-        t, xyz = self._t[sel], self._xyz[sel]
-        if not self._is_running(t, xyz, start, end):
-            self._running_since = None
-            return WindowMetrics(t=end, running=False)
 
-        mean = xyz.mean(axis=0)
-        vertical = (xyz - mean) @ (mean / np.linalg.norm(mean))
-        hz = step_frequency(vertical, fs)
-        if 60.0 * hz < s.min_running_spm or band_power_ratio(vertical, fs, hz) < s.min_step_share:
-            self._running_since = None
-            return WindowMetrics(t=end, running=False)
-        if self._running_since is None:
-            self._running_since = start
+class FormAnalysis:
+    """Joins the windows of every sensor of a run, second by second.
 
-        steps = t[find_steps(vertical, fs, hz)]
-        edge = 0.25  # zero-phase filtering is unreliable at the window's ends
-        fresh = steps[(steps > self._last_step + 0.5 / hz) & (steps < end - edge)]
-        if fresh.size:
-            self._last_step = float(fresh[-1])
+    A window is given out once every trunk sensor has given its own for that second, or
+    once the others have moved `wait_s` past it (a sensor gone silent delays the rest by
+    at most that much). With a footpod only, the footpod alone makes the windows.
+    """
 
-        if self.frame is None and end - self._running_since >= s.calibration_s:
-            cal = self._t > end - s.calibration_s
-            self.frame = estimate_body_frame(self._xyz[cal], fs, hz)
-        lean = side = None
-        if self.frame is not None:
-            lean, side = self.frame.tilt_deg(mean)
-        return WindowMetrics(
-            t=end,
-            running=True,
-            cadence_spm=60.0 * hz,
-            lean_deg=lean,
-            side_lean_deg=side,
-            steps=tuple(float(x) for x in fresh),
+    def __init__(self, settings: AnalysisSettings | None = None, wait_s: float = 3.0):
+        self.settings = settings or AnalysisSettings()
+        self.wait_s = wait_s
+        self.trunk: dict[str, TrunkAnalyzer] = {}
+        self.lead: str | None = None  # the trunk sensor whose steps and running count
+        self.footpod = FootpodTrack(self.settings.window_s)
+        self._pending: dict[float, dict[str, TrunkWindow]] = {}
+        self._heard: dict[str, float] = {}  # sensor -> time of its last window
+        self._newest = -np.inf  # the latest sample time from any sensor
+        self._footpod_next: float | None = None
+
+    def feed(self, sample: Sample) -> list[FormWindow]:
+        if isinstance(sample, FootpodSample):
+            self.footpod.add(sample)
+            self._newest = max(self._newest, sample.t)
+            return self._footpod_only(sample.t) if not self.trunk else self._ready()
+        if not isinstance(sample, AccelBatch | GyroBatch) or sample.placement is Placement.OTHER:
+            return []
+        analyzer = self.trunk.get(sample.sensor)
+        if analyzer is None:
+            analyzer = self.trunk[sample.sensor] = TrunkAnalyzer(
+                sample.sensor, sample.placement, self.settings
+            )
+            self.lead = self.lead or sample.sensor
+        if isinstance(sample, GyroBatch):
+            analyzer.feed_gyro(sample)
+            return []
+        for w in analyzer.feed(sample):
+            self._pending.setdefault(w.t, {})[w.sensor] = w
+            self._heard[w.sensor] = w.t
+        if sample.t.size:
+            self._newest = max(self._newest, float(sample.t[-1]))
+        return self._ready()
+
+    def flush(self) -> list[FormWindow]:
+        """The run is over: give out whatever is still waiting."""
+        return [self._join(t) for t in sorted(self._pending)]
+
+    def _ready(self) -> list[FormWindow]:
+        out = []
+        for t in sorted(self._pending):
+            waiting = any(self._heard.get(s, -np.inf) < t for s in self.trunk)
+            if waiting and self._newest < t + self.wait_s:
+                break
+            out.append(self._join(t))
+        return out
+
+    def _join(self, t: float) -> FormWindow:
+        windows = self._pending.pop(t)
+        lead = windows.get(self.lead or "") or next(iter(windows.values()))
+        values = self.footpod.values(t)
+        by_place: dict[Placement, TrunkWindow] = {}
+        for w in windows.values():
+            if not w.running or w.placement in by_place:
+                continue  # one sensor per placement: the first one heard
+            by_place[w.placement] = w
+            for name in TRUNK_METRICS:
+                value = getattr(w, name)
+                if value is not None:
+                    values[key(w.placement, name)] = value
+        chest, pelvis = by_place.get(Placement.CHEST), by_place.get(Placement.PELVIS)
+        if chest and pelvis and chest.lean_deg is not None and pelvis.lean_deg is not None:
+            values[key(SPINE, "lumbar_arch_deg")] = pelvis.lean_deg - chest.lean_deg
+        return FormWindow(
+            t=t,
+            running=lead.running,
+            values=values,
+            steps=lead.steps if lead.running else (),
+            sensors=tuple(sorted(windows)),
         )
 
-    def _is_running(self, t: FloatArray, xyz: FloatArray, start: float, end: float) -> bool:
-        s = self.settings
-        assert self.fs is not None
-        if t.size < 0.95 * s.window_s * self.fs:
-            return False  # part of the window is missing
-        magnitude = np.linalg.norm(xyz, axis=1)
-        seconds = np.floor(t - start).astype(int)
-        counts = np.bincount(seconds)
-        sums = np.bincount(seconds, magnitude)
-        squares = np.bincount(seconds, magnitude**2)
-        full = counts > 1
-        var = squares[full] / counts[full] - (sums[full] / counts[full]) ** 2
-        return bool(np.all(var >= s.running_sd_g**2))
+    def _footpod_only(self, now: float) -> list[FormWindow]:
+        hop = self.settings.hop_s
+        if self._footpod_next is None:
+            self._footpod_next = float(np.ceil(now / hop) * hop)
+        out = []
+        while self._footpod_next <= now:
+            t = self._footpod_next
+            values = self.footpod.values(t)
+            cadence = values.get(key(FOOTPOD, "cadence_spm"), 0.0)
+            running = cadence >= self.settings.min_running_spm
+            out.append(FormWindow(t=t, running=running, values=values if running else {}))
+            self._footpod_next += hop
+        return out

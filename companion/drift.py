@@ -1,9 +1,13 @@
 """Baseline and drift: the runner's own form from the early minutes, and sustained moves away.
 
-A pure state machine fed with window metrics. A drift episode starts once a metric has
+A pure state machine fed with form windows. A drift episode starts once a metric has
 stayed past its threshold for `persist_s` seconds of running, and ends once it has stayed
 back within the (smaller) `clear` band for `clear_s` seconds: a persistence window with
 hysteresis, so a short wobble or a hill crest does not start or end one.
+
+Where a footpod gives the speed, each metric is compared with what the baseline says it
+would be at the current speed (`per_mps` in the rules), so a deliberate change of pace is
+not taken for drift.
 """
 
 from __future__ import annotations
@@ -14,15 +18,13 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from companion.analysis import WindowMetrics
+from companion.analysis import FOOTPOD, METRICS, SOURCES, FormWindow, key
 from cues.datafile import DataFileError, load_entries
-from sensors.samples import Placement
 
 DEFAULT_RULES = Path(__file__).with_name("drift_rules.toml")
-Metric = Literal["lean_deg", "side_lean_deg", "cadence_spm"]
-METRICS: tuple[Metric, ...] = ("cadence_spm", "lean_deg", "side_lean_deg")
+SPEED = key(FOOTPOD, "speed_mps")
 
 
 class Fault(StrEnum):
@@ -53,20 +55,43 @@ _FAULT_WORDS = {
 class DriftRule(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    metric: Metric
+    metric: str
     direction: Literal["above", "below"]
     threshold: float = Field(gt=0)
     clear: float = Field(ge=0)
     relative: bool = False
+    per_mps: float = 0.0  # change of the metric per m/s faster, in the threshold's unit
     persist_s: float = Field(default=20.0, ge=0)
     clear_s: float = Field(default=10.0, ge=0)
-    faults: dict[Placement, Fault]
+    faults: dict[str, Fault]
+
+    @field_validator("metric")
+    @classmethod
+    def _known_metric(cls, metric: str) -> str:
+        if metric not in METRICS:
+            raise ValueError(f"unknown metric {metric!r} (known: {', '.join(METRICS)})")
+        return metric
+
+    @field_validator("faults")
+    @classmethod
+    def _known_sources(cls, faults: dict[str, Fault]) -> dict[str, Fault]:
+        unknown = set(faults) - set(SOURCES)
+        if unknown:
+            raise ValueError(f"unknown source {sorted(unknown)} (known: {', '.join(SOURCES)})")
+        return faults
 
     @model_validator(mode="after")
     def _hysteresis(self) -> DriftRule:
         if self.clear >= self.threshold:
             raise ValueError(f"clear ({self.clear}) must be below threshold ({self.threshold})")
         return self
+
+    def expected(self, base: float, base_speed: float | None, speed: float | None) -> float:
+        """The baseline value at the current speed (the baseline itself without speeds)."""
+        if base_speed is None or speed is None or not self.per_mps:
+            return base
+        change = self.per_mps * (speed - base_speed)
+        return base * (1 + change) if self.relative else base + change
 
     def excess(self, value: float, base: float) -> float:
         """How far past the baseline `value` is, in the rule's direction and unit."""
@@ -88,10 +113,11 @@ def load_rules(path: Path | str | None = None) -> tuple[DriftRule, ...]:
 
 @dataclass(frozen=True)
 class Baseline:
-    """The runner's own values (medians over the learning minutes), by metric."""
+    """The runner's own values (medians over the learning minutes), by `source.metric`."""
 
-    values: dict[Metric, float]
-    spread: dict[Metric, float]  # median absolute deviation, for context
+    values: dict[str, float]
+    spread: dict[str, float]  # median absolute deviation, for context
+    speed_mps: float | None = None  # the footpod's median speed while learning
 
 
 class BaselineLearner:
@@ -100,30 +126,28 @@ class BaselineLearner:
     def __init__(self, warmup_s: float = 60.0, learn_s: float = 120.0):
         self.warmup_s = warmup_s
         self.learn_s = learn_s
-        self._seen: dict[Metric, list[float]] = {m: [] for m in METRICS}
+        self._seen: dict[str, list[float]] = {}
 
-    def add(self, m: WindowMetrics, running_s: float) -> Baseline | None:
+    def add(self, w: FormWindow, running_s: float) -> Baseline | None:
         """Feed a running window at `running_s` seconds of running; the baseline when done."""
         if running_s <= self.warmup_s:
             return None
-        for name in METRICS:
-            value = getattr(m, name)
-            if value is not None:
-                self._seen[name].append(value)
+        for name, value in w.values.items():
+            self._seen.setdefault(name, []).append(value)
         if running_s < self.warmup_s + self.learn_s:
             return None
-        values = {k: float(np.median(v)) for k, v in self._seen.items() if v}
+        values = {k: float(np.median(v)) for k, v in self._seen.items()}
         spread = {
-            k: float(np.median(np.abs(np.array(v) - values[k]))) for k, v in self._seen.items() if v
+            k: float(np.median(np.abs(np.subtract(v, values[k])))) for k, v in self._seen.items()
         }
-        return Baseline(values, spread)
+        return Baseline(values, spread, values.get(SPEED))
 
 
 @dataclass
 class Episode:
     """One drift: when it started, how far it went (peak) and when it ended."""
 
-    metric: Metric
+    metric: str  # source.metric
     direction: str
     fault: Fault
     baseline: float
@@ -137,10 +161,12 @@ class Episode:
     id: int = 0  # numbered by the detector, 1, 2, ... within a run
 
     def to_dict(self) -> dict[str, object]:
-        unit = "fraction" if self.relative else self.metric.rsplit("_", 1)[1]
+        source, name = self.metric.split(".", 1)
+        unit = "fraction" if self.relative else METRICS[name].unit
         return {
             "episode": self.id,
-            "metric": self.metric,
+            "metric": name,
+            "source": source,
             "direction": self.direction,
             "fault": self.fault.description,
             "baseline": round(self.baseline, 2),
@@ -174,50 +200,51 @@ class DriftChange:
 
 
 class DriftDetector:
-    """Follows each rule against the baseline for a sensor at one placement."""
+    """Follows each rule, for each source it names, against the runner's baseline."""
 
-    def __init__(self, rules: tuple[DriftRule, ...], baseline: Baseline, placement: Placement):
+    def __init__(self, rules: tuple[DriftRule, ...], baseline: Baseline):
         self.baseline = baseline
-        self.placement = placement
         self._count = 0
         self._rules = [
-            (rule, _RuleState())
+            (rule, source, key(source, rule.metric), _RuleState())
             for rule in rules
-            if placement in rule.faults and rule.metric in baseline.values
+            for source in rule.faults
+            if key(source, rule.metric) in baseline.values
         ]
 
     @property
     def open_episodes(self) -> list[Episode]:
-        return [st.episode for _, st in self._rules if st.episode is not None]
+        return [st.episode for *_, st in self._rules if st.episode is not None]
 
     def pause(self) -> None:
         """The runner stopped: sustained means sustained while running, so start again."""
-        for _, st in self._rules:
+        for *_, st in self._rules:
             st.past_since = st.back_since = None
 
-    def update(self, m: WindowMetrics) -> list[DriftChange]:
+    def update(self, w: FormWindow) -> list[DriftChange]:
         changes = []
-        for rule, st in self._rules:
-            value = getattr(m, rule.metric)
+        speed = w.speed_mps
+        for rule, source, name, st in self._rules:
+            value = w.values.get(name)
             if value is None:
                 continue
-            base = self.baseline.values[rule.metric]
+            base = rule.expected(self.baseline.values[name], self.baseline.speed_mps, speed)
             excess = rule.excess(value, base)
             ep = st.episode
             if ep is None:
-                st.past_since = _since(st.past_since, m.t, excess >= rule.threshold)
-                if st.past_since is not None and m.t - st.past_since >= rule.persist_s:
+                st.past_since = _since(st.past_since, w.t, excess >= rule.threshold)
+                if st.past_since is not None and w.t - st.past_since >= rule.persist_s:
                     self._count += 1
                     ep = Episode(
-                        rule.metric,
+                        name,
                         rule.direction,
-                        rule.faults[self.placement],
+                        rule.faults[source],
                         base,
-                        m.t,
+                        w.t,
                         value,
                         excess,
                         rule.relative,
-                        peak_t=m.t,
+                        peak_t=w.t,
                         peak_excess=excess,
                         id=self._count,
                     )
@@ -225,10 +252,10 @@ class DriftDetector:
                     changes.append(DriftChange(ep, started=True))
                 continue
             if excess > ep.peak_excess:
-                ep.peak_excess, ep.peak_t = excess, m.t
-            st.back_since = _since(st.back_since, m.t, excess < rule.clear)
-            if st.back_since is not None and m.t - st.back_since >= rule.clear_s:
-                ep.end, ep.value, ep.excess = m.t, value, excess
+                ep.peak_excess, ep.peak_t = excess, w.t
+            st.back_since = _since(st.back_since, w.t, excess < rule.clear)
+            if st.back_since is not None and w.t - st.back_since >= rule.clear_s:
+                ep.end, ep.value, ep.excess = w.t, value, excess
                 st.episode, st.back_since = None, None
                 changes.append(DriftChange(ep, started=False))
         return changes
@@ -236,7 +263,7 @@ class DriftDetector:
     def close(self, t: float) -> list[Episode]:
         """End every open episode at `t` (the run is over)."""
         closed = []
-        for _, st in self._rules:
+        for *_, st in self._rules:
             if st.episode is not None:
                 st.episode.end = t
                 closed.append(st.episode)

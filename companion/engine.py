@@ -16,7 +16,7 @@ from enum import StrEnum
 
 import numpy as np
 
-from companion.analysis import AnalysisSettings, Analyzer, WindowMetrics
+from companion.analysis import FormAnalysis, FormWindow
 from companion.coach import Coach, CoachSettings, Utterance, estimate_duration
 from companion.drift import Baseline, BaselineLearner, DriftDetector, DriftRule, Episode
 from companion.events import (
@@ -32,13 +32,12 @@ from companion.events import (
     StateChanged,
 )
 from companion.summary import RunStats
+from companion.trunk import AnalysisSettings
 from cues.catalogue import Catalogue, Category
 from sensors.profiles import spoken_name
 from sensors.samples import (
-    AccelBatch,
     BatteryLevel,
     FootpodSample,
-    GyroBatch,
     HeartRateSample,
     Link,
     Placement,
@@ -87,11 +86,9 @@ class RunEngine:
             )
         self.rules = rules
         self.coach = Coach(catalogue, s.coach, duration_of)
-        self.analyzer = Analyzer(s.analysis)
+        self.analysis = FormAnalysis(s.analysis)
         self.learner = BaselineLearner(s.warmup_s, s.baseline_s)
         self.state = RunState.WARMUP
-        self.sensor: str | None = None
-        self.placement: Placement | None = None
         self.baseline: Baseline | None = None
         self.detector: DriftDetector | None = None
         self.episodes: list[Episode] = []
@@ -105,7 +102,7 @@ class RunEngine:
         self._ever_ran = False
         self._last_t = 0.0
         self._next_metrics = 0.0
-        self._calibrated = False
+        self._calibrated: set[str] = set()
         self._speed: float | None = None
         self._distance: float | None = None
         self._heart_rates: list[float] = []
@@ -122,16 +119,21 @@ class RunEngine:
             return self._link(sample)
         if isinstance(sample, BatteryLevel):
             return self._battery(sample)
-        if isinstance(sample, FootpodSample):
-            self._speed = sample.speed_mps if sample.speed_mps is not None else self._speed
-            self._distance = sample.distance_m if sample.distance_m is not None else self._distance
-            return []
         if isinstance(sample, HeartRateSample):
             self._heart_rates.append(sample.bpm)
             return []
-        if isinstance(sample, GyroBatch):
-            return []  # recorded; the analysis does not use rotation rates yet
-        return self._feed_accel(sample)
+        if isinstance(sample, FootpodSample):
+            self._speed = sample.speed_mps if sample.speed_mps is not None else self._speed
+            self._distance = sample.distance_m if sample.distance_m is not None else self._distance
+        events: list[Event] = []
+        for w in self.analysis.feed(sample):
+            events += self._on_window(w)
+        return events
+
+    @property
+    def sensor(self) -> str | None:
+        """The trunk sensor whose steps and stops the run follows."""
+        return self.analysis.lead
 
     def _link(self, s: SensorStatus) -> list[Event]:
         """Say once that a sensor was lost, and once that it is back."""
@@ -153,17 +155,7 @@ class RunEngine:
             self.coach.announce("battery-low", b.t, sensor=spoken_name(b.role))
         return [Battery(t=b.t, id=b.sensor, role=b.role, percent=b.percent), *self._say(b.t)]
 
-    def _feed_accel(self, batch: AccelBatch) -> list[Event]:
-        if self.sensor is None and batch.placement is not Placement.OTHER:
-            self.sensor, self.placement = batch.sensor, batch.placement
-        if batch.sensor != self.sensor:
-            return []  # one trunk sensor drives the coach; others are only recorded
-        events: list[Event] = []
-        for w in self.analyzer.feed(batch):
-            events += self._on_window(w)
-        return events
-
-    def _on_window(self, w: WindowMetrics) -> list[Event]:
+    def _on_window(self, w: FormWindow) -> list[Event]:
         hop = self.settings.analysis.hop_s
         events: list[Event] = []
         self._last_t = w.t
@@ -178,10 +170,10 @@ class RunEngine:
             self._steps += len(w.steps)
             if w.cadence_spm is not None:
                 self._cadences.append(w.cadence_spm)
-            if not self._calibrated and self.analyzer.frame is not None:
-                self._calibrated = True
-                frame = self.analyzer.frame.to_dict()
-                events.append(Calibrated(t=w.t, sensor=self.sensor or "", **frame))
+            for name, trunk in self.analysis.trunk.items():
+                if name not in self._calibrated and trunk.frame is not None:
+                    self._calibrated.add(name)
+                    events.append(Calibrated(t=w.t, sensor=name, **trunk.frame.to_dict()))
             events += self._judge(w)
         elif self._ever_ran and self.state is not RunState.PAUSED:
             self._stopped_since = w.t if self._stopped_since is None else self._stopped_since
@@ -194,14 +186,13 @@ class RunEngine:
             events.append(self._metrics(w))
         return events + self._say(w.t)
 
-    def _judge(self, w: WindowMetrics) -> list[Event]:
+    def _judge(self, w: FormWindow) -> list[Event]:
         if self.detector is None:
             baseline = self.learner.add(w, self.running_s)
             if baseline is None:
                 return []
-            assert self.placement is not None
             self.baseline = baseline
-            self.detector = DriftDetector(self.rules, baseline, self.placement)
+            self.detector = DriftDetector(self.rules, baseline)
             self.coach.announce("baseline-set", w.t)
             return [
                 BaselineLearned(t=w.t, values={str(k): v for k, v in baseline.values.items()}),
@@ -246,23 +237,28 @@ class RunEngine:
         self.cues.append(cue)
         return [cue]
 
-    def _metrics(self, w: WindowMetrics) -> Metrics:
+    def _metrics(self, w: FormWindow) -> Metrics:
+        lead = self.analysis.trunk.get(self.sensor or "")
+        placement = lead.placement if lead else Placement.PELVIS
         return Metrics(
             t=w.t,
             running=w.running,
             running_s=self.running_s,
             cadence_spm=w.cadence_spm,
-            lean_deg=w.lean_deg,
-            side_lean_deg=w.side_lean_deg,
+            lean_deg=w.lean_deg(placement),
+            side_lean_deg=w.get(f"{placement}.side_lean_deg"),
             steps=self._steps,
+            values=dict(w.values),
             speed_mps=self._speed,
             heart_rate_bpm=self._heart_rates[-1] if self._heart_rates else None,
         )
 
     def finish(self, t: float | None = None) -> tuple[list[Event], RunStats]:
         """End the run: close open drifts and total it up."""
-        t = self._last_t if t is None else t
         events: list[Event] = []
+        for w in self.analysis.flush():
+            events += self._on_window(w)
+        t = self._last_t if t is None else t
         if self.detector is not None:
             for ep in self.detector.close(t):
                 events.append(DriftEnded.of(ep, t))

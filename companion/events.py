@@ -78,6 +78,7 @@ class Metrics(Event):
     lean_deg: float | None = None
     side_lean_deg: float | None = None
     steps: int = 0
+    values: dict[str, float] = field(default_factory=dict)  # every metric, `source.metric`
     speed_mps: float | None = None
     heart_rate_bpm: float | None = None
 

@@ -45,7 +45,8 @@ class FormFault:
         return (
             f"Injected for the demo (not in the runner's data): {segment} tips "
             f"forward by up to {self.tilt_deg:g}° and steps lengthen by up to "
-            f"{100 * self.step_lengthening:g}% (cadence drops), fading in over "
+            f"{100 * self.step_lengthening:g}% (cadence drops, and the slower steps bounce "
+            "higher), fading in over "
             f"{self.ramp_s:g} s, held {self.hold_s:g} s, corrected over {self.release_s:g} s."
         )
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 from bumble.link import LocalLink
 
-from companion.analysis import Analyzer
+from companion.trunk import TrunkAnalyzer
 from sensors.bumble_link import local_device, serve_controller
 from sensors.recording import AccelTrack, Recording
 from sensors.virtual import (
@@ -64,8 +64,8 @@ def footpod_script(recording: Recording, track: AccelTrack) -> tuple[Script, str
 
         names = ("speed_mps", "cadence_spm", "distance_m")
         return Script(t, {name: col(name) for name in names}), None
-    analyzer = Analyzer()
-    windows = [w for b in track.batches(1.0) for w in analyzer.feed(b)]
+    analyzer = TrunkAnalyzer(track.sensor, track.placement)
+    windows = [w for b in track.batches(10.0) for w in analyzer.feed(b)]
     wt = np.array([w.t for w in windows])
     cadence = np.array([w.cadence_spm if w.running and w.cadence_spm else 0.0 for w in windows])
     cadence = np.interp(t, wt, cadence, left=0.0, right=0.0)

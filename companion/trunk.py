@@ -1,0 +1,384 @@
+"""Streaming form analysis of one trunk or pelvis sensor: its steps, and a window each second.
+
+Samples go in as they arrive. Filters are causal and keep their state, and every decision
+looks only a fixed distance ahead, so a stream cut into any batches gives the same result as
+the whole recording, and the cost of a new sample does not grow with the run. Every `hop_s`
+the last `window_s` seconds become one `TrunkWindow`: windows end on whole multiples of the
+hop, so the windows of several sensors line up. No I/O, no clock: time is the samples' own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import signal
+
+from companion.alignment import BodyFrame, estimate_body_frame
+from companion.orientation import Orientation, stride_ranges
+from companion.steps import (
+    STEP_CONTEXT_S,
+    CadenceSpectrum,
+    braking_per_step,
+    step_lowpass,
+    step_metrics,
+    step_peaks,
+)
+from sensors.samples import AccelBatch, FloatArray, GyroBatch, Placement
+
+
+@dataclass(frozen=True)
+class AnalysisSettings:
+    window_s: int = 10
+    hop_s: int = 1
+    calibration_s: float = 20.0  # steady running needed to learn the body axes
+    running_sd_g: float = 0.3  # every second of a running window moves more than this
+    min_step_share: float = 0.15  # share of vertical power at the step rate while running
+    min_running_spm: float = 130.0  # slower is walking, which pauses the coach like a stop
+    gap_s: float = 0.5  # a longer silence from the sensor breaks the signal
+    max_step_s: float = 0.6  # a longer step is a stop or a missed step: no step metrics
+    cadence_rate_hz: float = 25.0  # the vertical signal is decimated to this for the spectrum
+
+
+@dataclass(frozen=True)
+class TrunkWindow:
+    """What one window of one sensor found. Angles are relative to the aligned posture."""
+
+    t: float  # end of the window, run seconds
+    sensor: str
+    placement: Placement
+    running: bool
+    cadence_spm: float | None = None
+    step_time_cv_pct: float | None = None  # step-to-step variability of step time
+    bounce_cm: float | None = None  # vertical oscillation per step (median)
+    braking_g: float | None = None  # peak deceleration in a step (median)
+    contact_ms: float | None = None  # ground contact time per step (median)
+    lean_deg: float | None = None  # forward tilt of the sensor's segment
+    side_lean_deg: float | None = None  # tilt to the runner's right
+    pelvic_drop_deg: float | None = None  # range of side-to-side tilt per stride (gyroscope)
+    rotation_deg: float | None = None  # range of turning per stride (gyroscope)
+    steps: tuple[float, ...] = ()  # times of steps first seen in this window
+
+
+def _lowpass(hz: float, fs: float, order: int = 2) -> FloatArray:
+    sos: FloatArray = signal.butter(order, min(hz, 0.45 * fs), fs=fs, output="sos")
+    return sos
+
+
+class _Filter:
+    """A causal filter that carries its state from one batch to the next."""
+
+    def __init__(self, sos: FloatArray, first: FloatArray):
+        zi = signal.sosfilt_zi(sos)
+        self.sos = sos
+        # Start settled on the first value, as if the signal had always been there.
+        self.z = zi[..., None] * first if np.ndim(first) else zi * first
+
+    def __call__(self, x: FloatArray) -> FloatArray:
+        y, self.z = signal.sosfilt(self.sos, x, axis=0, zi=self.z)
+        out: FloatArray = y
+        return out
+
+
+class _Signal:
+    """The per-sample state of one unbroken stretch of signal (a gap starts a new one)."""
+
+    def __init__(self, fs: float, first: FloatArray, s: AnalysisSettings):
+        self.fs = fs
+        self.up = _Filter(_lowpass(0.2, fs, order=1), first)  # gravity's direction
+        v0 = float(np.linalg.norm(first))
+        self.step = _Filter(step_lowpass(fs), np.asarray(v0))
+        self.smooth = _Filter(_lowpass(8.0, fs), first)
+        self.q = max(1, round(fs / s.cadence_rate_hz))
+        self.decimate = _Filter(_lowpass(0.4 * fs / self.q, fs, order=4), np.asarray(v0))
+        self.count = 0  # samples seen, for the decimation phase and absolute indices
+
+
+class _Buffer:
+    """Columns of recent values, appended in batches and trimmed from the front."""
+
+    def __init__(self, width: int):
+        self.t = np.empty(0)
+        self.v = np.empty((0, width))
+        self.first = 0  # absolute index of the first row kept
+
+    def add(self, t: FloatArray, v: FloatArray) -> None:
+        self.t = np.concatenate([self.t, t])
+        self.v = np.concatenate([self.v, v])
+
+    def keep_after(self, t: float) -> None:
+        cut = int(np.searchsorted(self.t, t))
+        self.t, self.v = self.t[cut:], self.v[cut:]
+        self.first += cut
+
+
+# Columns of the sample buffer and of the step table.
+_X, _Y, _Z, _V, _LP, _SX, _SY, _SZ, _GX, _GY, _GZ = range(11)
+_ST, _SINT, _SBOUNCE, _SBRAKE, _SCONTACT, _SFROM, _STO = range(7)
+
+
+class TrunkAnalyzer:
+    """Turns one sensor's accelerometer (and gyroscope) batches into windows of metrics."""
+
+    def __init__(self, sensor: str, placement: Placement, settings: AnalysisSettings | None = None):
+        self.sensor, self.placement = sensor, placement
+        self.settings = settings or AnalysisSettings()
+        self.frame: BodyFrame | None = None
+        self._frame_t = np.inf  # end of the window the body axes were learned in
+        self.fs: float | None = None
+        self._sig: _Signal | None = None
+        self._spectrum: CadenceSpectrum | None = None
+        self._samples = _Buffer(11)
+        self._decimated = _Buffer(1)
+        self._seconds: dict[int, FloatArray] = {}  # second -> n, Σ|a|, Σ|a|², Σx, Σy, Σz
+        self._steps = np.empty((0, 7))
+        self._decided = -np.inf  # steps up to here are settled
+        self._last_step = -1  # absolute sample index of the last step, -1 for none
+        self._reported = -np.inf
+        self._next_eval: float | None = None
+        self._running_since: float | None = None
+        self._early: list[AccelBatch] = []
+        self._pending_gyro: list[GyroBatch] = []
+        self._orientation: Orientation | None = None
+        self._turns = _Buffer(4)  # quaternions from the gyroscope
+        self._last_t: float | None = None
+
+    # -- input -------------------------------------------------------------------------
+    def feed(self, batch: AccelBatch) -> list[TrunkWindow]:
+        s = self.settings
+        if batch.t.size == 0:
+            return []
+        out: list[TrunkWindow] = []
+        if self._last_t is not None and batch.t[0] - self._last_t > s.gap_s:
+            out += self._gap(self._last_t, float(batch.t[0]))
+        self._last_t = float(batch.t[-1])
+        if self.fs is None:
+            # The rate is measured from the first samples; until then they wait.
+            self._early.append(batch)
+            t = np.concatenate([b.t for b in self._early])
+            if t.size < 16:
+                return out
+            self.fs = float(1.0 / np.median(np.diff(t)))
+            xyz = np.concatenate([b.xyz for b in self._early])
+            self._early = []
+            return out + self._ingest(t, xyz)
+        return out + self._ingest(batch.t, batch.xyz)
+
+    def feed_gyro(self, batch: GyroBatch) -> None:
+        """Gyroscope samples are fused once the accelerometer has caught up with them."""
+        if batch.t.size:
+            self._pending_gyro.append(batch)
+            self._fuse()
+
+    def _gap(self, last: float, resume: float) -> list[TrunkWindow]:
+        """No signal between two samples: not running, either end; filters start again."""
+        self._sig = None
+        self._samples = _Buffer(11)
+        self._decimated = _Buffer(1)
+        self._seconds.clear()
+        self._last_step = -1
+        self._decided = -np.inf
+        self._next_eval = None
+        self._running_since = None
+        self._orientation = None
+        self._turns = _Buffer(4)
+        return [
+            TrunkWindow(t=last, sensor=self.sensor, placement=self.placement, running=False),
+            TrunkWindow(t=resume, sensor=self.sensor, placement=self.placement, running=False),
+        ]
+
+    def _ingest(self, t: FloatArray, xyz: FloatArray) -> list[TrunkWindow]:
+        s = self.settings
+        assert self.fs is not None
+        if self._sig is None:
+            self._sig = _Signal(self.fs, xyz[0], s)
+        sig = self._sig
+        gravity = sig.up(xyz)
+        up = gravity / np.linalg.norm(gravity, axis=1)[:, None]
+        vertical = np.einsum("ij,ij->i", xyz, up)
+        smooth_v = sig.step(vertical)
+        smooth = sig.smooth(xyz)
+        self._samples.add(t, np.column_stack([xyz, vertical, smooth_v, smooth, gravity]))
+
+        # Decimated vertical signal for the cadence spectrum, keeping the phase across batches.
+        low = sig.decimate(vertical)
+        pick = np.flatnonzero((sig.count + np.arange(t.size)) % sig.q == 0)
+        self._decimated.add(t[pick], low[pick, None])
+        sig.count += t.size
+
+        self._add_seconds(t, xyz)
+        self._find_steps()
+        self._fuse()
+
+        if self._next_eval is None:
+            self._next_eval = float(np.ceil((t[0] + s.window_s) / s.hop_s) * s.hop_s)
+        out = []
+        # A window is judged once the steps in it are settled.
+        while self._decided >= self._next_eval:
+            out.append(self._evaluate(self._next_eval))
+            self._next_eval += s.hop_s
+        self._trim(float(t[-1]))
+        return out
+
+    def _add_seconds(self, t: FloatArray, xyz: FloatArray) -> None:
+        magnitude = np.linalg.norm(xyz, axis=1)
+        second = np.floor(t).astype(np.int64)
+        for k in np.unique(second):
+            sel = second == k
+            m = magnitude[sel]
+            row = np.array([m.size, m.sum(), (m * m).sum(), *xyz[sel].sum(axis=0)])
+            key = int(k)
+            self._seconds[key] = self._seconds[key] + row if key in self._seconds else row
+
+    def _find_steps(self) -> None:
+        assert self.fs is not None
+        buf = self._samples
+        end = float(buf.t[-1]) - STEP_CONTEXT_S
+        if end <= self._decided:
+            return
+        lo = int(np.searchsorted(buf.t, max(self._decided, buf.t[0]) - 2 * STEP_CONTEXT_S))
+        peaks = lo + step_peaks(buf.v[lo:, _LP], self.fs)
+        times = buf.t[peaks]
+        new = peaks[(times > self._decided) & (times <= end)]
+        self._decided = end
+        if new.size == 0:
+            return
+        now = new + buf.first  # absolute sample indices
+        before = np.concatenate([[self._last_step], now[:-1]])
+        self._last_step = int(now[-1])
+        rows = np.full((new.size, 7), np.nan)
+        rows[:, _ST] = buf.t[new]
+        ok = (before >= buf.first) & (now - before <= self.settings.max_step_s * self.fs)
+        if ok.any():
+            starts, ends = before[ok] - buf.first, now[ok] - buf.first
+            bounce, contact = step_metrics(buf.v[:, _V], buf.v[ends, _LP], starts, ends, self.fs)
+            rows[ok, _SINT] = (ends - starts) / self.fs
+            rows[ok, _SBOUNCE] = bounce
+            rows[ok, _SCONTACT] = contact
+            rows[ok, _SFROM], rows[ok, _STO] = before[ok], now[ok]
+        self._steps = np.concatenate([self._steps, rows])
+
+    def _fuse(self) -> None:
+        """Run the AHRS over gyroscope samples the accelerometer buffer already covers."""
+        buf = self._samples
+        while self._pending_gyro and buf.t.size:
+            batch = self._pending_gyro[0]
+            if batch.t[-1] > buf.t[-1]:
+                return
+            self._pending_gyro.pop(0)
+            inside = batch.t >= buf.t[0]
+            t, rates = batch.t[inside], batch.xyz[inside]
+            if t.size < 2:
+                continue
+            if self._orientation is None:
+                fs = float(1.0 / np.median(np.diff(t)))
+                self._orientation = Orientation(fs)
+            # The gravity estimate, not the raw reading: within a stride the specific force
+            # is far from gravity (near zero in flight), which pulls the AHRS off by tens of
+            # degrees; its mean over seconds is gravity.
+            accel = np.column_stack([np.interp(t, buf.t, buf.v[:, i]) for i in (_GX, _GY, _GZ)])
+            self._turns.add(t, self._orientation.update(rates, accel))
+
+    # -- windows -----------------------------------------------------------------------
+    def _evaluate(self, end: float) -> TrunkWindow:
+        s = self.settings
+        assert self.fs is not None and self._sig is not None
+        fs = self.fs
+        start = end - s.window_s
+        idle = TrunkWindow(t=end, sensor=self.sensor, placement=self.placement, running=False)
+        rows = [self._seconds.get(k) for k in range(int(start), int(end))]
+        if any(r is None for r in rows):
+            self._running_since = None
+            return idle
+        stats = np.array(rows)
+        n = stats[:, 0]
+        var = stats[:, 2] / n - (stats[:, 1] / n) ** 2
+        if n.sum() < 0.95 * s.window_s * fs or np.any(var < s.running_sd_g**2):
+            self._running_since = None
+            return idle
+
+        dec = self._decimated
+        j = int(np.searchsorted(dec.t, end, side="right"))
+        need = round(s.window_s * fs / self._sig.q)
+        if j < need:
+            self._running_since = None
+            return idle
+        if self._spectrum is None or self._spectrum.n != need:
+            self._spectrum = CadenceSpectrum(need, fs / self._sig.q)
+        hz, share = self._spectrum.peak(dec.v[j - need : j, 0])
+        if 60.0 * hz < s.min_running_spm or share < s.min_step_share:
+            self._running_since = None
+            return idle
+        if self._running_since is None:
+            self._running_since = start
+
+        mean = stats[:, 3:].sum(axis=0) / n.sum()
+        buf = self._samples
+        if self.frame is None and end - self._running_since >= s.calibration_s:
+            cal = (buf.t > end - s.calibration_s) & (buf.t <= end)
+            self.frame = estimate_body_frame(buf.v[cal][:, _X : _Z + 1], fs, hz)
+            self._frame_t = end
+        lean = side = None
+        if self.frame is not None:
+            lean, side = self.frame.tilt_deg(mean)
+
+        inside = (self._steps[:, _ST] > start) & (self._steps[:, _ST] <= end)
+        if self.frame is not None:
+            # Braking needs the forward axis: measured for the steps after it was learned.
+            todo = inside & np.isnan(self._steps[:, _SBRAKE]) & np.isfinite(self._steps[:, _SFROM])
+            todo &= self._steps[:, _ST] > self._frame_t
+            if todo.any():
+                starts = self._steps[todo, _SFROM].astype(np.intp) - buf.first
+                ends = self._steps[todo, _STO].astype(np.intp) - buf.first
+                forward = buf.v[:, _SX : _SZ + 1] @ self.frame.forward
+                self._steps[todo, _SBRAKE] = braking_per_step(forward, starts, ends)
+        steps = self._steps[inside]
+        cv = bounce = braking = contact = drop = rotation = None
+        intervals = steps[:, _SINT][np.isfinite(steps[:, _SINT])]
+        if intervals.size >= 4:
+            typical = np.median(intervals)
+            steady = intervals[np.abs(intervals - typical) < 0.3 * typical]
+            cv = float(100 * steady.std() / steady.mean()) if steady.size >= 4 else None
+            bounce, braking, contact = (
+                _median(steps[:, c]) for c in (_SBOUNCE, _SBRAKE, _SCONTACT)
+            )
+        if self.frame is not None and self._turns.t.size and steps.shape[0] >= 3:
+            covered = steps[steps[:, _ST] <= self._turns.t[-1], _ST]
+            if covered.size >= 3:
+                drop, rotation = stride_ranges(self._turns.t, self._turns.v, self.frame, covered)
+
+        fresh = steps[steps[:, _ST] > self._reported, _ST]
+        self._reported = end
+        return TrunkWindow(
+            t=end,
+            sensor=self.sensor,
+            placement=self.placement,
+            running=True,
+            cadence_spm=60.0 * hz,
+            step_time_cv_pct=cv,
+            bounce_cm=bounce,
+            braking_g=braking,
+            contact_ms=contact,
+            lean_deg=lean,
+            side_lean_deg=side,
+            pelvic_drop_deg=drop,
+            rotation_deg=rotation,
+            steps=tuple(float(x) for x in fresh),
+        )
+
+    def _trim(self, now: float) -> None:
+        s = self.settings
+        horizon = now - max(s.window_s, s.calibration_s) - s.hop_s - 1.0
+        self._samples.keep_after(horizon)
+        self._decimated.keep_after(now - s.window_s - s.hop_s - 1.0)
+        self._turns.keep_after(now - s.window_s - s.hop_s - 1.0)
+        old = self._steps[:, _ST] <= now - s.window_s - s.hop_s - 1.0
+        if old.any():
+            self._steps = self._steps[~old]
+        for k in [k for k in self._seconds if k < now - s.window_s - s.hop_s - 1]:
+            del self._seconds[k]
+
+
+def _median(x: FloatArray) -> float | None:
+    x = x[np.isfinite(x)]
+    return float(np.median(x)) if x.size else None
