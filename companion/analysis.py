@@ -27,22 +27,27 @@ class MetricInfo:
     label: str
     unit: str
     digits: int = 1
+    short: str = ""  # for narrow table headings
+
+    @property
+    def heading(self) -> str:
+        return self.short or self.label
 
 
 # What each metric is, for tables and spoken summaries.
 METRICS: dict[str, MetricInfo] = {
-    "cadence_spm": MetricInfo("cadence", "steps/min", 0),
-    "step_time_cv_pct": MetricInfo("step-time variability", "%"),
+    "cadence_spm": MetricInfo("cadence", "steps/min", 0, "cadence"),
+    "step_time_cv_pct": MetricInfo("step-time variability", "%", 1, "step var"),
     "bounce_cm": MetricInfo("bounce", "cm"),
     "braking_g": MetricInfo("braking", "g", 2),
-    "contact_ms": MetricInfo("ground contact", "ms", 0),
-    "lean_deg": MetricInfo("forward lean", "°"),
-    "side_lean_deg": MetricInfo("side lean", "°"),
-    "pelvic_drop_deg": MetricInfo("pelvic drop", "°"),
-    "rotation_deg": MetricInfo("rotation", "°"),
+    "contact_ms": MetricInfo("ground contact", "ms", 0, "contact"),
+    "lean_deg": MetricInfo("forward lean", "°", 1, "lean"),
+    "side_lean_deg": MetricInfo("side lean", "°", 1, "side"),
+    "pelvic_drop_deg": MetricInfo("pelvic drop", "°", 1, "drop"),
+    "rotation_deg": MetricInfo("rotation", "°", 1, "rotation"),
     "speed_mps": MetricInfo("speed", "m/s", 2),
-    "stride_m": MetricInfo("stride length", "m", 2),
-    "lumbar_arch_deg": MetricInfo("lumbar arch", "°"),
+    "stride_m": MetricInfo("stride length", "m", 2, "stride"),
+    "lumbar_arch_deg": MetricInfo("lumbar arch", "°", 1, "arch"),
 }
 TRUNK_METRICS = tuple(
     f.name for f in fields(TrunkWindow) if f.name in METRICS and f.name != "steps"
@@ -124,13 +129,12 @@ class FormAnalysis:
     """Joins the windows of every sensor of a run, second by second.
 
     A window is given out once every trunk sensor has given its own for that second, or
-    once the others have moved `wait_s` past it (a sensor gone silent delays the rest by
-    at most that much). With a footpod only, the footpod alone makes the windows.
+    once the others have moved `sensor_wait_s` past it (a sensor gone silent delays the rest
+    by at most that much). With a footpod only, the footpod alone makes the windows.
     """
 
-    def __init__(self, settings: AnalysisSettings | None = None, wait_s: float = 3.0):
+    def __init__(self, settings: AnalysisSettings | None = None):
         self.settings = settings or AnalysisSettings()
-        self.wait_s = wait_s
         self.trunk: dict[str, TrunkAnalyzer] = {}
         self.lead: str | None = None  # the trunk sensor whose steps and running count
         self.footpod = FootpodTrack(self.settings.window_s)
@@ -170,7 +174,7 @@ class FormAnalysis:
         out = []
         for t in sorted(self._pending):
             waiting = any(self._heard.get(s, -np.inf) < t for s in self.trunk)
-            if waiting and self._newest < t + self.wait_s:
+            if waiting and self._newest < t + self.settings.sensor_wait_s:
                 break
             out.append(self._join(t))
         return out

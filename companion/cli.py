@@ -11,14 +11,17 @@ from rich.console import Console
 from threadpoolctl import threadpool_limits
 
 from companion import pairing, paths
+from companion.drift import load_rules
 from companion.engine import ConfigurationError
 from companion.runner import RunError, RunOptions, coach_live, coach_raw_log, coach_recording
 from companion.sensor_commands import add_commands, add_transport
+from cues.catalogue import load_catalogue
 from cues.datafile import DataFileError
+from sensors.clock import UnpacedClock
 from sensors.live import LiveSettings
 from sensors.protocols.rsc import CadenceUnit
-from sensors.rawlog import RawLogError, is_raw_log
-from sensors.recording import RecordingError, load_recording
+from sensors.rawlog import RawLogError, RawLogSource, is_raw_log
+from sensors.recording import RecordingError, load_plain_csv, load_recording, timed_samples
 from sensors.samples import Placement
 
 
@@ -31,6 +34,13 @@ def _placement(text: str) -> tuple[str, Placement]:
         raise argparse.ArgumentTypeError(
             f"expected SENSOR=PLACEMENT with PLACEMENT one of {choices}, got {text!r}"
         ) from None
+
+
+def _column_map(text: str) -> dict[str, str]:
+    pairs = [part.partition("=") for part in text.split(",") if part.strip()]
+    if not pairs or any(not role or not sep or not col for role, sep, col in pairs):
+        raise argparse.ArgumentTypeError(f"expected ROLE=COLUMN,... got {text!r}")
+    return {role.strip(): col.strip() for role, _, col in pairs}
 
 
 def _add_run_options(p: argparse.ArgumentParser, replay: bool) -> None:
@@ -110,6 +120,56 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run_options(run, replay=False)
     run.set_defaults(handler=cmd_run)
 
+    analyze = sub.add_parser(
+        "analyze",
+        help="a recorded run minute by minute: metrics, baseline and drift episodes",
+        description="Analyse a recording (the data folder's CSV format, a live run's raw log, "
+        "or any CSV file with --columns) as fast as the machine goes, and print the metrics "
+        "of each minute, the runner's baseline and the drift episodes.",
+    )
+    analyze.add_argument("file", type=Path)
+    analyze.add_argument(
+        "--columns",
+        type=_column_map,
+        metavar="ROLE=COLUMN,...",
+        help="a plain CSV file: which columns hold t, x, y, z (and gx, gy, gz for a "
+        "gyroscope in deg/s), e.g. t=time,x=ax,y=ay,z=az",
+    )
+    analyze.add_argument(
+        "--worn",
+        choices=[Placement.PELVIS.value, Placement.CHEST.value],
+        default=Placement.PELVIS.value,
+        help="with --columns: where the sensor sat (default pelvis)",
+    )
+    analyze.add_argument(
+        "--units", choices=("g", "ms2"), default="g", help="with --columns: accelerometer unit"
+    )
+    analyze.add_argument(
+        "--time-unit", choices=("s", "ms"), default="s", help="with --columns: unit of t"
+    )
+    analyze.add_argument(
+        "--placement",
+        type=_placement,
+        action="append",
+        default=[],
+        metavar="SENSOR=PLACE",
+        help="where a sensor of a data-folder recording sat: chest, pelvis, other",
+    )
+    analyze.add_argument("--trial", type=int, help="one trial of a file with a 'trial' column")
+    analyze.add_argument(
+        "--warmup", type=float, default=60.0, help="seconds of running not judged (default 60)"
+    )
+    analyze.add_argument(
+        "--learn",
+        type=float,
+        default=120.0,
+        help="seconds of running after the warm-up that the baseline is learned from (default 120)",
+    )
+    analyze.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    analyze.add_argument("--cues", type=Path, help="a cue catalogue instead of the bundled one")
+    analyze.add_argument("--rules", type=Path, help="drift rules instead of the bundled ones")
+    analyze.set_defaults(handler=cmd_analyze)
+
     add_commands(sub)
     return parser
 
@@ -147,6 +207,51 @@ def cmd_replay(args: argparse.Namespace, console: Console) -> int:
         summary = coach_recording(recording, _options(args, name))
     if not args.json:
         print(f"\nSummary: {summary.text}")
+    return 0
+
+
+def cmd_analyze(args: argparse.Namespace, console: Console) -> int:
+    from dataclasses import replace
+
+    from companion.analyze import analyze, just_samples, print_table, write_json
+    from companion.engine import EngineSettings
+    from companion.trunk import AnalysisSettings
+
+    chunk_s = 10.0  # big batches: the analysis gives the same windows for any batch size
+    if is_raw_log(args.file):
+        log = RawLogSource(args.file, UnpacedClock())
+        samples = just_samples(log.timed())
+        notes: tuple[str, ...] = ()
+    else:
+        if args.columns is not None:
+            recording = load_plain_csv(
+                args.file,
+                args.columns,
+                Placement(args.worn),
+                unit=args.units,
+                seconds_per_tick=0.001 if args.time_unit == "ms" else 1.0,
+            )
+        else:
+            recording = load_recording(args.file, trial=args.trial, placements=dict(args.placement))
+        samples = just_samples(timed_samples(recording, chunk_s))
+        notes = recording.notes
+    settings = EngineSettings(
+        warmup_s=args.warmup,
+        baseline_s=args.learn,
+        analysis=replace(AnalysisSettings(), sensor_wait_s=chunk_s + 5),
+    )
+    result = analyze(
+        args.file.name,
+        samples,
+        load_catalogue(args.cues),
+        load_rules(args.rules),
+        settings,
+        notes,
+    )
+    if args.json:
+        write_json(result, sys.stdout)
+    else:
+        print_table(result, console)
     return 0
 
 

@@ -173,6 +173,7 @@ class Episode:
             "value": round(self.value, 2),
             "excess": round(self.excess, 3),
             "peak_excess": round(self.peak_excess, 3),
+            "peak_t": round(self.peak_t, 2),
             "unit": unit,
             "start": round(self.start, 2),
             "end": None if self.end is None else round(self.end, 2),

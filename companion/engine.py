@@ -108,6 +108,7 @@ class RunEngine:
         self._heart_rates: list[float] = []
         self._lost: set[str] = set()
         self._low_battery: set[str] = set()
+        self.on_window: Callable[[FormWindow], None] | None = None  # sees every window
 
     def start(self, t: float = 0.0) -> list[Event]:
         """The run begins: say so, and that the first minutes are for learning."""
@@ -156,6 +157,8 @@ class RunEngine:
         return [Battery(t=b.t, id=b.sensor, role=b.role, percent=b.percent), *self._say(b.t)]
 
     def _on_window(self, w: FormWindow) -> list[Event]:
+        if self.on_window is not None:
+            self.on_window(w)
         hop = self.settings.analysis.hop_s
         events: list[Event] = []
         self._last_t = w.t

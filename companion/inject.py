@@ -3,11 +3,14 @@
 The bundled run holds no posture fault, so the demo adds one, clearly labelled: the
 sensor's segment tips forward by a few degrees (what a hip or pelvis sensor sees when the
 pelvis tips forward; a chest sensor when the trunk leans) and steps get longer, i.e. the
-cadence drops, as in overstriding. Both fade in, hold, and fade out as the runner corrects.
+cadence drops, as in overstriding. The validation adds the others one at a time: more
+bounce, harder braking. Each fades in, holds, and fades out as the runner corrects.
 
 The tilt turns every sample (gravity and motion alike) about the body's left-right axis, as
 a real tilt of the sensor would; the longer steps are the recording played a little slower
-over the fault (time stretched, so the run after it ends a little later).
+over the fault (time stretched, so the run after it ends a little later); more bounce and
+braking are the body's own up-down and fore-aft accelerations made larger by a factor,
+which makes the height of each step and its deceleration larger by the same factor.
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ class FormFault:
     release_s: float = 20.0
     tilt_deg: float = 6.0  # forward tilt at full strength
     step_lengthening: float = 0.06  # cadence drops by this fraction at full strength
+    bounce_gain: float = 0.0  # vertical motion grows by this fraction at full strength
+    braking_gain: float = 0.0  # fore-aft motion grows by this fraction at full strength
     forward_axis: tuple[float, float, float] = (1.0, 0.0, 0.0)  # sensor axis pointing forward
 
     @property
@@ -42,12 +47,22 @@ class FormFault:
         return np.clip(np.minimum(rise, fall), 0.0, 1.0)
 
     def describe(self, segment: str = "the sensor's segment") -> str:
+        parts = []
+        if self.tilt_deg:
+            parts.append(f"{segment} tips forward by up to {self.tilt_deg:g}°")
+        if self.step_lengthening:
+            parts.append(
+                f"steps lengthen by up to {100 * self.step_lengthening:g}% (cadence drops, "
+                "and the slower steps bounce higher)"
+            )
+        if self.bounce_gain:
+            parts.append(f"the bounce grows by up to {100 * self.bounce_gain:g}%")
+        if self.braking_gain:
+            parts.append(f"braking grows by up to {100 * self.braking_gain:g}%")
         return (
-            f"Injected for the demo (not in the runner's data): {segment} tips "
-            f"forward by up to {self.tilt_deg:g}° and steps lengthen by up to "
-            f"{100 * self.step_lengthening:g}% (cadence drops, and the slower steps bounce "
-            "higher), fading in over "
-            f"{self.ramp_s:g} s, held {self.hold_s:g} s, corrected over {self.release_s:g} s."
+            f"Injected for the demo (not in the runner's data): {' and '.join(parts)}, "
+            f"fading in over {self.ramp_s:g} s, held {self.hold_s:g} s, corrected over "
+            f"{self.release_s:g} s."
         )
 
 
@@ -71,15 +86,20 @@ def inject_fault(track: AccelTrack, fault: FormFault) -> AccelTrack:
     xyz[before] = track.xyz[: int(before.sum())]
     xyz[~before] = CubicSpline(t, track.xyz)(tau[~before])
 
-    # Tilt about the body's left axis, found from gravity just before the fault.
+    # The body's axes, from gravity just before the fault and the given forward axis.
     recent = (t > fault.start_s - 60) & (t < fault.start_s)
-    up = track.xyz[recent].mean(axis=0)
-    up /= np.linalg.norm(up)
+    gravity = track.xyz[recent].mean(axis=0)
+    up = gravity / np.linalg.norm(gravity)
     forward = np.asarray(fault.forward_axis, dtype=float)
     forward = forward - (forward @ up) * up
     forward /= np.linalg.norm(forward)
     left = np.cross(up, forward)
+    strength = fault.strength(out_t)
+    for gain, axis in ((fault.bounce_gain, up), (fault.braking_gain, forward)):
+        if gain:
+            along = xyz @ axis
+            xyz += np.outer(gain * strength * (along - gravity @ axis), axis)
     # Tipping forward moves the reading of gravity backward: a negative turn about left.
-    angle = -np.radians(fault.tilt_deg) * fault.strength(out_t)
+    angle = -np.radians(fault.tilt_deg) * strength
     xyz = _rotate(xyz, left, angle)
     return AccelTrack(track.sensor, track.placement, out_t, xyz)

@@ -38,6 +38,7 @@ class AnalysisSettings:
     gap_s: float = 0.5  # a longer silence from the sensor breaks the signal
     max_step_s: float = 0.6  # a longer step is a stop or a missed step: no step metrics
     cadence_rate_hz: float = 25.0  # the vertical signal is decimated to this for the spectrum
+    sensor_wait_s: float = 3.0  # how long the windows of one sensor wait for the others'
 
 
 @dataclass(frozen=True)

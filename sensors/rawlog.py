@@ -159,10 +159,10 @@ class RawLogSource:
     def trunk_devices(self) -> list[dict[str, Any]]:
         return [d for d in self.devices.values() if d.get("placement") in ("chest", "pelvis")]
 
-    async def stream(self) -> AsyncIterator[Sample]:
+    def timed(self) -> Iterator[tuple[float, Sample]]:
+        """Every sample the log decodes to, with the time its packet arrived."""
         decoders: dict[str, SensorDecoder] = {}
         for record in self.records:
-            await self.clock.sleep_until(record.t)
             d = record.device
             decoder = decoders.get(d["address"])
             if decoder is None:
@@ -171,7 +171,12 @@ class RawLogSource:
                 link = Link(record.what)
                 if link is not Link.LOST:
                     decoder.reconnected()  # as the live run did on every connection
-                yield SensorStatus(record.t, d["name"], d["role"], link)
+                yield record.t, SensorStatus(record.t, d["name"], d["role"], link)
                 continue
             for sample in decoder.packet(record.uuid, record.data, record.t, record.kind):
-                yield sample
+                yield record.t, sample
+
+    async def stream(self) -> AsyncIterator[Sample]:
+        for t, sample in self.timed():
+            await self.clock.sleep_until(t)
+            yield sample

@@ -254,9 +254,7 @@ def load_recording(
                 t[sel] = t[sel] - t[sel][0] + offset
                 offset = float(t[sel][-1]) + TRIAL_GAP_S
             notes.append(f"{len(order)} trials laid end to end, {TRIAL_GAP_S:g} s apart")
-    if np.any(np.diff(t) <= 0):
-        bad = int(np.argmax(np.diff(t) <= 0)) + 2
-        raise RecordingError(path, f"times in 't_s' do not increase at data row {bad}")
+    _check_times(path, t, "t_s")
 
     def columns(sensor: str, axes: dict[str, tuple[str, str]]) -> tuple[FloatArray, ...]:
         xyz = np.zeros((t.size, 3))
@@ -286,6 +284,90 @@ def load_recording(
     )
 
 
+def _check_times(path: Path, t: FloatArray, column: str) -> None:
+    if np.any(np.diff(t) <= 0):
+        bad = int(np.argmax(np.diff(t) <= 0)) + 2
+        raise RecordingError(path, f"times in {column!r} do not increase at data row {bad}")
+
+
+PLAIN_ROLES = ("t", "x", "y", "z", "gx", "gy", "gz")
+
+
+def load_plain_csv(
+    path: Path | str,
+    columns: Mapping[str, str],
+    placement: Placement,
+    *,
+    unit: str = "g",
+    seconds_per_tick: float = 1.0,
+    sensor: str | None = None,
+) -> Recording:
+    """A CSV file of any layout with one sensor in it (a header row, then numbers).
+
+    `columns` maps t, x, y, z (and gx, gy, gz for a gyroscope, in degrees per second) to
+    the file's column names; `unit` is the accelerometer's, ``g`` or ``ms2``; times are
+    multiplied by `seconds_per_tick` (0.001 for milliseconds).
+    """
+    path = Path(path)
+    unknown = set(columns) - set(PLAIN_ROLES)
+    if unknown:
+        raise RecordingError(path, f"unknown column role(s) {sorted(unknown)}: use {PLAIN_ROLES}")
+    missing = [r for r in ("t", "x", "y", "z") if r not in columns]
+    if missing:
+        raise RecordingError(path, f"say which column holds {', '.join(missing)} (--columns)")
+    if unit not in ("g", "ms2"):
+        raise RecordingError(path, f"unit {unit!r}: use g or ms2")
+    try:
+        with _open_text(path) as fh:
+            header = [h.strip().strip('"') for h in fh.readline().strip().split(",")]
+    except (OSError, EOFError, UnicodeDecodeError, lzma.LZMAError) as err:
+        raise RecordingError(path, f"cannot read the file: {err}") from None
+    absent = [c for c in columns.values() if c not in header]
+    if absent:
+        raise RecordingError(
+            path, f"no column(s) {', '.join(map(repr, absent))} (columns: {', '.join(header)})"
+        )
+    data = _read_columns(path, list(dict.fromkeys(columns.values())), header)
+    t = data[columns["t"]] * seconds_per_tick
+    if t.size == 0:
+        raise RecordingError(path, "the file has a header but no rows")
+    t = t - t[0]
+    _check_times(path, t, columns["t"])
+    name = sensor or placement.value
+    scale = G if unit == "ms2" else 1.0
+
+    def axes(roles: tuple[str, str, str], divide: float) -> tuple[FloatArray, FloatArray]:
+        xyz = np.column_stack([data[columns[r]] for r in roles]) / divide
+        finite = np.all(np.isfinite(xyz), axis=1)
+        return t[finite], xyz[finite]
+
+    accel = AccelTrack(name, placement, *axes(("x", "y", "z"), scale))
+    gyro: tuple[GyroTrack, ...] = ()
+    if all(r in columns for r in ("gx", "gy", "gz")):
+        gyro = (GyroTrack(name, placement, *axes(("gx", "gy", "gz"), 1.0)),)
+    return Recording(path.name, (accel,), gyro=gyro)
+
+
+def timed_samples(
+    recording: Recording,
+    chunk_s: float,
+    tracks: tuple[AccelTrack, ...] | None = None,
+    gyros: tuple[GyroTrack, ...] | None = None,
+) -> Iterator[tuple[float, Sample]]:
+    """Every sample of the recording in time order, each with the time it is complete at:
+    motion tracks cut into batches of about `chunk_s` seconds, as a sensor sends them."""
+    motion: list[AccelTrack | GyroTrack] = [
+        *(recording.accel if tracks is None else tracks),
+        *(recording.gyro if gyros is None else gyros),
+    ]
+    streams: list[Iterator[tuple[float, Sample]]] = [
+        ((float(b.t[-1]), b) for b in tr.batches(chunk_s)) for tr in motion
+    ]
+    streams.append((s.t, s) for s in recording.footpod)
+    streams.append((s.t, s) for s in recording.heart_rate)
+    return heapq.merge(*streams, key=lambda item: item[0])
+
+
 class ReplaySource:
     """Plays a recording through the sensor-source interface at the pace of a clock.
 
@@ -309,13 +391,7 @@ class ReplaySource:
         self.chunk_s = chunk_s
 
     def _timed(self) -> Iterator[tuple[float, Sample]]:
-        motion: list[AccelTrack | GyroTrack] = [*self.tracks, *self.gyros]
-        streams: list[Iterator[tuple[float, Sample]]] = [
-            ((float(b.t[-1]), b) for b in tr.batches(self.chunk_s)) for tr in motion
-        ]
-        streams.append((s.t, s) for s in self.recording.footpod)
-        streams.append((s.t, s) for s in self.recording.heart_rate)
-        return heapq.merge(*streams, key=lambda item: item[0])
+        return timed_samples(self.recording, self.chunk_s, self.tracks, self.gyros)
 
     async def stream(self) -> AsyncIterator[Sample]:
         for t, sample in self._timed():

@@ -1,0 +1,191 @@
+"""How well the analysis and the drift detector do on the real recordings in the shared data.
+
+Used by `bench/validation.py` (which prints the table for BENCHMARKS.md) and by the tests
+(which hold the goals as thresholds):
+
+- cadence against ground truth: the force plates' step rate on each treadmill trial, and the
+  ankle sensor (an independent per-stride reference) window by window on the outdoor run;
+- detection delay: drifts of four kinds and two sizes injected into the real outdoor run
+  (labelled as such), from the moment the drift reaches its rule's threshold to the start
+  of the episode;
+- false drift episodes on the unaltered run, per hour of judged running.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from companion.analysis import FormWindow
+from companion.drift import DriftRule, Episode, Fault, load_rules
+from companion.engine import EngineSettings, RunEngine
+from companion.inject import FormFault, inject_fault
+from companion.steps import step_frequency
+from companion.trunk import AnalysisSettings, TrunkAnalyzer
+from cues.catalogue import load_catalogue
+from sensors.recording import AccelTrack, load_recording
+from sensors.samples import FloatArray
+
+CHUNK_S = 10.0  # batches of this size: the results are the same as for any other size
+
+
+def vertical(xyz: FloatArray) -> FloatArray:
+    mean = xyz.mean(axis=0)
+    v: FloatArray = (xyz - mean) @ (mean / np.linalg.norm(mean))
+    return v
+
+
+@dataclass(frozen=True)
+class CadenceCheck:
+    recording: str
+    reference: str
+    compared: int  # trials or windows
+    errors: FloatArray  # ours minus the reference, steps/min
+
+    @property
+    def mae(self) -> float:
+        return float(np.mean(np.abs(self.errors)))
+
+    @property
+    def worst(self) -> float:
+        return float(np.max(np.abs(self.errors)))
+
+
+def cadence_on_treadmill(treadmill: Path, trials: Path) -> CadenceCheck:
+    """Each 5 s trial as one window, against the step rate of the force-plate contacts."""
+    with trials.open() as fh:
+        rows = list(csv.DictReader(fh))
+    errors = []
+    for row in rows:
+        track = load_recording(treadmill, trial=int(row["trial"])).track("sacrum")
+        spm = 60 * step_frequency(vertical(track.xyz), track.rate_hz)
+        errors.append(spm - float(row["gt_step_freq_spm"]))
+    return CadenceCheck(treadmill.name, "force plates", len(rows), np.array(errors))
+
+
+def trunk_windows(track: AccelTrack) -> list[tuple[float, float]]:
+    """(end, cadence) of every running window of one trunk sensor."""
+    analyzer = TrunkAnalyzer(track.sensor, track.placement)
+    return [
+        (w.t, w.cadence_spm)
+        for batch in track.batches(CHUNK_S)
+        for w in analyzer.feed(batch)
+        if w.running and w.cadence_spm is not None
+    ]
+
+
+def cadence_against_ankle(outdoor: Path) -> CadenceCheck:
+    """The hip's window cadence against twice the ankle's stride rate in the same window."""
+    rec = load_recording(outdoor)
+    ankle = rec.track("ankle")
+    errors = []
+    for end, spm in trunk_windows(rec.track("hip")):
+        sel = (ankle.t > end - 10.0) & (ankle.t <= end)
+        reference = 120 * step_frequency(vertical(ankle.xyz[sel]), ankle.rate_hz, (0.9, 2.1))
+        errors.append(spm - reference)
+    return CadenceCheck(outdoor.name, "ankle sensor", len(errors), np.array(errors))
+
+
+@dataclass(frozen=True)
+class Injection:
+    kind: str  # which rule it should trip
+    fault: FormFault
+    metric: str  # source.metric of that rule
+    expected: Fault
+    threshold_t: float  # when the injected change reaches the rule's threshold
+
+
+# Where the injected drifts go: well inside two long running bouts of the outdoor run.
+BOUT_STARTS = (560.0, 1040.0)
+KINDS = ("lean", "cadence", "bounce", "braking")
+SIZES = (1.5, 2.5)  # times the rule's threshold
+
+
+def _rule(rules: tuple[DriftRule, ...], metric: str, direction: str) -> DriftRule:
+    return next(r for r in rules if r.metric == metric and r.direction == direction)
+
+
+def injections(rules: tuple[DriftRule, ...]) -> Iterator[Injection]:
+    """Every kind at every size in every bout, each alone in an otherwise real run."""
+    for start in BOUT_STARTS:
+        for kind in KINDS:
+            for size in SIZES:
+                base = FormFault(
+                    start_s=start, ramp_s=30.0, hold_s=90.0, release_s=20.0,
+                    tilt_deg=0.0, step_lengthening=0.0,
+                )  # fmt: skip
+                crossing = 1 / size  # the share of the ramp at which it reaches the threshold
+                if kind == "lean":
+                    rule = _rule(rules, "lean_deg", "above")
+                    fault = replace(base, tilt_deg=size * rule.threshold)
+                elif kind == "cadence":
+                    rule = _rule(rules, "cadence_spm", "below")
+                    # Stretching time by k lowers the cadence by k / (1 + k).
+                    drop = size * rule.threshold
+                    stretch = drop / (1 - drop)
+                    fault = replace(base, step_lengthening=stretch)
+                    crossing = rule.threshold / (1 - rule.threshold) / stretch
+                elif kind == "bounce":
+                    rule = _rule(rules, "bounce_cm", "above")
+                    fault = replace(base, bounce_gain=size * rule.threshold)
+                else:
+                    rule = _rule(rules, "braking_g", "above")
+                    fault = replace(base, braking_gain=size * rule.threshold)
+                yield Injection(
+                    kind=kind,
+                    fault=fault,
+                    metric=f"pelvis.{rule.metric}",
+                    expected=rule.faults["pelvis"],
+                    threshold_t=start + fault.ramp_s * crossing,
+                )
+
+
+def engine_episodes(
+    track: AccelTrack, settings: EngineSettings | None = None
+) -> tuple[list[Episode], float]:
+    """The drift episodes the engine finds in one track, and the seconds of running judged."""
+    s = settings or EngineSettings(analysis=replace(AnalysisSettings(), sensor_wait_s=CHUNK_S + 5))
+    engine = RunEngine(load_catalogue(), load_rules(), s)
+    windows: list[FormWindow] = []
+    engine.on_window = windows.append
+    engine.start()
+    for batch in track.batches(CHUNK_S):
+        engine.feed(batch)
+    _, stats = engine.finish()
+    return list(stats.episodes), stats.judged_s
+
+
+@dataclass(frozen=True)
+class Detection:
+    injection: Injection
+    delay_s: float | None  # None: never detected
+    others: tuple[str, ...]  # other episodes during the injection (metric names)
+
+
+def detect(hip: AccelTrack, forward_axis: tuple[float, float, float]) -> list[Detection]:
+    rules = load_rules()
+    out = []
+    for inj in injections(rules):
+        fault = replace(inj.fault, forward_axis=forward_axis)
+        episodes, _ = engine_episodes(inject_fault(hip, fault))
+        during = [e for e in episodes if fault.start_s <= e.start <= fault.end_s + 30]
+        hit = [e for e in during if e.metric == inj.metric and e.fault is inj.expected]
+        delay = hit[0].start - inj.threshold_t if hit else None
+        others = tuple(e.metric for e in during if e not in hit[:1])
+        out.append(Detection(replace(inj, fault=fault), delay, others))
+    return out
+
+
+def forward_axis_of(hip: AccelTrack) -> tuple[float, float, float]:
+    """The hip sensor's forward axis, as the analysis learns it."""
+    analyzer = TrunkAnalyzer(hip.sensor, hip.placement)
+    for batch in hip.batches(CHUNK_S):
+        analyzer.feed(batch)
+        if analyzer.frame is not None:
+            f = analyzer.frame.forward
+            return (float(f[0]), float(f[1]), float(f[2]))
+    raise ValueError("the run never settled into running")
