@@ -156,18 +156,21 @@ class FormAnalysis:
                 sample.sensor, sample.placement, self.settings
             )
             self.lead = self.lead or sample.sensor
-        if isinstance(sample, GyroBatch):
-            analyzer.feed_gyro(sample)
-            return []
-        for w in analyzer.feed(sample):
+        windows = (
+            analyzer.feed_gyro(sample) if isinstance(sample, GyroBatch) else analyzer.feed(sample)
+        )
+        for w in windows:
             self._pending.setdefault(w.t, {})[w.sensor] = w
             self._heard[w.sensor] = w.t
-        if sample.t.size:
+        if sample.t.size and isinstance(sample, AccelBatch):
             self._newest = max(self._newest, float(sample.t[-1]))
         return self._ready()
 
     def flush(self) -> list[FormWindow]:
         """The run is over: give out whatever is still waiting."""
+        for analyzer in self.trunk.values():
+            for w in analyzer.flush():
+                self._pending.setdefault(w.t, {})[w.sensor] = w
         return [self._join(t) for t in sorted(self._pending)]
 
     def _ready(self) -> list[FormWindow]:

@@ -55,17 +55,25 @@ class CadenceSpectrum:
 
     def peak(self, v: FloatArray) -> tuple[float, float]:
         """(step frequency in Hz, share of the signal's power within ±15 % of it)."""
-        x = v - v.mean()
+        hz, share = self.peaks(v[None, :])
+        return float(hz[0]), float(share[0])
+
+    def peaks(self, windows: FloatArray) -> tuple[FloatArray, FloatArray]:
+        """`peak` for each row of `windows` (shape (k, n)), in one matrix product."""
+        x = windows - windows.mean(axis=1, keepdims=True)
         spectrum = x @ self.basis
         power = spectrum.real**2 + spectrum.imag**2
-        i = int(np.argmax(power[1:-1])) + 1
-        a, b, c = np.log(power[i - 1 : i + 2] + 1e-30)
+        rows = np.arange(x.shape[0])
+        i = np.argmax(power[:, 1:-1], axis=1) + 1
+        a, b, c = (np.log(power[rows, i + d] + 1e-30) for d in (-1, 0, 1))
         curve = a - 2 * b + c
-        hz = float(self.freqs[i] + (0.5 * (a - c) / curve if curve else 0.0) * self.GRID_HZ)
+        shift = np.divide(0.5 * (a - c), curve, out=np.zeros_like(curve), where=curve != 0)
+        hz: FloatArray = self.freqs[i] + shift * self.GRID_HZ
         # Parseval: the one-sided spectrum integrates to fs/2 times the windowed energy.
-        near = np.abs(self.freqs - hz) <= 0.15 * hz
-        total = float(np.sum((x * self.window) ** 2))
-        share = 2 * float(power[near].sum()) * self.GRID_HZ / self.fs / total if total else 0.0
+        near = np.abs(self.freqs[None, :] - hz[:, None]) <= 0.15 * hz[:, None]
+        total = np.sum((x * self.window) ** 2, axis=1)
+        band = 2 * np.sum(power * near, axis=1) * self.GRID_HZ / self.fs
+        share: FloatArray = np.divide(band, total, out=np.zeros_like(band), where=total > 0)
         return hz, share
 
 

@@ -15,7 +15,7 @@ import numpy as np
 from scipy import signal
 
 from companion.alignment import BodyFrame, estimate_body_frame
-from companion.orientation import Orientation, stride_ranges
+from companion.orientation import Orientation, body_angles, stride_ranges
 from companion.steps import (
     STEP_CONTEXT_S,
     CadenceSpectrum,
@@ -115,7 +115,8 @@ class _Buffer:
 
 # Columns of the sample buffer and of the step table.
 _X, _Y, _Z, _V, _LP, _SX, _SY, _SZ, _GX, _GY, _GZ = range(11)
-_ST, _SINT, _SBOUNCE, _SBRAKE, _SCONTACT, _SFROM, _STO = range(7)
+_ST, _SINT, _SBOUNCE, _SBRAKE, _SCONTACT, _SFROM, _STO, _SDROP, _SROT = range(9)
+_STEP_COLUMNS = 9
 
 
 class TrunkAnalyzer:
@@ -132,7 +133,7 @@ class TrunkAnalyzer:
         self._samples = _Buffer(11)
         self._decimated = _Buffer(1)
         self._seconds: dict[int, FloatArray] = {}  # second -> n, Σ|a|, Σ|a|², Σx, Σy, Σz
-        self._steps = np.empty((0, 7))
+        self._steps = np.empty((0, _STEP_COLUMNS))
         self._decided = -np.inf  # steps up to here are settled
         self._last_step = -1  # absolute sample index of the last step, -1 for none
         self._reported = -np.inf
@@ -140,8 +141,11 @@ class TrunkAnalyzer:
         self._running_since: float | None = None
         self._early: list[AccelBatch] = []
         self._pending_gyro: list[GyroBatch] = []
+        self._fused_until = -np.inf
+        self._first_t = np.inf  # the first sample's time
         self._orientation: Orientation | None = None
         self._turns = _Buffer(4)  # quaternions from the gyroscope
+        self._angles = _Buffer(2)  # the body's drop and heading, once the axes are known
         self._last_t: float | None = None
 
     # -- input -------------------------------------------------------------------------
@@ -165,11 +169,13 @@ class TrunkAnalyzer:
             return out + self._ingest(t, xyz)
         return out + self._ingest(batch.t, batch.xyz)
 
-    def feed_gyro(self, batch: GyroBatch) -> None:
+    def feed_gyro(self, batch: GyroBatch) -> list[TrunkWindow]:
         """Gyroscope samples are fused once the accelerometer has caught up with them."""
-        if batch.t.size:
-            self._pending_gyro.append(batch)
-            self._fuse()
+        if not batch.t.size or self.fs is None:
+            return []
+        self._pending_gyro.append(batch)
+        self._fuse()
+        return self._ready()
 
     def _gap(self, last: float, resume: float) -> list[TrunkWindow]:
         """No signal between two samples: not running, either end; filters start again."""
@@ -183,6 +189,7 @@ class TrunkAnalyzer:
         self._running_since = None
         self._orientation = None
         self._turns = _Buffer(4)
+        self._angles = _Buffer(2)
         return [
             TrunkWindow(t=last, sensor=self.sensor, placement=self.placement, running=False),
             TrunkWindow(t=resume, sensor=self.sensor, placement=self.placement, running=False),
@@ -193,6 +200,7 @@ class TrunkAnalyzer:
         assert self.fs is not None
         if self._sig is None:
             self._sig = _Signal(self.fs, xyz[0], s)
+            self._first_t = min(self._first_t, float(t[0]))
         sig = self._sig
         gravity = sig.up(xyz)
         up = gravity / np.linalg.norm(gravity, axis=1)[:, None]
@@ -210,25 +218,43 @@ class TrunkAnalyzer:
         self._add_seconds(t, xyz)
         self._find_steps()
         self._fuse()
-
         if self._next_eval is None:
             self._next_eval = float(np.ceil((t[0] + s.window_s) / s.hop_s) * s.hop_s)
-        out = []
-        # A window is judged once the steps in it are settled.
-        while self._decided >= self._next_eval:
-            out.append(self._evaluate(self._next_eval))
-            self._next_eval += s.hop_s
+        out = self._ready()
         self._trim(float(t[-1]))
         return out
+
+    def flush(self) -> list[TrunkWindow]:
+        """The stream has ended: the windows still waiting for the gyroscope."""
+        self._fuse()
+        return self._ready(final=True)
+
+    def _ready(self, final: bool = False) -> list[TrunkWindow]:
+        """The windows whose steps are settled and, with a gyroscope, whose rotations are in
+        (waiting for it no longer than `sensor_wait_s`)."""
+        s = self.settings
+        if self._next_eval is None or not self._samples.t.size:
+            return []
+        until = self._decided
+        if self._orientation is not None and not final:
+            until = min(until, max(self._fused_until, self._samples.t[-1] - s.sensor_wait_s))
+        count = int(np.floor((until - self._next_eval) / s.hop_s)) + 1
+        ends = self._next_eval + s.hop_s * np.arange(max(count, 0), dtype=np.float64)
+        self._next_eval += s.hop_s * ends.size
+        return self._evaluate_all(ends) if ends.size else []
 
     def _add_seconds(self, t: FloatArray, xyz: FloatArray) -> None:
         magnitude = np.linalg.norm(xyz, axis=1)
         second = np.floor(t).astype(np.int64)
-        for k in np.unique(second):
-            sel = second == k
-            m = magnitude[sel]
-            row = np.array([m.size, m.sum(), (m * m).sum(), *xyz[sel].sum(axis=0)])
-            key = int(k)
+        first = int(second[0])
+        slot = second - first
+        sums = np.column_stack(
+            [np.bincount(slot, w, minlength=int(slot[-1]) + 1)
+             for w in (None, magnitude, magnitude**2, xyz[:, 0], xyz[:, 1], xyz[:, 2])]
+        )  # fmt: skip
+        for k in np.flatnonzero(sums[:, 0]):
+            key = first + int(k)
+            row = sums[k]
             self._seconds[key] = self._seconds[key] + row if key in self._seconds else row
 
     def _find_steps(self) -> None:
@@ -247,7 +273,7 @@ class TrunkAnalyzer:
         now = new + buf.first  # absolute sample indices
         before = np.concatenate([[self._last_step], now[:-1]])
         self._last_step = int(now[-1])
-        rows = np.full((new.size, 7), np.nan)
+        rows = np.full((new.size, _STEP_COLUMNS), np.nan)
         rows[:, _ST] = buf.t[new]
         ok = (before >= buf.first) & (now - before <= self.settings.max_step_s * self.fs)
         if ok.any():
@@ -272,48 +298,68 @@ class TrunkAnalyzer:
             if t.size < 2:
                 continue
             if self._orientation is None:
-                fs = float(1.0 / np.median(np.diff(t)))
-                self._orientation = Orientation(fs)
+                self._orientation = Orientation(float(1.0 / np.median(np.diff(t))))
             # The gravity estimate, not the raw reading: within a stride the specific force
             # is far from gravity (near zero in flight), which pulls the AHRS off by tens of
             # degrees; its mean over seconds is gravity.
             accel = np.column_stack([np.interp(t, buf.t, buf.v[:, i]) for i in (_GX, _GY, _GZ)])
-            self._turns.add(t, self._orientation.update(rates, accel))
+            self._turns.add(*self._orientation.update(t, rates, accel))
+            self._fused_until = float(t[-1])
 
     # -- windows -----------------------------------------------------------------------
-    def _evaluate(self, end: float) -> TrunkWindow:
+    def _evaluate_all(self, ends: FloatArray) -> list[TrunkWindow]:
+        """The windows ending at `ends`: what can be, for all of them at once (per-second
+        statistics, the cadence spectra), then each in turn."""
         s = self.settings
         assert self.fs is not None and self._sig is not None
         fs = self.fs
-        start = end - s.window_s
-        idle = TrunkWindow(t=end, sensor=self.sensor, placement=self.placement, running=False)
-        rows = [self._seconds.get(k) for k in range(int(start), int(end))]
-        if any(r is None for r in rows):
-            self._running_since = None
-            return idle
-        stats = np.array(rows)
+        # Per-second counts and sums over every second any of the windows covers.
+        lo, hi = int(ends[0]) - s.window_s, int(ends[-1])
+        stats = np.zeros((hi - lo, 6))
+        for k in range(lo, hi):
+            row = self._seconds.get(k)
+            if row is not None:
+                stats[k - lo] = row
         n = stats[:, 0]
-        var = stats[:, 2] / n - (stats[:, 1] / n) ** 2
-        if n.sum() < 0.95 * s.window_s * fs or np.any(var < s.running_sd_g**2):
-            self._running_since = None
-            return idle
+        with np.errstate(invalid="ignore", divide="ignore"):
+            var = stats[:, 2] / n - (stats[:, 1] / n) ** 2
+        moving = (n > 1) & (var >= s.running_sd_g**2)
+        totals = np.vstack([np.zeros(7), np.cumsum(np.column_stack([stats, moving]), axis=0)])
+        a, b = ends.astype(int) - s.window_s - lo, ends.astype(int) - lo
+        sums = totals[b] - totals[a]  # per window: n, Σ|a|, Σ|a|², Σxyz, seconds moving
+        steady = (sums[:, 6] == s.window_s) & (sums[:, 0] >= 0.95 * s.window_s * fs)
 
-        dec = self._decimated
-        j = int(np.searchsorted(dec.t, end, side="right"))
+        # The cadence spectrum of each window's decimated vertical signal.
         need = round(s.window_s * fs / self._sig.q)
-        if j < need:
-            self._running_since = None
-            return idle
         if self._spectrum is None or self._spectrum.n != need:
             self._spectrum = CadenceSpectrum(need, fs / self._sig.q)
-        hz, share = self._spectrum.peak(dec.v[j - need : j, 0])
-        if 60.0 * hz < s.min_running_spm or share < s.min_step_share:
+        j = np.searchsorted(self._decimated.t, ends, side="right")
+        full = j >= need
+        hz = np.zeros(ends.size)
+        share = np.zeros(ends.size)
+        if full.any():
+            rows = j[full, None] - need + np.arange(need)
+            hz[full], share[full] = self._spectrum.peaks(self._decimated.v[rows, 0])
+        steady &= full
+        return [
+            self._evaluate(float(e), bool(ok), sums[i, 3:6] / max(sums[i, 0], 1.0), hz[i], share[i])
+            for i, (e, ok) in enumerate(zip(ends, steady, strict=True))
+        ]
+
+    def _evaluate(
+        self, end: float, steady: bool, mean: FloatArray, hz: float, share: float
+    ) -> TrunkWindow:
+        s = self.settings
+        assert self.fs is not None
+        fs = self.fs
+        start = end - s.window_s
+        idle = TrunkWindow(t=end, sensor=self.sensor, placement=self.placement, running=False)
+        if not steady or 60.0 * hz < s.min_running_spm or share < s.min_step_share:
             self._running_since = None
             return idle
         if self._running_since is None:
             self._running_since = start
 
-        mean = stats[:, 3:].sum(axis=0) / n.sum()
         buf = self._samples
         if self.frame is None and end - self._running_since >= s.calibration_s:
             cal = (buf.t > end - s.calibration_s) & (buf.t <= end)
@@ -324,29 +370,24 @@ class TrunkAnalyzer:
             lean, side = self.frame.tilt_deg(mean)
 
         inside = (self._steps[:, _ST] > start) & (self._steps[:, _ST] <= end)
-        if self.frame is not None:
-            # Braking needs the forward axis: measured for the steps after it was learned.
-            todo = inside & np.isnan(self._steps[:, _SBRAKE]) & np.isfinite(self._steps[:, _SFROM])
-            todo &= self._steps[:, _ST] > self._frame_t
-            if todo.any():
-                starts = self._steps[todo, _SFROM].astype(np.intp) - buf.first
-                ends = self._steps[todo, _STO].astype(np.intp) - buf.first
-                forward = buf.v[:, _SX : _SZ + 1] @ self.frame.forward
-                self._steps[todo, _SBRAKE] = braking_per_step(forward, starts, ends)
+        pending = self._steps[inside & (self._steps[:, _ST] > self._frame_t)]
+        covered = pending[:, _ST] <= (self._turns.t[-1] if self._turns.t.size else -np.inf)
+        if np.isnan(pending[:, _SBRAKE]).any() or np.isnan(pending[covered, _SDROP]).any():
+            # Metrics that need the body axes, for every step since they were learned that
+            # does not have them yet (in one go: the values do not depend on when).
+            self._braking()
+            self._stride_angles()
         steps = self._steps[inside]
         cv = bounce = braking = contact = drop = rotation = None
         intervals = steps[:, _SINT][np.isfinite(steps[:, _SINT])]
         if intervals.size >= 4:
             typical = np.median(intervals)
-            steady = intervals[np.abs(intervals - typical) < 0.3 * typical]
-            cv = float(100 * steady.std() / steady.mean()) if steady.size >= 4 else None
-            bounce, braking, contact = (
-                _median(steps[:, c]) for c in (_SBOUNCE, _SBRAKE, _SCONTACT)
+            even = intervals[np.abs(intervals - typical) < 0.3 * typical]
+            cv = float(100 * even.std() / even.mean()) if even.size >= 4 else None
+            medians = _column_medians(steps[:, [_SBOUNCE, _SBRAKE, _SCONTACT, _SDROP, _SROT]])
+            bounce, braking, contact, drop, rotation = (
+                float(m) if np.isfinite(m) else None for m in medians
             )
-        if self.frame is not None and self._turns.t.size and steps.shape[0] >= 3:
-            covered = steps[steps[:, _ST] <= self._turns.t[-1], _ST]
-            if covered.size >= 3:
-                drop, rotation = stride_ranges(self._turns.t, self._turns.v, self.frame, covered)
 
         fresh = steps[steps[:, _ST] > self._reported, _ST]
         self._reported = end
@@ -367,19 +408,79 @@ class TrunkAnalyzer:
             steps=tuple(float(x) for x in fresh),
         )
 
+    def _braking(self) -> None:
+        steps, buf = self._steps, self._samples
+        todo = np.isnan(steps[:, _SBRAKE]) & np.isfinite(steps[:, _SFROM])
+        todo &= (steps[:, _ST] > self._frame_t) & (steps[:, _SFROM] >= buf.first)
+        if todo.any():
+            starts = steps[todo, _SFROM].astype(np.intp) - buf.first
+            ends = steps[todo, _STO].astype(np.intp) - buf.first
+            assert self.frame is not None
+            forward = buf.v[:, _SX : _SZ + 1] @ self.frame.forward
+            steps[todo, _SBRAKE] = braking_per_step(forward, starts, ends)
+
+    def _stride_angles(self) -> None:
+        """Pelvic drop and rotation ranges for the steps that end a stride the gyroscope
+        covers, measured once each (only after the body axes were learned)."""
+        assert self.frame is not None
+        turns, angles = self._turns, self._angles
+        done = angles.first + angles.t.size - turns.first  # turns already turned into angles
+        if done < turns.t.size:
+            drop, heading = body_angles(turns.v[max(done, 0) :], self.frame)
+            last = angles.v[-1, 1] if angles.t.size else heading[0]
+            heading = np.unwrap(np.concatenate([[last], heading]), period=360.0)[1:]
+            angles.add(turns.t[max(done, 0) :], np.column_stack([drop, heading]))
+            if done < 0:
+                angles.first = turns.first
+        if angles.t.size < 4:
+            return
+        steps = self._steps
+        rows = np.flatnonzero(np.isnan(steps[:, _SDROP]))
+        rows = rows[(rows >= 2) & (steps[rows, _ST] > self._frame_t)]
+        if rows.size == 0:
+            return
+        begin, end = steps[rows - 2, _ST], steps[rows, _ST]
+        ok = (begin >= angles.t[0]) & (end <= angles.t[-1])
+        ok &= end - begin <= 2 * self.settings.max_step_s
+        rows, begin, end = rows[ok], begin[ok], end[ok]
+        first = np.searchsorted(angles.t, begin)
+        last = np.searchsorted(angles.t, end)
+        ok = last - first >= 4
+        if ok.any():
+            ranges = stride_ranges(first[ok], last[ok], angles.v)
+            steps[rows[ok], _SDROP] = ranges[:, 0]
+            steps[rows[ok], _SROT] = ranges[:, 1]
+
     def _trim(self, now: float) -> None:
+        """Forget what no window still to come will need."""
         s = self.settings
-        horizon = now - max(s.window_s, s.calibration_s) - s.hop_s - 1.0
+        # Windows not yet judged (waiting for the gyroscope) still need their seconds.
+        judged = min(now, self._next_eval if self._next_eval is not None else now)
+        # At most a minute back, should a gyroscope stream stall.
+        keep = max(judged - s.window_s - s.hop_s - 1.0, now - 60.0)
+        horizon = keep - max(s.calibration_s - s.window_s, 0.0)
+        if self._orientation is not None or now - self._first_t < 60.0:
+            # The gyroscope's samples may come after the accelerometer's for the same time
+            # (in the first minute it is not known yet whether one comes at all): keep the
+            # gravity they are fused with.
+            horizon = max(min(horizon, self._fused_until - 1.0), now - 60.0)
         self._samples.keep_after(horizon)
-        self._decimated.keep_after(now - s.window_s - s.hop_s - 1.0)
-        self._turns.keep_after(now - s.window_s - s.hop_s - 1.0)
-        old = self._steps[:, _ST] <= now - s.window_s - s.hop_s - 1.0
+        self._decimated.keep_after(keep)
+        self._turns.keep_after(keep)
+        self._angles.keep_after(keep)
+        old = self._steps[:, _ST] <= keep
         if old.any():
             self._steps = self._steps[~old]
-        for k in [k for k in self._seconds if k < now - s.window_s - s.hop_s - 1]:
+        for k in [k for k in self._seconds if k < keep]:
             del self._seconds[k]
 
 
-def _median(x: FloatArray) -> float | None:
-    x = x[np.isfinite(x)]
-    return float(np.median(x)) if x.size else None
+def _column_medians(a: FloatArray) -> FloatArray:
+    """The median of each column's finite values (NaN for none): `np.nanmedian` does this
+    through masked arrays, at twenty times the cost."""
+    a = np.sort(a, axis=0)  # NaNs go last
+    n = np.isfinite(a).sum(axis=0)
+    cols = np.arange(a.shape[1])
+    lo, hi = np.maximum((n - 1) // 2, 0), np.maximum(n // 2, 0)
+    medians: FloatArray = np.where(n > 0, 0.5 * (a[lo, cols] + a[hi, cols]), np.nan)
+    return medians

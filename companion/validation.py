@@ -8,7 +8,10 @@ Used by `bench/validation.py` (which prints the table for BENCHMARKS.md) and by 
 - detection delay: drifts of four kinds and two sizes injected into the real outdoor run
   (labelled as such), from the moment the drift reaches its rule's threshold to the start
   of the episode;
-- false drift episodes on the unaltered run, per hour of judged running.
+- false drift episodes on the unaltered run, per hour of judged running;
+- the same for what the shared data cannot show (a chest sensor, gyroscope angles, the
+  lumbar arch between two sensors), on made-up chest and pelvis sensors whose motion is the
+  real run's with known angles added (see `synthetic`), labelled as such everywhere.
 """
 
 from __future__ import annotations
@@ -19,16 +22,18 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
+from scipy.spatial.transform import Rotation
 
-from companion.analysis import FormWindow
+from companion.alignment import BodyFrame
 from companion.drift import DriftRule, Episode, Fault, load_rules
 from companion.engine import EngineSettings, RunEngine
 from companion.inject import FormFault, inject_fault
 from companion.steps import step_frequency
+from companion.synthetic import Ramp, Segment, make_segment
 from companion.trunk import AnalysisSettings, TrunkAnalyzer
 from cues.catalogue import load_catalogue
-from sensors.recording import AccelTrack, load_recording
-from sensors.samples import FloatArray
+from sensors.recording import AccelTrack, Recording, load_recording, timed_samples
+from sensors.samples import FloatArray, Placement
 
 CHUNK_S = 10.0  # batches of this size: the results are the same as for any other size
 
@@ -145,16 +150,15 @@ def injections(rules: tuple[DriftRule, ...]) -> Iterator[Injection]:
 
 
 def engine_episodes(
-    track: AccelTrack, settings: EngineSettings | None = None
+    run: AccelTrack | Recording, settings: EngineSettings | None = None
 ) -> tuple[list[Episode], float]:
-    """The drift episodes the engine finds in one track, and the seconds of running judged."""
+    """The drift episodes the engine finds in a run, and the seconds of running judged."""
     s = settings or EngineSettings(analysis=replace(AnalysisSettings(), sensor_wait_s=CHUNK_S + 5))
     engine = RunEngine(load_catalogue(), load_rules(), s)
-    windows: list[FormWindow] = []
-    engine.on_window = windows.append
     engine.start()
-    for batch in track.batches(CHUNK_S):
-        engine.feed(batch)
+    recording = run if isinstance(run, Recording) else Recording(run.sensor, (run,))
+    for _, sample in timed_samples(recording, CHUNK_S):
+        engine.feed(sample)
     _, stats = engine.finish()
     return list(stats.episodes), stats.judged_s
 
@@ -166,17 +170,101 @@ class Detection:
     others: tuple[str, ...]  # other episodes during the injection (metric names)
 
 
+def _detection(inj: Injection, episodes: list[Episode], end_s: float) -> Detection:
+    during = [e for e in episodes if inj.fault.start_s <= e.start <= end_s + 30]
+    hit = [e for e in during if e.metric == inj.metric and e.fault is inj.expected]
+    delay = hit[0].start - inj.threshold_t if hit else None
+    others = tuple(e.metric for e in during if e not in hit[:1])
+    return Detection(inj, delay, others)
+
+
 def detect(hip: AccelTrack, forward_axis: tuple[float, float, float]) -> list[Detection]:
-    rules = load_rules()
+    """Each injection into the real run, alone, and whether and when it was found."""
     out = []
-    for inj in injections(rules):
+    for inj in injections(load_rules()):
         fault = replace(inj.fault, forward_axis=forward_axis)
         episodes, _ = engine_episodes(inject_fault(hip, fault))
-        during = [e for e in episodes if fault.start_s <= e.start <= fault.end_s + 30]
-        hit = [e for e in during if e.metric == inj.metric and e.fault is inj.expected]
-        delay = hit[0].start - inj.threshold_t if hit else None
-        others = tuple(e.metric for e in during if e not in hit[:1])
-        out.append(Detection(replace(inj, fault=fault), delay, others))
+        out.append(_detection(replace(inj, fault=fault), episodes, fault.end_s))
+    return out
+
+
+# The made-up pair: a pelvis tipped forward and a chest held a little forward, each with
+# the swings of running (ranges per stride), mounted at arbitrary angles.
+PELVIS = Segment(
+    "pelvis", Placement.PELVIS, lean_deg=8.0, drop_deg=7.0, rotation_deg=10.0,
+    mounting=Rotation.from_euler("xyz", [20, -70, 35], degrees=True).as_matrix(),
+)  # fmt: skip
+CHEST = Segment(
+    "chest", Placement.CHEST, lean_deg=5.0, drop_deg=2.0, rotation_deg=14.0,
+    mounting=Rotation.from_euler("xyz", [-90, 10, 170], degrees=True).as_matrix(),
+)  # fmt: skip
+SYNTHETIC_KINDS = ("lumbar arch", "pelvic drop", "chest rotation", "chest lean")
+
+
+def synthetic_pair(
+    hip: AccelTrack, frame: BodyFrame, pelvis: Segment = PELVIS, chest: Segment = CHEST
+) -> Recording:
+    """Chest and pelvis sensors with gyroscopes, made from the real hip run (see
+    `synthetic`): test motion with known angles, not a recording."""
+    (pa, pg), (ca, cg) = make_segment(hip, frame, pelvis), make_segment(hip, frame, chest)
+    return Recording(
+        "made-up chest and pelvis sensors on the real outdoor run",
+        (pa, ca),
+        gyro=(pg, cg),
+        notes=("Test motion: the real run's acceleration with known angles added.",),
+    )
+
+
+def synthetic_injections(
+    rules: tuple[DriftRule, ...], starts: tuple[float, ...] = BOUT_STARTS
+) -> Iterator[tuple[Injection, Segment, Segment]]:
+    """Drifts only a chest sensor, a gyroscope or both sensors together can show."""
+    for start in starts:
+        for kind in SYNTHETIC_KINDS:
+            for size in SIZES:
+                pelvis, chest = PELVIS, CHEST
+                if kind == "lumbar arch":
+                    rule = _rule(rules, "lumbar_arch_deg", "above")
+                    half = size * rule.threshold / 2  # the pelvis tips, the ribs flare
+                    pelvis = replace(pelvis, lean_drift=(Ramp(start, half),))
+                    chest = replace(chest, lean_drift=(Ramp(start, -half),))
+                    metric, source = "spine.lumbar_arch_deg", "spine"
+                elif kind == "pelvic drop":
+                    rule = _rule(rules, "pelvic_drop_deg", "above")
+                    pelvis = replace(pelvis, drop_drift=(Ramp(start, size * rule.threshold),))
+                    metric, source = "pelvis.pelvic_drop_deg", "pelvis"
+                elif kind == "chest rotation":
+                    rule = _rule(rules, "rotation_deg", "above")
+                    grow = size * rule.threshold * chest.rotation_deg
+                    chest = replace(chest, rotation_drift=(Ramp(start, grow),))
+                    metric, source = "chest.rotation_deg", "chest"
+                else:
+                    rule = _rule(rules, "lean_deg", "above")
+                    chest = replace(chest, lean_drift=(Ramp(start, size * rule.threshold),))
+                    metric, source = "chest.lean_deg", "chest"
+                ramp = Ramp(start, 1.0)
+                # Only its timing: the angles are in the segments.
+                timing = FormFault(
+                    start_s=start, ramp_s=ramp.ramp_s, hold_s=ramp.hold_s,
+                    release_s=ramp.release_s, tilt_deg=0.0, step_lengthening=0.0,
+                )  # fmt: skip
+                inj = Injection(
+                    kind=kind,
+                    fault=timing,
+                    metric=metric,
+                    expected=rule.faults[source],
+                    threshold_t=start + ramp.ramp_s / size,
+                )
+                yield inj, pelvis, chest
+
+
+def detect_synthetic(
+    hip: AccelTrack, frame: BodyFrame, starts: tuple[float, ...] = BOUT_STARTS
+) -> list[Detection]:
+    out = []
+    for inj, pelvis, chest in synthetic_injections(load_rules(), starts):
+        episodes, _ = engine_episodes(synthetic_pair(hip, frame, pelvis, chest))
+        out.append(_detection(inj, episodes, inj.fault.end_s))
     return out
 
 
