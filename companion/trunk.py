@@ -369,25 +369,29 @@ class TrunkAnalyzer:
         if self.frame is not None:
             lean, side = self.frame.tilt_deg(mean)
 
-        inside = (self._steps[:, _ST] > start) & (self._steps[:, _ST] <= end)
-        pending = self._steps[inside & (self._steps[:, _ST] > self._frame_t)]
+        # The step table is in time order: the window's steps are one slice of it.
+        first, last = np.searchsorted(self._steps[:, _ST], (start, end), side="right")
+        steps = self._steps[first:last]
+        pending = steps[steps[:, _ST] > self._frame_t]
         covered = pending[:, _ST] <= (self._turns.t[-1] if self._turns.t.size else -np.inf)
         if np.isnan(pending[:, _SBRAKE]).any() or np.isnan(pending[covered, _SDROP]).any():
             # Metrics that need the body axes, for every step since they were learned that
             # does not have them yet (in one go: the values do not depend on when).
             self._braking()
             self._stride_angles()
-        steps = self._steps[inside]
+            steps = self._steps[first:last]
         cv = bounce = braking = contact = drop = rotation = None
-        intervals = steps[:, _SINT][np.isfinite(steps[:, _SINT])]
-        if intervals.size >= 4:
-            typical = np.median(intervals)
-            even = intervals[np.abs(intervals - typical) < 0.3 * typical]
-            cv = float(100 * even.std() / even.mean()) if even.size >= 4 else None
-            medians = _column_medians(steps[:, [_SBOUNCE, _SBRAKE, _SCONTACT, _SDROP, _SROT]])
-            bounce, braking, contact, drop, rotation = (
+        if np.count_nonzero(np.isfinite(steps[:, _SINT])) >= 4:
+            medians = _column_medians(
+                steps[:, [_SINT, _SBOUNCE, _SBRAKE, _SCONTACT, _SDROP, _SROT]]
+            )
+            typical, bounce, braking, contact, drop, rotation = (
                 float(m) if np.isfinite(m) else None for m in medians
             )
+            assert typical is not None
+            intervals = steps[:, _SINT]
+            even = intervals[np.abs(intervals - typical) < 0.3 * typical]  # NaN is not
+            cv = float(100 * even.std() / even.mean()) if even.size >= 4 else None
 
         fresh = steps[steps[:, _ST] > self._reported, _ST]
         self._reported = end
