@@ -31,7 +31,7 @@ from sensors.clock import Clock, PacedClock, UnpacedClock
 from sensors.live import LiveSettings, LiveSource, PairedSensor, Transport
 from sensors.profiles import SPOKEN_NAMES
 from sensors.rawlog import RawLogSource, RawLogWriter
-from sensors.recording import Recording, ReplaySource
+from sensors.recording import AccelTrack, Recording, ReplaySource
 from sensors.source import SensorSource
 
 
@@ -134,9 +134,9 @@ def coach_recording(
     """Replay a recording in the data folder's format."""
     trunk = recording.trunk_tracks()
     if options.sensor is not None:
-        track = recording.track(options.sensor)
+        tracks: tuple[AccelTrack, ...] = (recording.track(options.sensor),)
     elif trunk:
-        track = trunk[0]
+        tracks = trunk  # a chest and a pelvis sensor together give the lumbar arch
     else:
         names = ", ".join(tr.sensor for tr in recording.accel)
         raise RunError(
@@ -146,13 +146,13 @@ def coach_recording(
     header = RunStarted(
         t=0.0,
         source=recording.name,
-        sensor=track.sensor,
-        placement=track.placement.value,
+        sensor=", ".join(tr.sensor for tr in tracks),
+        placement=", ".join(tr.placement.value for tr in tracks),
         notes=recording.notes,
     )
     return coach(
         header,
-        lambda clock: ReplaySource(recording, clock, sensors=(track.sensor,)),
+        lambda clock: ReplaySource(recording, clock, sensors=tuple(tr.sensor for tr in tracks)),
         options,
         markers=markers,
     )

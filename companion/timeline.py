@@ -13,6 +13,7 @@ from rich.rule import Rule
 from rich.table import Table
 from rich.text import Text
 
+from companion.analysis import METRICS
 from companion.events import (
     BaselineLearned,
     Calibrated,
@@ -134,8 +135,8 @@ class Timeline:
 
     def _on_baseline(self, e: BaselineLearned) -> None:
         self.baseline = e.values
-        cadence = e.values.get("cadence_spm")
-        lean = e.values.get("lean_deg")
+        cadence = _lead(e.values, "cadence_spm")
+        lean = _lead(e.values, "lean_deg")
         self._line(
             e.t,
             "bold cyan",
@@ -160,10 +161,11 @@ class Timeline:
     def _on_drift_start(self, e: DriftStarted) -> None:
         self.open_drifts[e.episode["episode"]] = e.text
         ep = e.episode
-        if ep["metric"] == "cadence_spm":
-            seen = f"cadence {ep['value']:.0f} spm, baseline {ep['baseline']:.0f}"
-        else:
-            seen = f"lean {_signed(ep['value'])}, baseline {_signed(ep['baseline'])}"
+        info = METRICS[ep["metric"]]
+        unit = "spm" if info.unit == "steps/min" else info.unit
+        gap = "" if unit == "°" else " "
+        value, base = (f"{ep[k]:.{info.digits}f}{gap}{unit}" for k in ("value", "baseline"))
+        seen = f"{ep['source']} {info.heading} {value}, baseline {base}"
         self._line(e.t, "bold red", f"drift: {e.text} ({seen})")
 
     def _on_drift_end(self, e: DriftEnded) -> None:
@@ -201,8 +203,8 @@ class Timeline:
 
     def _status(self) -> Group:
         m = self.metrics
-        base_c = self.baseline.get("cadence_spm")
-        base_l = self.baseline.get("lean_deg")
+        base_c = _lead(self.baseline, "cadence_spm")
+        base_l = _lead(self.baseline, "lean_deg")
         cadence = "—" if m is None or m.cadence_spm is None else f"{m.cadence_spm:.0f} spm"
         if base_c is not None:
             cadence += f" (base {base_c:.0f})"
@@ -218,3 +220,11 @@ class Timeline:
         )
         last = Text(f"last cue: “{self.last_cue}”" if self.last_cue else "", style="magenta")
         return Group(Rule(style="dim"), status, last)
+
+
+def _lead(values: dict[str, float], metric: str) -> float | None:
+    """A metric from the sensor the run follows: the pelvis, else the chest, else the pod."""
+    for source in ("pelvis", "chest", "footpod"):
+        if f"{source}.{metric}" in values:
+            return values[f"{source}.{metric}"]
+    return None

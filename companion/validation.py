@@ -22,13 +22,14 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
+from scipy import signal
 from scipy.spatial.transform import Rotation
 
 from companion.alignment import BodyFrame
 from companion.drift import DriftRule, Episode, Fault, load_rules
 from companion.engine import EngineSettings, RunEngine
 from companion.inject import FormFault, inject_fault
-from companion.steps import step_frequency
+from companion.steps import find_steps, step_frequency, step_lowpass, step_metrics
 from companion.synthetic import Ramp, Segment, make_segment
 from companion.trunk import AnalysisSettings, TrunkAnalyzer
 from cues.catalogue import load_catalogue
@@ -45,11 +46,13 @@ def vertical(xyz: FloatArray) -> FloatArray:
 
 
 @dataclass(frozen=True)
-class CadenceCheck:
+class Check:
+    """A measure against a reference over trials or windows."""
+
     recording: str
     reference: str
     compared: int  # trials or windows
-    errors: FloatArray  # ours minus the reference, steps/min
+    errors: FloatArray  # ours minus the reference, in the measure's unit
 
     @property
     def mae(self) -> float:
@@ -60,7 +63,7 @@ class CadenceCheck:
         return float(np.max(np.abs(self.errors)))
 
 
-def cadence_on_treadmill(treadmill: Path, trials: Path) -> CadenceCheck:
+def cadence_on_treadmill(treadmill: Path, trials: Path) -> Check:
     """Each 5 s trial as one window, against the step rate of the force-plate contacts."""
     with trials.open() as fh:
         rows = list(csv.DictReader(fh))
@@ -69,7 +72,25 @@ def cadence_on_treadmill(treadmill: Path, trials: Path) -> CadenceCheck:
         track = load_recording(treadmill, trial=int(row["trial"])).track("sacrum")
         spm = 60 * step_frequency(vertical(track.xyz), track.rate_hz)
         errors.append(spm - float(row["gt_step_freq_spm"]))
-    return CadenceCheck(treadmill.name, "force plates", len(rows), np.array(errors))
+    return Check(treadmill.name, "force plates", len(rows), np.array(errors))
+
+
+def contact_on_treadmill(treadmill: Path, trials: Path) -> Check:
+    """Ground contact time per step (median per trial, ms) against the force plates'."""
+    with trials.open() as fh:
+        rows = list(csv.DictReader(fh))
+    errors = []
+    for row in rows:
+        track = load_recording(treadmill, trial=int(row["trial"])).track("sacrum")
+        fs = track.rate_hz
+        v = track.xyz @ (track.xyz.mean(axis=0) / np.linalg.norm(track.xyz.mean(axis=0)))
+        smooth = signal.sosfilt(step_lowpass(fs), v, zi=signal.sosfilt_zi(step_lowpass(fs)) * v[0])[
+            0
+        ]
+        steps = find_steps(v, fs)
+        _, contact = step_metrics(v, smooth[steps[1:]], steps[:-1], steps[1:], fs)
+        errors.append(float(np.median(contact)) - 1000 * float(row["gt_contact_time_s"]))
+    return Check(treadmill.name, "force plates", len(rows), np.array(errors))
 
 
 def trunk_windows(track: AccelTrack) -> list[tuple[float, float]]:
@@ -83,7 +104,7 @@ def trunk_windows(track: AccelTrack) -> list[tuple[float, float]]:
     ]
 
 
-def cadence_against_ankle(outdoor: Path) -> CadenceCheck:
+def cadence_against_ankle(outdoor: Path) -> Check:
     """The hip's window cadence against twice the ankle's stride rate in the same window."""
     rec = load_recording(outdoor)
     ankle = rec.track("ankle")
@@ -92,7 +113,7 @@ def cadence_against_ankle(outdoor: Path) -> CadenceCheck:
         sel = (ankle.t > end - 10.0) & (ankle.t <= end)
         reference = 120 * step_frequency(vertical(ankle.xyz[sel]), ankle.rate_hz, (0.9, 2.1))
         errors.append(spm - reference)
-    return CadenceCheck(outdoor.name, "ankle sensor", len(errors), np.array(errors))
+    return Check(outdoor.name, "ankle sensor", len(errors), np.array(errors))
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from threadpoolctl import threadpool_limits
 
 from cues.audio import read_wav
 from cues.speech import SpeechRenderer
@@ -25,6 +26,9 @@ TREADMILL = RUNNING / "alcantara_sacrum_grf_treadmill_500hz.csv.gz"
 TRIALS = RUNNING / "alcantara_sacrum_grf_trials.csv"
 RAW_SAMPLE = RUNNING / "alcantara_sacrum_raw_sample_512hz.csv.gz"
 BOUTS = RUNNING / "adept_outdoor_run_bouts_derived.csv"
+
+# As `companion` does: BLAS threads only fight each other over our tiny matrices.
+threadpool_limits(limits=1, user_api="blas")
 
 
 def known(value: float | None) -> float:
