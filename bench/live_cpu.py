@@ -21,6 +21,7 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
+from threadpoolctl import threadpool_limits
 
 from companion.drift import load_rules
 from companion.engine import RunEngine
@@ -85,6 +86,7 @@ async def one_pass(port: int, seconds: float, coach: bool) -> dict[str, float]:
 
 
 def main() -> int:
+    threadpool_limits(limits=1, user_api="blas")  # as `companion run` does
     seconds = float(sys.argv[1]) if len(sys.argv) > 1 else 30.0
     port = free_port()
     sim = subprocess.Popen(
@@ -107,8 +109,14 @@ def main() -> int:
             "heart rate",
         ):
             table.add_column(column)
-        for label, coach in (("stack, decoders, raw log", False), ("... and the engine", True)):
-            r = asyncio.run(one_pass(port, seconds, coach))
+
+        # One event loop for both passes, as in `companion run`: the Bumble radio is made
+        # once per process and lives on the loop it was made on.
+        async def both() -> list[dict[str, float]]:
+            return [await one_pass(port, seconds, coach) for coach in (False, True)]
+
+        labels = ("stack, decoders, raw log", "... and the engine")
+        for label, r in zip(labels, asyncio.run(both()), strict=True):
             table.add_row(
                 label,
                 f"{r['cpu']:.3f}",

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
+from threadpoolctl import threadpool_limits
 
 from companion.demo import DEMO_RECORDING, demo_recording
 from companion.drift import load_rules
@@ -53,6 +54,7 @@ def engine_seconds(track: AccelTrack) -> tuple[float, int]:
 
 
 def main() -> int:
+    threadpool_limits(limits=1, user_api="blas")  # as `companion` does
     console = Console()
     table = Table(title="posture-companion pipeline benchmark")
     for column in ("what", "measured", "ratio"):

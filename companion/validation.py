@@ -119,6 +119,7 @@ def cadence_against_ankle(outdoor: Path) -> Check:
 @dataclass(frozen=True)
 class Injection:
     kind: str  # which rule it should trip
+    size: float  # times the rule's threshold
     fault: FormFault
     metric: str  # source.metric of that rule
     expected: Fault
@@ -163,6 +164,7 @@ def injections(rules: tuple[DriftRule, ...]) -> Iterator[Injection]:
                     fault = replace(base, braking_gain=size * rule.threshold)
                 yield Injection(
                     kind=kind,
+                    size=size,
                     fault=fault,
                     metric=f"pelvis.{rule.metric}",
                     expected=rule.faults["pelvis"],
@@ -271,6 +273,7 @@ def synthetic_injections(
                 )  # fmt: skip
                 inj = Injection(
                     kind=kind,
+                    size=size,
                     fault=timing,
                     metric=metric,
                     expected=rule.faults[source],
