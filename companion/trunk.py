@@ -12,7 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import signal
 
 from companion.alignment import BodyFrame, estimate_body_frame
 from companion.orientation import Orientation, body_angles, stride_ranges
@@ -24,6 +23,7 @@ from companion.steps import (
     step_metrics,
     step_peaks,
 )
+from companion.streaming import CausalFilter, Recent, lowpass
 from sensors.samples import AccelBatch, FloatArray, GyroBatch, Placement
 
 
@@ -61,56 +61,18 @@ class TrunkWindow:
     steps: tuple[float, ...] = ()  # times of steps first seen in this window
 
 
-def _lowpass(hz: float, fs: float, order: int = 2) -> FloatArray:
-    sos: FloatArray = signal.butter(order, min(hz, 0.45 * fs), fs=fs, output="sos")
-    return sos
-
-
-class _Filter:
-    """A causal filter that carries its state from one batch to the next."""
-
-    def __init__(self, sos: FloatArray, first: FloatArray):
-        zi = signal.sosfilt_zi(sos)
-        self.sos = sos
-        # Start settled on the first value, as if the signal had always been there.
-        self.z = zi[..., None] * first if np.ndim(first) else zi * first
-
-    def __call__(self, x: FloatArray) -> FloatArray:
-        y, self.z = signal.sosfilt(self.sos, x, axis=0, zi=self.z)
-        out: FloatArray = y
-        return out
-
-
 class _Signal:
     """The per-sample state of one unbroken stretch of signal (a gap starts a new one)."""
 
     def __init__(self, fs: float, first: FloatArray, s: AnalysisSettings):
         self.fs = fs
-        self.up = _Filter(_lowpass(0.2, fs, order=1), first)  # gravity's direction
+        self.up = CausalFilter(lowpass(0.2, fs, order=1), first)  # gravity's direction
         v0 = float(np.linalg.norm(first))
-        self.step = _Filter(step_lowpass(fs), np.asarray(v0))
-        self.smooth = _Filter(_lowpass(8.0, fs), first)
+        self.step = CausalFilter(step_lowpass(fs), np.asarray(v0))
+        self.smooth = CausalFilter(lowpass(8.0, fs), first)
         self.q = max(1, round(fs / s.cadence_rate_hz))
-        self.decimate = _Filter(_lowpass(0.4 * fs / self.q, fs, order=4), np.asarray(v0))
-        self.count = 0  # samples seen, for the decimation phase and absolute indices
-
-
-class _Buffer:
-    """Columns of recent values, appended in batches and trimmed from the front."""
-
-    def __init__(self, width: int):
-        self.t = np.empty(0)
-        self.v = np.empty((0, width))
-        self.first = 0  # absolute index of the first row kept
-
-    def add(self, t: FloatArray, v: FloatArray) -> None:
-        self.t = np.concatenate([self.t, t])
-        self.v = np.concatenate([self.v, v])
-
-    def keep_after(self, t: float) -> None:
-        cut = int(np.searchsorted(self.t, t))
-        self.t, self.v = self.t[cut:], self.v[cut:]
-        self.first += cut
+        self.decimate = CausalFilter(lowpass(0.4 * fs / self.q, fs, order=4), np.asarray(v0))
+        self.count = 0  # samples seen: which ones the decimation keeps
 
 
 # Columns of the sample buffer and of the step table.
@@ -130,8 +92,8 @@ class TrunkAnalyzer:
         self.fs: float | None = None
         self._sig: _Signal | None = None
         self._spectrum: CadenceSpectrum | None = None
-        self._samples = _Buffer(11)
-        self._decimated = _Buffer(1)
+        self._samples = Recent(11)
+        self._decimated = Recent(1)
         self._seconds: dict[int, FloatArray] = {}  # second -> n, Σ|a|, Σ|a|², Σx, Σy, Σz
         self._steps = np.empty((0, _STEP_COLUMNS))
         self._decided = -np.inf  # steps up to here are settled
@@ -144,8 +106,8 @@ class TrunkAnalyzer:
         self._fused_until = -np.inf
         self._first_t = np.inf  # the first sample's time
         self._orientation: Orientation | None = None
-        self._turns = _Buffer(4)  # quaternions from the gyroscope
-        self._angles = _Buffer(2)  # the body's drop and heading, once the axes are known
+        self._turns = Recent(4)  # quaternions from the gyroscope
+        self._angles = Recent(2)  # the body's drop and heading, once the axes are known
         self._last_t: float | None = None
 
     # -- input -------------------------------------------------------------------------
@@ -170,7 +132,8 @@ class TrunkAnalyzer:
         return out + self._ingest(batch.t, batch.xyz)
 
     def feed_gyro(self, batch: GyroBatch) -> list[TrunkWindow]:
-        """Gyroscope samples are fused once the accelerometer has caught up with them."""
+        """Gyroscope samples are fused once the accelerometer has caught up with them (any
+        before the accelerometer's first samples have nothing to be fused with)."""
         if not batch.t.size or self.fs is None:
             return []
         self._pending_gyro.append(batch)
@@ -180,16 +143,16 @@ class TrunkAnalyzer:
     def _gap(self, last: float, resume: float) -> list[TrunkWindow]:
         """No signal between two samples: not running, either end; filters start again."""
         self._sig = None
-        self._samples = _Buffer(11)
-        self._decimated = _Buffer(1)
+        self._samples = Recent(11)
+        self._decimated = Recent(1)
         self._seconds.clear()
         self._last_step = -1
         self._decided = -np.inf
         self._next_eval = None
         self._running_since = None
         self._orientation = None
-        self._turns = _Buffer(4)
-        self._angles = _Buffer(2)
+        self._turns = Recent(4)
+        self._angles = Recent(2)
         return [
             TrunkWindow(t=last, sensor=self.sensor, placement=self.placement, running=False),
             TrunkWindow(t=resume, sensor=self.sensor, placement=self.placement, running=False),

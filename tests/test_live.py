@@ -4,15 +4,16 @@ backend connecting to Bumble peripherals that play a real recording."""
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from companion.demo import DEMO_RECORDING
-from sensors.decoding import SensorDecoder
+from sensors.clock import UnpacedClock
 from sensors.profiles import Role
-from sensors.rawlog import Packet, RawLogWriter, read_log
+from sensors.rawlog import RawLogSource, RawLogWriter
 from sensors.recording import AccelTrack, load_recording
 from sensors.samples import (
     AccelBatch,
@@ -39,6 +40,7 @@ from tests.ble_world import (
     start,
     world,
 )
+from tests.test_cli import companion
 
 
 @pytest.fixture(scope="module")
@@ -204,13 +206,8 @@ def test_the_raw_log_replays_to_the_same_samples(hip: AccelTrack, tmp_path: Path
 
     live = [s for s in asyncio.run(scenario()) if not isinstance(s, SensorStatus)]
     assert path.stat().st_mode & 0o777 == 0o600
-    decoders: dict[str, SensorDecoder] = {}
-    replayed: list[Sample] = []
-    for record in read_log(path):
-        if isinstance(record, Packet):
-            d = record.device
-            decoder = decoders.setdefault(d["address"], SensorDecoder(d["name"], Role(d["role"])))
-            replayed += decoder.packet(record.uuid, record.data, record.t, record.kind)
+    log_samples = [s for _, s in RawLogSource(path, UnpacedClock()).timed()]
+    replayed = [s for s in log_samples if not isinstance(s, SensorStatus)]
     assert len(replayed) == len(live)
     for a, b in zip(live, replayed, strict=True):
         assert type(a) is type(b)
@@ -221,6 +218,14 @@ def test_the_raw_log_replays_to_the_same_samples(hip: AccelTrack, tmp_path: Path
             assert a.cadence_spm == b.cadence_spm and a.speed_mps == b.speed_mps
     # The footpod counted strides; both live and replayed say steps.
     assert {s.cadence_spm for s in replayed if isinstance(s, FootpodSample)} >= {158.0}
+
+    # And `companion analyze` reads the same log: the strap's windows and the footpod's.
+    done = companion("analyze", str(path), "--json")
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert 20 < result["duration_s"] < 40
+    seen = {k for m in result["minutes"] for k in m["values"]}
+    assert {"chest.cadence_spm", "footpod.speed_mps", "footpod.stride_m"} <= seen
 
 
 def test_a_gyroscope_is_started_where_the_strap_has_one(hip: AccelTrack) -> None:
