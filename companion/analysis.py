@@ -47,6 +47,7 @@ METRICS: dict[str, MetricInfo] = {
     "rotation_deg": MetricInfo("rotation", "°", 1, "rotation"),
     "speed_mps": MetricInfo("speed", "m/s", 2),
     "stride_m": MetricInfo("stride length", "m", 2, "stride"),
+    "overstride_pct": MetricInfo("overstride (vs own stride at this speed)", "%", 1, "overstride"),
     "lumbar_arch_deg": MetricInfo("lumbar arch", "°", 1, "arch"),
 }
 TRUNK_METRICS = tuple(

@@ -143,6 +143,21 @@ class BaselineLearner:
         return Baseline(values, spread, values.get(SPEED))
 
 
+def overstride_pct(w: FormWindow, baseline: Baseline, rules: tuple[DriftRule, ...]) -> float | None:
+    """The footpod's overstride indicator: how much longer the strides and how much lower
+    the cadence are than the runner's own at this speed, in percent (the mean of the two;
+    0 on form, positive when overstriding)."""
+    by_metric = {r.metric: r for r in rules if FOOTPOD in r.faults}
+    parts = []
+    for metric in ("stride_m", "cadence_spm"):
+        name = key(FOOTPOD, metric)
+        value, base, rule = w.values.get(name), baseline.values.get(name), by_metric.get(metric)
+        if value is None or base is None or rule is None:
+            return None
+        parts.append(rule.excess(value, rule.expected(base, baseline.speed_mps, w.speed_mps)))
+    return 100 * float(np.mean(parts))
+
+
 @dataclass
 class Episode:
     """One drift: when it started, how far it went (peak) and when it ended."""

@@ -16,9 +16,16 @@ from enum import StrEnum
 
 import numpy as np
 
-from companion.analysis import FormAnalysis, FormWindow
+from companion.analysis import FOOTPOD, FormAnalysis, FormWindow, key
 from companion.coach import Coach, CoachSettings, Utterance, estimate_duration
-from companion.drift import Baseline, BaselineLearner, DriftDetector, DriftRule, Episode
+from companion.drift import (
+    Baseline,
+    BaselineLearner,
+    DriftDetector,
+    DriftRule,
+    Episode,
+    overstride_pct,
+)
 from companion.events import (
     BaselineLearned,
     Battery,
@@ -157,6 +164,10 @@ class RunEngine:
         return [Battery(t=b.t, id=b.sensor, role=b.role, percent=b.percent), *self._say(b.t)]
 
     def _on_window(self, w: FormWindow) -> list[Event]:
+        if self.baseline is not None and w.running:
+            indicator = overstride_pct(w, self.baseline, self.rules)
+            if indicator is not None:
+                w.values[key(FOOTPOD, "overstride_pct")] = indicator
         if self.on_window is not None:
             self.on_window(w)
         hop = self.settings.analysis.hop_s

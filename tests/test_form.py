@@ -16,9 +16,11 @@ import pytest
 from companion.alignment import BodyFrame, estimate_body_frame
 from companion.analysis import FormAnalysis, FormWindow
 from companion.drift import Baseline, DriftDetector, Fault, load_rules
+from companion.engine import RunEngine
 from companion.synthetic import Ramp
 from companion.trunk import AnalysisSettings, TrunkAnalyzer, TrunkWindow
 from companion.validation import CHEST, PELVIS, synthetic_pair
+from cues.catalogue import load_catalogue
 from sensors.recording import AccelTrack, GyroTrack, Recording, load_recording, timed_samples
 from sensors.samples import FootpodSample, GyroBatch, Placement
 from tests.conftest import OUTDOOR
@@ -231,3 +233,24 @@ def test_intervals_are_not_overstriding_but_longer_steps_at_the_same_speed_are()
     assert found and {e.fault for e in found} == {Fault.OVERSTRIDE}
     assert min(e.start for e in found) > 300 + 120 + 60  # not during the faster interval
     assert {e.metric for e in found} == {"footpod.cadence_spm", "footpod.stride_m"}
+
+
+def test_the_overstride_indicator_holds_still_through_intervals_and_rises_with_long_steps() -> None:
+    engine = RunEngine(load_catalogue(), load_rules())
+    seen: list[FormWindow] = []
+    engine.on_window = seen.append
+    engine.start()
+    # Warm-up and baseline at 3 m/s, an interval at 4 m/s (with the cadence a runner adds
+    # for it), then 3 m/s again with 6 % fewer, longer steps.
+    run = footpod_run([(200, 3.0, 170.0), (120, 4.0, 183.6), (60, 3.0, 170.0), (90, 3.0, 160.0)])
+    for sample in run:
+        engine.feed(sample)
+
+    def indicator(lo: float, hi: float) -> np.ndarray:
+        return values(seen, "footpod.overstride_pct", lo, hi)
+
+    assert engine.baseline is not None and engine.baseline.speed_mps == 3.0
+    assert np.abs(indicator(215, 315)).max() < 1.5  # the interval, once the window is in it
+    assert np.median(indicator(400, 470)) == pytest.approx(6.1, abs=0.3)
+    assert {e.fault for e in engine.episodes} == {Fault.OVERSTRIDE}
+    assert min(e.start for e in engine.episodes) > 380
