@@ -127,7 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
         "or any CSV file with --columns) as fast as the machine goes, and print the metrics "
         "of each minute, the runner's baseline and the drift episodes.",
     )
-    analyze.add_argument("file", type=Path)
+    analyze.add_argument("file", type=Path, help="the recording")
     analyze.add_argument(
         "--columns",
         type=_column_map,
@@ -157,12 +157,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     analyze.add_argument("--trial", type=int, help="one trial of a file with a 'trial' column")
     analyze.add_argument(
-        "--warmup", type=float, default=60.0, help="seconds of running not judged (default 60)"
+        "--warmup",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="seconds of running not judged (default 60)",
     )
     analyze.add_argument(
         "--learn",
         type=float,
         default=120.0,
+        metavar="SECONDS",
         help="seconds of running after the warm-up that the baseline is learned from (default 120)",
     )
     analyze.add_argument("--json", action="store_true", help="one JSON object on stdout")
