@@ -11,6 +11,7 @@ from rich.console import Console
 from threadpoolctl import threadpool_limits
 
 from companion import pairing, paths
+from companion.cue_commands import add_cue_commands
 from companion.drift import load_rules
 from companion.engine import ConfigurationError
 from companion.runner import RunError, RunOptions, coach_live, coach_raw_log, coach_recording
@@ -176,6 +177,7 @@ def build_parser() -> argparse.ArgumentParser:
     analyze.set_defaults(handler=cmd_analyze)
 
     add_commands(sub)
+    add_cue_commands(sub)
     return parser
 
 

@@ -1,0 +1,158 @@
+"""The cue commands: list the catalogue, say one cue aloud, render them all to WAV files."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shutil
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from companion import paths
+from companion.coach import estimate_duration
+from cues.audio import Clip, open_sink
+from cues.catalogue import Catalogue, Cue, load_catalogue
+from cues.speech import SpeechError, SpeechRenderer
+from sensors.profiles import SPOKEN_NAMES
+
+EXAMPLE_SENSOR = SPOKEN_NAMES[0]  # what {sensor} is filled with when a cue is tried out
+
+
+def wordings(cue: Cue) -> list[tuple[str, str]]:
+    """(kind, text) of every wording, placeholders filled with an example."""
+    return [
+        (kind, text.format(sensor=EXAMPLE_SENSOR))
+        for kind, texts in (("say", cue.say), ("escalate", cue.escalate))
+        for text in texts
+    ]
+
+
+def cmd_cues_list(args: argparse.Namespace, console: Console) -> int:
+    catalogue = load_catalogue(args.cues)
+    renderer = SpeechRenderer(paths.speech_cache())
+    rows = []
+    for cue in catalogue:
+        for kind, text in wordings(cue):
+            rendered = renderer.duration(text)
+            rows.append(
+                {
+                    "id": cue.id,
+                    "category": cue.category.value,
+                    "priority": cue.priority,
+                    "cooldown_s": cue.cooldown_s,
+                    "answers": list(cue.answers),
+                    "kind": kind,
+                    "text": text,
+                    "seconds": round(rendered or estimate_duration(text), 2),
+                    "rendered": rendered is not None,
+                }
+            )
+    if args.json:
+        for row in rows:
+            print(json.dumps(row, ensure_ascii=False))
+        return 0
+    table = Table(title=f"Cue catalogue: {catalogue.source}")
+    for column in ("id", "category", "prio", "cool-down", "answers", "wording", "s"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(
+            str(row["id"]),
+            str(row["category"]),
+            str(row["priority"]),
+            f"{row['cooldown_s']:g} s",
+            ", ".join(row["answers"]),  # type: ignore[arg-type]
+            ("↑ " if row["kind"] == "escalate" else "") + str(row["text"]),
+            f"{row['seconds']:.1f}" + ("" if row["rendered"] else "~"),
+        )
+    console.print(table)
+    console.print("[dim]↑ escalation wording; ~ estimated (not rendered yet)")
+    return 0
+
+
+def _cue(catalogue: Catalogue, cue_id: str) -> Cue:
+    try:
+        return catalogue[cue_id]
+    except KeyError:
+        ids = ", ".join(c.id for c in catalogue)
+        raise SystemExit(
+            f"companion: no cue {cue_id!r} in {catalogue.source} (cues: {ids})"
+        ) from None
+
+
+def cmd_cues_say(args: argparse.Namespace, console: Console) -> int:
+    catalogue = load_catalogue(args.cues)
+    cue = _cue(catalogue, args.id)
+    texts = [text for kind, text in wordings(cue) if args.all or kind == "say"][
+        : None if args.all else 1
+    ]
+    sink, problem = open_sink(args.audio, args.out or paths.audio_out("cues"))
+    if problem:
+        console.print(f"[yellow]No sound here: {problem}. Writing WAV files instead.")
+    renderer = SpeechRenderer(paths.speech_cache())
+    try:
+        for i, text in enumerate(texts):
+            path = renderer.render(text).result()
+            sink.play(Clip(path=path, label=f"{cue.id}-{i + 1}", t=float(i)))
+            console.print(f"🔊 “{text}”")
+    except SpeechError as err:
+        raise SystemExit(f"companion: speech is unavailable: {err}") from None
+    finally:
+        sink.close()
+        renderer.close()
+    return 0
+
+
+def cmd_cues_render(args: argparse.Namespace, console: Console) -> int:
+    catalogue = load_catalogue(args.cues)
+    out: Path = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    renderer = SpeechRenderer(paths.speech_cache())
+    written = 0
+    seconds = 0.0
+    try:
+        with console.status("Rendering the cue catalogue…"):
+            for cue in catalogue:
+                for i, (kind, text) in enumerate(wordings(cue), 1):
+                    path = renderer.render(text).result()
+                    slug = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:40]
+                    target = out / f"{cue.id}-{kind}-{i}-{slug}.wav"
+                    shutil.copyfile(path, target)
+                    written += 1
+                    seconds += renderer.duration(text) or 0.0
+    except SpeechError as err:
+        raise SystemExit(f"companion: speech is unavailable: {err}") from None
+    finally:
+        renderer.close()
+    console.print(f"{written} wordings, {seconds:.0f} s of speech, written to {out}")
+    return 0
+
+
+def add_cue_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    cues = sub.add_parser("cues", help="the cue catalogue: list it, hear a cue, render them all")
+    cues_sub = cues.add_subparsers(dest="cues_command", required=True, metavar="ACTION")
+
+    p = cues_sub.add_parser("list", help="every cue and wording, with how long it takes to say")
+    p.add_argument("--json", action="store_true", help="one JSON object per wording")
+    p.add_argument("--cues", type=Path, help="a cue catalogue instead of the bundled one")
+    p.set_defaults(handler=cmd_cues_list)
+
+    p = cues_sub.add_parser("say", help="say a cue aloud, as the coach would")
+    p.add_argument("id", help="the cue's id (see `companion cues list`)")
+    p.add_argument("--all", action="store_true", help="every wording, escalations too")
+    p.add_argument(
+        "--audio",
+        choices=("auto", "device", "files"),
+        default="auto",
+        help="the default output device, WAV files, or (auto) the device when there is one",
+    )
+    p.add_argument("--out", type=Path, help="folder for WAV files when they are written")
+    p.add_argument("--cues", type=Path, help="a cue catalogue instead of the bundled one")
+    p.set_defaults(handler=cmd_cues_say)
+
+    p = cues_sub.add_parser("render", help="render every wording to WAV files in a folder")
+    p.add_argument("--out", type=Path, required=True, help="the folder to write into")
+    p.add_argument("--cues", type=Path, help="a cue catalogue instead of the bundled one")
+    p.set_defaults(handler=cmd_cues_render)
