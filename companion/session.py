@@ -17,6 +17,7 @@ from companion.engine import RunEngine
 from companion.events import CueSpoken, Event, Summary
 from companion.summary import RunStats, summary_text
 from cues.audio import AudioSink, Clip
+from cues.earcons import earcon_file
 from cues.speech import SpeechError, SpeechRenderer
 from sensors.clock import Clock
 from sensors.source import SensorSource
@@ -39,13 +40,19 @@ class Speaker:
         self.failed: str | None = None
 
     async def say(self, text: str, label: str, t: float, priority: int = 50) -> Path | None:
-        """Queue `text` to be heard; the rendered file, or None if speech is broken."""
+        """Queue `text` to be heard; the rendered file, or None if speech is broken (then
+        the attention chime is heard in its place, so the runner still knows)."""
         try:
             path = await asyncio.wrap_future(self.renderer.render(text))
         except SpeechError as err:
-            if self.failed is None:  # say it once, then carry on without sound
+            if self.failed is None:  # say it once, then carry on with chimes
                 self.failed = str(err)
-                log.error("speech failed, cues will only be shown: %s", err)
+                log.error("speech failed, cues will be shown and chimed: %s", err)
+            try:
+                chime = earcon_file("attention", self.renderer.cache_dir)
+            except OSError:
+                return None  # the cache cannot be written either: shown only
+            self.sink.play(Clip(path=chime, label=f"{label}-chime", t=t, priority=priority))
             return None
         self.sink.play(Clip(path=path, label=label, t=t, priority=priority))
         return path

@@ -1,0 +1,85 @@
+"""Earcons made in code: what they sound like, heard through the real sink, and in place of
+speech when speech fails."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from companion.session import Speaker
+from cues.audio import WavFileSink, read_wav
+from cues.earcons import EARCONS, RATE, earcon_file, synthesize
+from cues.speech import SpeechRenderer, VoiceSettings
+from tests.conftest import PulseSink
+from tests.test_audio import play_and_record
+
+
+def peak_hz(x: np.ndarray, rate: int = RATE) -> float:
+    spectrum = np.abs(np.fft.rfft(x * np.hanning(x.size)))
+    return float(np.fft.rfftfreq(x.size, 1 / rate)[np.argmax(spectrum)])
+
+
+@pytest.mark.parametrize("name", sorted(EARCONS))
+def test_each_earcon_is_short_soft_and_clickless(name: str) -> None:
+    x = synthesize(name)
+    assert 0.03 < x.size / RATE < 0.6
+    assert np.abs(x).max() < 0.4
+    # Faded in and out: no step at either end, which would click.
+    edge = int(0.001 * RATE)
+    assert abs(x[0]) < 0.01 and abs(x[-1]) < 0.01
+    ramp = 0.25 * np.abs(x).max()  # within a millisecond, at most a quarter of the way up
+    assert np.abs(x[:edge]).max() < ramp and np.abs(x[-edge:]).max() < ramp
+
+
+def test_the_notes_are_the_ones_written() -> None:
+    x = synthesize("attention")
+    first = int(EARCONS["attention"][0].seconds * RATE)
+    assert peak_hz(x[:first]) == pytest.approx(880.0, abs=10)
+    assert peak_hz(x[first + int(0.02 * RATE) :]) == pytest.approx(1318.5, abs=10)
+
+    def notes(name: str) -> list[float]:
+        y, out, start = synthesize(name), [], 0
+        for note in EARCONS[name]:
+            n = int(note.seconds * RATE)
+            out.append(peak_hz(y[start : start + n]))
+            start += n + int(0.02 * RATE)
+        return out
+
+    assert notes("start") == sorted(notes("start"))  # rising
+    assert notes("end") == sorted(notes("end"), reverse=True)  # falling
+
+
+def test_files_are_written_once_and_read_back(tmp_path: Path) -> None:
+    path = earcon_file("tick", tmp_path)
+    stamp = path.stat().st_mtime_ns
+    assert earcon_file("tick", tmp_path) == path and path.stat().st_mtime_ns == stamp
+    data, rate = read_wav(path)
+    assert rate == RATE and np.allclose(data, synthesize("tick"), atol=1e-4)
+
+
+@pytest.mark.audio
+def test_the_chime_is_heard_through_the_sink(pulse: PulseSink, tmp_path: Path) -> None:
+    done, heard = play_and_record(pulse, tmp_path, [earcon_file("attention", tmp_path)])
+    assert done.returncode == 0 and "played" in done.stdout, done.stderr
+    loud = np.flatnonzero(np.abs(heard) > 0.05)
+    assert loud.size, "nothing reached the sink"
+    first_note = heard[loud[0] : loud[0] + int(0.1 * 22050)]
+    assert peak_hz(first_note, 22050) == pytest.approx(880.0, abs=15)
+
+
+def test_when_speech_fails_the_chime_is_heard_instead(tmp_path: Path) -> None:
+    # A voice espeak-ng does not have: real speech, really failing.
+    renderer = SpeechRenderer(tmp_path / "cache", VoiceSettings(voice="no-such-voice"))
+    sink = WavFileSink(tmp_path / "out")
+    speaker = Speaker(renderer, sink)
+    try:
+        said = asyncio.run(speaker.say("Ribs down.", "ribs-down", 600.0))
+    finally:
+        renderer.close()
+    assert said is None and speaker.failed and "unknown voice" in speaker.failed
+    (written,) = sink.written
+    assert written.name.endswith("ribs-down-chime.wav")
+    assert np.allclose(read_wav(written)[0], synthesize("attention"), atol=1e-4)
