@@ -127,12 +127,24 @@ class DevicePlayer:
     Clips go back to back into one output stream, kept open while clips keep coming and
     closed after `idle_close_s` of quiet: a stream per clip would hand each clip's tail to
     the sound server while the next stream already plays, and they would overlap.
+
+    Each time the stream opens, `pre_roll_s` of near-silence (-60 dBFS noise) goes first:
+    Bluetooth headphones that sleep in the quiet wake up on sound and would otherwise
+    swallow the first syllable.
     """
 
-    def __init__(self, fallback: Callable[[], AudioSink], idle_close_s: float = 2.0):
+    PRE_ROLL_LEVEL = 0.001  # -60 dBFS: inaudible, but not digital silence
+
+    def __init__(
+        self,
+        fallback: Callable[[], AudioSink],
+        idle_close_s: float = 2.0,
+        pre_roll_s: float = 0.3,
+    ):
         self.description = "the default audio output"
         self.fallback: AudioSink | None = None
         self.idle_close_s = idle_close_s
+        self.pre_roll_s = pre_roll_s
         self._make_fallback = fallback
         # Entries are (-priority, arrival, clip): highest priority first, then in order.
         self._queue: queue.PriorityQueue[tuple[int, int, Clip | None]] = queue.PriorityQueue()
@@ -152,6 +164,11 @@ class DevicePlayer:
         self._thread.join(timeout=10)
         if self.fallback is not None:
             self.fallback.close()
+
+    def _pre_roll(self, rate: int) -> npt.NDArray[np.float32]:
+        n = int(self.pre_roll_s * rate)
+        noise = np.random.default_rng(0).uniform(-1.0, 1.0, (n, 1)) * self.PRE_ROLL_LEVEL
+        return noise.astype(np.float32)
 
     def _work(self) -> None:
         import sounddevice as sd
@@ -186,6 +203,7 @@ class DevicePlayer:
                         if stream is None:
                             stream = sd.OutputStream(samplerate=rate, channels=1, dtype="float32")
                             stream.start()
+                            stream.write(self._pre_roll(rate))
                         stream.write(data.reshape(-1, 1))
                     except (sd.PortAudioError, OSError) as err:
                         # The device went away (headphones unplugged ...): keep every cue.
@@ -205,13 +223,15 @@ class DevicePlayer:
             finish()
 
 
-def open_sink(mode: AudioMode, folder: Path) -> tuple[AudioSink, str | None]:
+def open_sink(
+    mode: AudioMode, folder: Path, pre_roll_s: float = 0.3
+) -> tuple[AudioSink, str | None]:
     """The sink for `mode`, and why the device was not used when it falls back to files."""
     if mode == "files":
         return WavFileSink(folder), None
     problem = output_device_problem()
     if problem is None:
-        return DevicePlayer(lambda: WavFileSink(folder)), None
+        return DevicePlayer(lambda: WavFileSink(folder), pre_roll_s=pre_roll_s), None
     if mode == "device":
         raise RuntimeError(problem)
     return WavFileSink(folder), problem

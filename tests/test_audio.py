@@ -17,13 +17,15 @@ from tests.conftest import PulseSink, speech_level
 
 # Runs in a child process so that PortAudio starts with the test server in its environment.
 PLAYER = """
+import os
 import sys
 from pathlib import Path
 from cues.audio import Clip, DevicePlayer, WavFileSink, output_device_problem
 problem = output_device_problem()
 if problem:
     sys.exit("no device: " + problem)
-player = DevicePlayer(lambda: WavFileSink(Path(sys.argv[1])))
+pre_roll = float(os.environ.get("PRE_ROLL_S", "0.3"))
+player = DevicePlayer(lambda: WavFileSink(Path(sys.argv[1])), pre_roll_s=pre_roll)
 for i, path in enumerate(sys.argv[2:]):
     player.play(Clip(path=Path(path), label=f"clip{i}", t=float(i)))
 player.close()
@@ -45,14 +47,14 @@ def test_file_sink_writes_numbered_private_files(renderer: SpeechRenderer, tmp_p
 
 
 def play_and_record(
-    pulse: PulseSink, tmp_path: Path, clips: list[Path]
+    pulse: PulseSink, tmp_path: Path, clips: list[Path], pre_roll_s: float = 0.3
 ) -> tuple[subprocess.CompletedProcess[str], np.ndarray]:
     """Play `clips` with the DevicePlayer in a child process; what the sink heard."""
     recording = tmp_path / "monitor.raw"
     rec = pulse.record(recording)
     done = subprocess.run(
         [sys.executable, "-c", PLAYER, str(tmp_path / "fallback"), *map(str, clips)],
-        env=pulse.env,
+        env={**pulse.env, "PRE_ROLL_S": str(pre_roll_s)},
         capture_output=True,
         text=True,
         timeout=60,
@@ -127,3 +129,25 @@ def test_a_bad_clip_is_skipped_and_the_queue_goes_on(
     assert done.returncode == 0 and done.stdout.strip() == "played", done.stderr
     assert "cannot play" in done.stderr and "not-audio.wav" in done.stderr
     assert onset(heard, read_wav(good)[0])[1] > 0.9
+
+
+@pytest.mark.audio
+def test_a_pre_roll_wakes_the_headphones_before_the_first_word(
+    pulse: PulseSink, renderer: SpeechRenderer, tmp_path: Path
+) -> None:
+    clip = renderer.render("Ribs down.").result(timeout=30)
+
+    def lead(pre_roll_s: float) -> float:
+        """Seconds from the first sound of any kind to the first loud one."""
+        folder = tmp_path / f"pre{pre_roll_s}"
+        folder.mkdir()
+        done, heard = play_and_record(pulse, folder, [clip], pre_roll_s)
+        assert done.returncode == 0 and "played" in done.stdout, done.stderr
+        faint = np.flatnonzero(np.abs(heard) > 2e-4)  # the -60 dBFS pre-roll shows here
+        loud = np.flatnonzero(np.abs(heard) > 0.05)
+        assert faint.size and loud.size
+        return float(loud[0] - faint[0]) / 22050
+
+    with_pre_roll, without = lead(0.5), lead(0.0)
+    # Half a second of inaudible sound comes before the word, and only when asked for.
+    assert with_pre_roll - without == pytest.approx(0.5, abs=0.08)
