@@ -24,6 +24,8 @@ from typing import Literal, Protocol
 import numpy as np
 import numpy.typing as npt
 
+from cues.ducking import Ducker
+
 log = logging.getLogger(__name__)
 
 AudioMode = Literal["auto", "device", "files"]
@@ -140,11 +142,13 @@ class DevicePlayer:
         fallback: Callable[[], AudioSink],
         idle_close_s: float = 2.0,
         pre_roll_s: float = 0.3,
+        ducker: Ducker | None = None,
     ):
         self.description = "the default audio output"
         self.fallback: AudioSink | None = None
         self.idle_close_s = idle_close_s
         self.pre_roll_s = pre_roll_s
+        self.ducker = ducker  # other audio is turned down while the stream is open
         self._make_fallback = fallback
         # Entries are (-priority, arrival, clip): highest priority first, then in order.
         self._queue: queue.PriorityQueue[tuple[int, int, Clip | None]] = queue.PriorityQueue()
@@ -162,6 +166,8 @@ class DevicePlayer:
         self._queue.join()  # everything queued has been played (or handed on)
         self._queue.put((sys.maxsize, next(self._arrivals), None))
         self._thread.join(timeout=10)
+        if self.ducker is not None:
+            self.ducker.close()
         if self.fallback is not None:
             self.fallback.close()
 
@@ -182,6 +188,8 @@ class DevicePlayer:
                     stream.stop()  # plays out what was written, then closes
                     stream.close()
                 stream = None
+                if self.ducker is not None:
+                    self.ducker.restore()
 
         try:
             while True:
@@ -201,6 +209,8 @@ class DevicePlayer:
                         if stream is not None and stream.samplerate != rate:
                             finish()
                         if stream is None:
+                            if self.ducker is not None:
+                                self.ducker.duck()
                             stream = sd.OutputStream(samplerate=rate, channels=1, dtype="float32")
                             stream.start()
                             stream.write(self._pre_roll(rate))
@@ -224,14 +234,16 @@ class DevicePlayer:
 
 
 def open_sink(
-    mode: AudioMode, folder: Path, pre_roll_s: float = 0.3
+    mode: AudioMode, folder: Path, pre_roll_s: float = 0.3, duck_level: float | None = 0.3
 ) -> tuple[AudioSink, str | None]:
-    """The sink for `mode`, and why the device was not used when it falls back to files."""
+    """The sink for `mode`, and why the device was not used when it falls back to files.
+    Other audio is turned down to `duck_level` of its volume while cues play (None: not)."""
     if mode == "files":
         return WavFileSink(folder), None
     problem = output_device_problem()
     if problem is None:
-        return DevicePlayer(lambda: WavFileSink(folder), pre_roll_s=pre_roll_s), None
+        ducker = Ducker(duck_level) if duck_level is not None else None
+        return DevicePlayer(lambda: WavFileSink(folder), pre_roll_s, ducker=ducker), None
     if mode == "device":
         raise RuntimeError(problem)
     return WavFileSink(folder), problem
