@@ -27,7 +27,7 @@ class SpeechError(RuntimeError):
 
 @dataclass(frozen=True)
 class VoiceSettings:
-    voice: str | None = None  # an espeak-ng voice id such as "gmw/en-US"; None: the default
+    voice: str | None = None  # an espeak-ng voice id such as "gmw/en-us"; None: the default
     rate: int = 175  # words per minute
     volume: float = 1.0  # 0..1
 
