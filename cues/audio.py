@@ -13,6 +13,7 @@ import logging
 import queue
 import re
 import shutil
+import subprocess
 import sys
 import threading
 import wave
@@ -25,6 +26,7 @@ import numpy as np
 import numpy.typing as npt
 
 from cues.ducking import Ducker
+from cues.soundserver import headphones_in_use
 
 log = logging.getLogger(__name__)
 
@@ -143,12 +145,16 @@ class DevicePlayer:
         idle_close_s: float = 2.0,
         pre_roll_s: float = 0.3,
         ducker: Ducker | None = None,
+        headphones_only: bool = False,
     ):
         self.description = "the default audio output"
         self.fallback: AudioSink | None = None
         self.idle_close_s = idle_close_s
         self.pre_roll_s = pre_roll_s
         self.ducker = ducker  # other audio is turned down while the stream is open
+        self.headphones_only = headphones_only  # say nothing out of a loudspeaker
+        self.withheld = 0  # clips not played because the output was not headphones
+        self._said_unknown = False
         self._make_fallback = fallback
         # Entries are (-priority, arrival, clip): highest priority first, then in order.
         self._queue: queue.PriorityQueue[tuple[int, int, Clip | None]] = queue.PriorityQueue()
@@ -170,6 +176,22 @@ class DevicePlayer:
             self.ducker.close()
         if self.fallback is not None:
             self.fallback.close()
+
+    def _may_speak(self) -> bool:
+        """With `headphones_only`, whether the output is headphones right now (asked each
+        time the stream opens: they may be put on or taken off during a run)."""
+        if not self.headphones_only:
+            return True
+        try:
+            on = headphones_in_use()
+        except (OSError, subprocess.SubprocessError, ValueError) as err:
+            if not self._said_unknown:
+                self._said_unknown = True
+                log.warning("cannot tell whether headphones are the output (%s): speaking", err)
+            return True
+        if not on and not self.withheld:
+            log.warning("the output is not headphones: cues are shown, not spoken")
+        return on
 
     def _pre_roll(self, rate: int) -> npt.NDArray[np.float32]:
         n = int(self.pre_roll_s * rate)
@@ -204,6 +226,9 @@ class DevicePlayer:
                     if self.fallback is not None:
                         self.fallback.play(clip)
                         continue
+                    if stream is None and not self._may_speak():
+                        self.withheld += 1
+                        continue
                     try:
                         data, rate = read_wav(clip.path)
                         if stream is not None and stream.samplerate != rate:
@@ -234,7 +259,11 @@ class DevicePlayer:
 
 
 def open_sink(
-    mode: AudioMode, folder: Path, pre_roll_s: float = 0.3, duck_level: float | None = 0.3
+    mode: AudioMode,
+    folder: Path,
+    pre_roll_s: float = 0.3,
+    duck_level: float | None = 0.3,
+    headphones_only: bool = False,
 ) -> tuple[AudioSink, str | None]:
     """The sink for `mode`, and why the device was not used when it falls back to files.
     Other audio is turned down to `duck_level` of its volume while cues play (None: not)."""
@@ -243,7 +272,10 @@ def open_sink(
     problem = output_device_problem()
     if problem is None:
         ducker = Ducker(duck_level) if duck_level is not None else None
-        return DevicePlayer(lambda: WavFileSink(folder), pre_roll_s, ducker=ducker), None
+        player = DevicePlayer(
+            lambda: WavFileSink(folder), pre_roll_s, ducker=ducker, headphones_only=headphones_only
+        )
+        return player, None
     if mode == "device":
         raise RuntimeError(problem)
     return WavFileSink(folder), problem

@@ -13,7 +13,7 @@ import os
 import signal
 import sys
 
-from cues.ducking import Volumes, set_volumes
+from cues.soundserver import Volumes, set_volumes
 
 
 def main() -> int:

@@ -9,44 +9,16 @@ before it could (a crash, SIGKILL): the guard notices when its pipe closes.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
-import os
 import shutil
 import subprocess
 import sys
-from typing import IO, Any
+from typing import IO
+
+from cues.soundserver import Volumes, other_streams, set_volumes
 
 log = logging.getLogger(__name__)
-
-Volumes = dict[str, list[int]]  # sink input index -> raw volume per channel
-
-
-def pactl(*args: str, env: dict[str, str] | None = None) -> str:
-    done = subprocess.run(
-        ["pactl", *args], capture_output=True, text=True, timeout=5, env=env, check=True
-    )
-    return done.stdout
-
-
-def other_streams(env: dict[str, str] | None = None, own_pid: int | None = None) -> Volumes:
-    """The raw volumes of every playback stream but this process's own."""
-    own = str(own_pid or os.getpid())
-    streams: list[dict[str, Any]] = json.loads(pactl("-f", "json", "list", "sink-inputs", env=env))
-    out: Volumes = {}
-    for s in streams:
-        if s.get("properties", {}).get("application.process.id") == own:
-            continue
-        out[str(s["index"])] = [int(ch["value"]) for ch in s["volume"].values()]
-    return out
-
-
-def set_volumes(volumes: Volumes, env: dict[str, str] | None = None) -> None:
-    for index, channels in volumes.items():
-        # A stream that ended meanwhile has nothing to set.
-        with contextlib.suppress(subprocess.CalledProcessError):
-            pactl("set-sink-input-volume", index, *map(str, channels), env=env)
 
 
 class Ducker:

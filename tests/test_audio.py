@@ -12,6 +12,7 @@ import pytest
 from scipy import signal
 
 from cues.audio import Clip, WavFileSink, read_wav
+from cues.soundserver import pactl
 from cues.speech import SpeechRenderer, wav_duration
 from tests.conftest import PulseSink, speech_level
 
@@ -151,3 +152,51 @@ def test_a_pre_roll_wakes_the_headphones_before_the_first_word(
     with_pre_roll, without = lead(0.5), lead(0.0)
     # Half a second of inaudible sound comes before the word, and only when asked for.
     assert with_pre_roll - without == pytest.approx(0.5, abs=0.08)
+
+
+HEADPHONES_PLAYER = """
+import sys
+from pathlib import Path
+from cues.audio import Clip, DevicePlayer, WavFileSink
+player = DevicePlayer(lambda: WavFileSink(Path(sys.argv[1])), headphones_only=True)
+player.play(Clip(path=Path(sys.argv[2]), label="cue", t=0.0))
+player.close()
+print(f"withheld={player.withheld}")
+"""
+
+
+@pytest.mark.audio
+def test_only_through_headphones_when_asked(
+    pulse: PulseSink, renderer: SpeechRenderer, tmp_path: Path
+) -> None:
+    clip = renderer.render("Ribs down.").result(timeout=30)
+
+    def play() -> tuple[str, np.ndarray]:
+        recording = tmp_path / "monitor.raw"
+        rec = pulse.record(recording)
+        done = subprocess.run(
+            [sys.executable, "-c", HEADPHONES_PLAYER, str(tmp_path / "files"), str(clip)],
+            env=pulse.env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout.strip(), PulseSink.stop(rec, recording)
+
+    # The test sink is a plain null sink: a loudspeaker, as far as anyone can tell.
+    said, heard = play()
+    assert said == "withheld=1" and np.abs(heard).max() < 0.01
+
+    # Headphones plugged in: a sink that says so becomes the default.
+    module = pactl(
+        "load-module", "module-null-sink", "sink_name=phones",
+        "sink_properties=device.form_factor=headphone", env=pulse.env,
+    ).strip()  # fmt: skip
+    try:
+        pactl("set-default-sink", "phones", env=pulse.env)
+        said, _ = play()
+        assert said == "withheld=0"
+    finally:
+        pactl("set-default-sink", "coach", env=pulse.env)
+        pactl("unload-module", module, env=pulse.env)

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cues.ducking import pactl
+from cues.soundserver import pactl
 from cues.speech import SpeechRenderer
 from tests.conftest import PulseSink
 
