@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import time
 import wave
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +14,7 @@ from threadpoolctl import threadpool_limits
 
 from cues.audio import read_wav
 from cues.speech import SpeechRenderer
+from tests.pulse import PulseSink, start_pulse
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
@@ -94,81 +92,12 @@ def assert_speech(path: Path, min_s: float = 0.5, max_s: float = 6.0) -> None:
     assert spectrum[(freqs > 80) & (freqs < 4000)].sum() / spectrum.sum() > 0.8
 
 
-@dataclass
-class PulseSink:
-    """A private PulseAudio server whose default sink is a null sink named `coach`."""
-
-    server: str
-    env: dict[str, str]
-
-    def record(self, path: Path) -> subprocess.Popen[bytes]:
-        """Start recording the sink's monitor (22050 Hz mono s16) into `path`."""
-        proc = subprocess.Popen(
-            [
-                "parec",
-                "--device=coach.monitor",
-                "--rate=22050",
-                "--channels=1",
-                "--format=s16le",
-                "--raw",
-                "--latency-msec=20",
-                str(path),
-            ],
-            env=self.env,
-        )
-        # parec writes silence too once it is capturing: wait for that, not a guess.
-        deadline = time.monotonic() + 10
-        while not (path.exists() and path.stat().st_size >= 2 * 22050 // 10):
-            if time.monotonic() > deadline or proc.poll() is not None:
-                proc.kill()
-                pytest.fail("parec did not start recording the null sink's monitor")
-            time.sleep(0.02)
-        return proc
-
-    @staticmethod
-    def stop(proc: subprocess.Popen[bytes], path: Path) -> np.ndarray:
-        time.sleep(0.5)  # what the player wrote last is still on its way through the server
-        proc.terminate()
-        proc.wait(timeout=5)
-        return np.fromfile(path, dtype="<i2").astype(np.float64) / 32768.0
-
-
 @pytest.fixture(scope="session")
 def pulse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PulseSink]:
     need(
         shutil.which("pulseaudio") is not None and shutil.which("parec") is not None,
         "PulseAudio is not installed (make setup)",
     )
-    run = tmp_path_factory.mktemp("pulse")
-    socket = run / "native"
-    env = {
-        **os.environ,
-        "PULSE_RUNTIME_PATH": str(run),
-        "PULSE_STATE_PATH": str(run),
-        "PULSE_SERVER": f"unix:{socket}",
-    }
-    subprocess.run(
-        [
-            "pulseaudio",
-            "--daemonize=yes",
-            "--exit-idle-time=-1",
-            "-n",
-            "--use-pid-file=yes",
-            f"--load=module-native-protocol-unix socket={socket} auth-anonymous=1",
-            "--load=module-null-sink sink_name=coach",
-            "--log-target=stderr",
-            "--log-level=error",
-        ],
-        env=env,
-        check=True,
-        capture_output=True,
-        timeout=20,
-    )
-    for _ in range(50):
-        if subprocess.run(["pactl", "info"], env=env, capture_output=True).returncode == 0:
-            break
-        time.sleep(0.1)
-    else:
-        pytest.fail("the test PulseAudio server did not start")
-    yield PulseSink(f"unix:{socket}", env)
-    subprocess.run(["pulseaudio", "--kill"], env=env, capture_output=True, timeout=20)
+    sink = start_pulse(tmp_path_factory.mktemp("pulse"))
+    yield sink
+    sink.kill()

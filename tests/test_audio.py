@@ -14,7 +14,8 @@ from scipy import signal
 from cues.audio import Clip, WavFileSink, read_wav
 from cues.soundserver import pactl
 from cues.speech import SpeechRenderer, wav_duration
-from tests.conftest import PulseSink, speech_level
+from tests.conftest import speech_level
+from tests.pulse import PulseSink
 
 # Runs in a child process so that PortAudio starts with the test server in its environment.
 PLAYER = """

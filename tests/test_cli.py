@@ -12,7 +12,8 @@ import pytest
 
 from companion.demo import DEMO_FAULT
 from cues.audio import read_wav
-from tests.conftest import OUTDOOR, RAW_SAMPLE, TREADMILL, PulseSink, assert_speech, speech_level
+from tests.conftest import OUTDOOR, RAW_SAMPLE, TREADMILL, assert_speech, speech_level
+from tests.pulse import PulseSink
 
 Demo = tuple[list[dict[str, Any]], Path]
 COMPANION = str(Path(sys.executable).parent / "companion")

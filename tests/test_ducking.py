@@ -16,7 +16,7 @@ import pytest
 
 from cues.soundserver import pactl
 from cues.speech import SpeechRenderer
-from tests.conftest import PulseSink
+from tests.pulse import PulseSink
 
 pytestmark = pytest.mark.audio
 

@@ -13,7 +13,7 @@ from companion.session import Speaker
 from cues.audio import WavFileSink, read_wav
 from cues.earcons import EARCONS, RATE, earcon_file, synthesize
 from cues.speech import SpeechRenderer, VoiceSettings
-from tests.conftest import PulseSink
+from tests.pulse import PulseSink
 from tests.test_audio import play_and_record
 
 
