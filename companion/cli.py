@@ -67,6 +67,13 @@ def _add_run_options(p: argparse.ArgumentParser, replay: bool) -> None:
     p.add_argument("--out", type=Path, help="folder for WAV files when they are written")
     p.add_argument("--cues", type=Path, help="a cue catalogue to use instead of the bundled one")
     p.add_argument("--rules", type=Path, help="drift rules to use instead of the bundled ones")
+    p.add_argument(
+        "--metronome",
+        type=int,
+        default=0,
+        metavar="BEATS",
+        help="after an overstriding cue, this many soft ticks at your own cadence (default 0: off)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -192,6 +199,7 @@ def _options(args: argparse.Namespace, name: str) -> RunOptions:
         rules=args.rules,
         name=name,
         minutes=getattr(args, "minutes", None),
+        metronome=args.metronome,
     )
 
 

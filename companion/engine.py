@@ -24,6 +24,7 @@ from companion.drift import (
     DriftDetector,
     DriftRule,
     Episode,
+    Fault,
     overstride_pct,
 )
 from companion.events import (
@@ -35,6 +36,7 @@ from companion.events import (
     DriftStarted,
     Event,
     Metrics,
+    MetronomeTicks,
     SensorChanged,
     StateChanged,
 )
@@ -67,6 +69,7 @@ class EngineSettings:
     pause_after_s: float = 4.0  # not running this long pauses the run
     metrics_every_s: float = 10.0
     battery_low_percent: int = 15
+    metronome_beats: int = 0  # ticks at the baseline cadence after an overstriding cue; 0: off
     analysis: AnalysisSettings = field(default_factory=AnalysisSettings)
     coach: CoachSettings = field(default_factory=CoachSettings)
 
@@ -249,7 +252,17 @@ class RunEngine:
             t=t, id=said.cue_id, text=said.text, category=said.category.value, about=said.about
         )
         self.cues.append(cue)
-        return [cue]
+        events: list[Event] = [cue]
+        beats = self.settings.metronome_beats
+        overstriding = said.category is Category.FORM and said.about == Fault.OVERSTRIDE.value
+        if beats and overstriding and self.baseline is not None:
+            # The rhythm the runner had before the steps got long, to fall back into.
+            spm = next(
+                (v for k, v in self.baseline.values.items() if k.endswith(".cadence_spm")), None
+            )
+            if spm is not None:
+                events.append(MetronomeTicks(t=t, spm=spm, beats=beats))
+        return events
 
     def _metrics(self, w: FormWindow) -> Metrics:
         lead = self.analysis.trunk.get(self.sensor or "")

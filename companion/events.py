@@ -115,6 +115,16 @@ class CueSpoken(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class MetronomeTicks(Event):
+    """Soft ticks at the runner's own cadence, after an overstriding cue (when enabled)."""
+
+    kind: ClassVar[str] = "metronome"
+    spm: float
+    beats: int
+    audio: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
 class SensorChanged(Event):
     """A sensor connected, was lost or came back."""
 

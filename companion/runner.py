@@ -20,7 +20,7 @@ from rich.console import Console
 from companion import paths
 from companion.coach import estimate_duration
 from companion.drift import load_rules
-from companion.engine import RunEngine
+from companion.engine import EngineSettings, RunEngine
 from companion.events import Event, RunStarted, Summary
 from companion.session import Speaker, run_session
 from companion.timeline import JsonLines, Timeline
@@ -50,6 +50,7 @@ class RunOptions:
     rules: Path | None = None
     name: str = "replay"  # names the folder of WAV files
     minutes: float | None = None  # end a live run after this long
+    metronome: int = 0  # ticks at the runner's cadence after an overstriding cue; 0: off
 
 
 def coach(
@@ -81,7 +82,8 @@ def coach(
     def duration_of(text: str) -> float:
         return renderer.duration(text) or estimate_duration(text)
 
-    engine = RunEngine(catalogue, rules, duration_of=duration_of)
+    settings = EngineSettings(metronome_beats=options.metronome)
+    engine = RunEngine(catalogue, rules, settings, duration_of=duration_of)
     speed = 1.0 if live else options.speed
     clock: Clock = PacedClock(speed) if speed > 0 else UnpacedClock()
     frontend = JsonLines(stdout) if options.json else Timeline(Console(file=stdout))

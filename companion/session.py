@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Protocol
 
 from companion.engine import RunEngine
-from companion.events import CueSpoken, Event, Summary
+from companion.events import CueSpoken, Event, MetronomeTicks, Summary
 from companion.summary import RunStats, summary_text
 from cues.audio import AudioSink, Clip
-from cues.earcons import earcon_file
+from cues.earcons import earcon_file, metronome_file
 from cues.speech import SpeechError, SpeechRenderer
 from sensors.clock import Clock
 from sensors.source import SensorSource
@@ -55,6 +55,15 @@ class Speaker:
             self.sink.play(Clip(path=chime, label=f"{label}-chime", t=t, priority=priority))
             return None
         self.sink.play(Clip(path=path, label=label, t=t, priority=priority))
+        return path
+
+    def ticks(self, spm: float, beats: int, t: float) -> Path | None:
+        """Queue `beats` metronome ticks at `spm`, after whatever is being said."""
+        try:
+            path = metronome_file(spm, beats, self.renderer.cache_dir)
+        except OSError:
+            return None
+        self.sink.play(Clip(path=path, label="metronome", t=t, priority=0))
         return path
 
     async def heard(self) -> None:
@@ -98,6 +107,10 @@ async def run_session(
                 show(event)
                 if hold_for_speech:
                     await speaker.heard()
+                continue
+            if isinstance(event, MetronomeTicks):
+                ticks = speaker.ticks(event.spm, event.beats, event.t)
+                show(replace(event, audio=str(ticks) if ticks else None))
                 continue
             show(event)
 

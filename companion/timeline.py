@@ -24,6 +24,7 @@ from companion.events import (
     FaultCleared,
     FaultInjected,
     Metrics,
+    MetronomeTicks,
     RunStarted,
     StateChanged,
     Summary,
@@ -178,6 +179,9 @@ class Timeline:
         self.last_cue = e.text
         style = {"form": "bold magenta", "confirmation": "bold green"}.get(e.category, "magenta")
         self._line(e.t, style, f"🔊 “{e.text}”")
+
+    def _on_metronome(self, e: MetronomeTicks) -> None:
+        self._line(e.t, "magenta", f"🥁 {e.beats} ticks at {e.spm:.0f} steps/min")
 
     def _on_fault_injected(self, e: FaultInjected) -> None:
         self._line(e.t, "bold yellow", f"⚠ DEMO FAULT STARTS. {e.text}")

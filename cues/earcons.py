@@ -2,7 +2,8 @@
 
 - attention: a two-note chime before a form cue;
 - start and end: three notes rising or falling, for the start and end of a run or drill;
-- tick and go: countdown ticks and the higher note that ends a countdown.
+- tick and go: countdown ticks and the higher note that ends a countdown;
+- a metronome: soft ticks at a given cadence, to step along with.
 
 Each is a few partials under a smooth envelope (no clicks at either end), written once as a
 22,050 Hz mono 16-bit WAV file into a cache folder and reused.
@@ -11,6 +12,7 @@ Each is a few partials under a smooth envelope (no clicks at either end), writte
 from __future__ import annotations
 
 import wave
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,12 +60,31 @@ def synthesize(name: str) -> FloatArray:
     return np.concatenate(parts)
 
 
+def metronome(spm: float, beats: int) -> FloatArray:
+    """`beats` soft ticks, one per step at `spm` steps a minute."""
+    tick = _tone(Note(1000.0, 0.03, 0.15))  # softer than the cue it follows
+    period = round(RATE * 60.0 / spm)
+    out = np.zeros(period * beats)
+    for i in range(beats):
+        out[i * period : i * period + tick.size] = tick
+    return out
+
+
 def earcon_file(name: str, cache_dir: Path) -> Path:
     """The WAV file of earcon `name`, written on first use."""
-    path = cache_dir / f"earcon-{name}-v{VERSION}.wav"
+    return _cached(cache_dir / f"earcon-{name}-v{VERSION}.wav", lambda: synthesize(name))
+
+
+def metronome_file(spm: float, beats: int, cache_dir: Path) -> Path:
+    """The WAV file of `beats` ticks at `spm` (to 0.1 step a minute), written on first use."""
+    path = cache_dir / f"metronome-{spm:.1f}-{beats}-v{VERSION}.wav"
+    return _cached(path, lambda: metronome(round(spm, 1), beats))
+
+
+def _cached(path: Path, make: Callable[[], FloatArray]) -> Path:
     if not path.exists():
-        cache_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        samples = np.round(synthesize(name) * 32767).astype("<i2")
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        samples = np.round(make() * 32767).astype("<i2")
         partial = path.with_suffix(".tmp")
         with wave.open(str(partial), "wb") as w:
             w.setnchannels(1)

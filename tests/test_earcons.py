@@ -11,7 +11,7 @@ import pytest
 
 from companion.session import Speaker
 from cues.audio import WavFileSink, read_wav
-from cues.earcons import EARCONS, RATE, earcon_file, synthesize
+from cues.earcons import EARCONS, RATE, earcon_file, metronome, metronome_file, synthesize
 from cues.speech import SpeechRenderer, VoiceSettings
 from tests.pulse import PulseSink
 from tests.test_audio import play_and_record
@@ -83,3 +83,14 @@ def test_when_speech_fails_the_chime_is_heard_instead(tmp_path: Path) -> None:
     (written,) = sink.written
     assert written.name.endswith("ribs-down-chime.wav")
     assert np.allclose(read_wav(written)[0], synthesize("attention"), atol=1e-4)
+
+
+def test_the_metronome_ticks_once_a_step(tmp_path: Path) -> None:
+    x = metronome(158.0, 16)
+    loud = np.abs(x) > 0.01
+    onsets = np.flatnonzero(loud[1:] & ~loud[:-1]) + 1
+    starts = onsets[np.diff(np.concatenate([[-RATE], onsets])) > 0.1 * RATE]  # one per tick
+    assert starts.size == 16
+    assert np.diff(starts) == pytest.approx(RATE * 60 / 158, abs=2)
+    assert np.abs(x).max() < 0.2  # softer than speech
+    assert metronome_file(158.04, 16, tmp_path) == metronome_file(157.96, 16, tmp_path)

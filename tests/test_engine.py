@@ -15,13 +15,14 @@ from scipy.spatial.transform import Rotation
 
 from companion.demo import DEMO_FAULT, demo_recording
 from companion.drift import DriftRule, Fault, load_rules
-from companion.engine import ConfigurationError, RunEngine
+from companion.engine import ConfigurationError, EngineSettings, RunEngine
 from companion.events import (
     Battery,
     CueSpoken,
     DriftEnded,
     DriftStarted,
     Event,
+    MetronomeTicks,
     SensorChanged,
     StateChanged,
 )
@@ -37,8 +38,10 @@ E = TypeVar("E", bound=Event)
 Run = tuple[list[Event], RunStats]
 
 
-def coach(track: AccelTrack, extra: list[Sample] | None = None) -> Run:
-    engine = RunEngine(load_catalogue(), load_rules())
+def coach(
+    track: AccelTrack, extra: list[Sample] | None = None, settings: EngineSettings | None = None
+) -> Run:
+    engine = RunEngine(load_catalogue(), load_rules(), settings)
     events = engine.start()
     for sample in extra or []:
         events += engine.feed(sample)
@@ -216,3 +219,15 @@ def test_lost_back_and_low_battery_are_each_said_once() -> None:
         "lost",
     ]
     assert [e.percent for e in of(Battery, events)] == [40, 12, 11]
+
+
+def test_metronome_ticks_follow_overstriding_cues_only(running_data: Path) -> None:
+    recording, _ = demo_recording()
+    events, _ = coach(recording.track("hip"), settings=EngineSettings(metronome_beats=12))
+    ticks = of(MetronomeTicks, events)
+    overstriding = [c for c in form_cues(events) if c.about == Fault.OVERSTRIDE.value]
+    assert ticks and [t.t for t in ticks] == [c.t for c in overstriding]
+    # At the cadence the runner had before the steps got long.
+    assert all(t.spm == pytest.approx(158, abs=2) and t.beats == 12 for t in ticks)
+    # Off unless asked for.
+    assert of(MetronomeTicks, coach(recording.track("hip"))[0]) == []
