@@ -2,7 +2,8 @@
 
 `DevicePlayer` plays through PortAudio (sounddevice) on its own thread; `WavFileSink` is the
 same interface writing numbered WAV files, used where no output device exists (a server, CI)
-and taken over by the player if the device fails mid-run, so no cue is lost.
+and by the player while the device is gone mid-run (headphones unplugged), so no cue is
+lost; the player goes back to the device once it works again.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import shutil
 import subprocess
 import sys
 import threading
+import time
 import wave
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -146,6 +148,7 @@ class DevicePlayer:
         pre_roll_s: float = 0.3,
         ducker: Ducker | None = None,
         headphones_only: bool = False,
+        retry_s: float = 5.0,
     ):
         self.description = "the default audio output"
         self.fallback: AudioSink | None = None
@@ -154,6 +157,8 @@ class DevicePlayer:
         self.ducker = ducker  # other audio is turned down while the stream is open
         self.headphones_only = headphones_only  # say nothing out of a loudspeaker
         self.withheld = 0  # clips not played because the output was not headphones
+        self.retry_s = retry_s  # after the device failed, try it again this much later
+        self._down_since: float | None = None  # when the device last failed
         self._said_unknown = False
         self._make_fallback = fallback
         # Entries are (-priority, arrival, clip): highest priority first, then in order.
@@ -223,7 +228,9 @@ class DevicePlayer:
                 try:
                     if clip is None:
                         return
-                    if self.fallback is not None:
+                    down = self._down_since
+                    resting = down is not None and time.monotonic() - down < self.retry_s
+                    if self.fallback is not None and resting:
                         self.fallback.play(clip)
                         continue
                     if stream is None and not self._may_speak():
@@ -240,15 +247,24 @@ class DevicePlayer:
                             stream.start()
                             stream.write(self._pre_roll(rate))
                         stream.write(data.reshape(-1, 1))
+                        if self._down_since is not None:
+                            self._down_since = None
+                            log.warning("audio output is back; cues are heard again")
                     except (sd.PortAudioError, OSError) as err:
-                        # The device went away (headphones unplugged ...): keep every cue.
+                        # The device went away (headphones unplugged ...): keep every cue in
+                        # files meanwhile, and try the device again now and then.
                         stream = None
-                        self.fallback = self._make_fallback()
-                        log.warning(
-                            "audio output failed (%s); writing %s instead",
-                            err,
-                            self.fallback.description,
-                        )
+                        if self.ducker is not None:
+                            self.ducker.restore()
+                        if self.fallback is None:
+                            self.fallback = self._make_fallback()
+                        if self._down_since is None:
+                            log.warning(
+                                "audio output failed (%s); writing %s until it is back",
+                                err,
+                                self.fallback.description,
+                            )
+                        self._down_since = time.monotonic()
                         self.fallback.play(clip)
                     except Exception as err:  # one bad clip must not silence the rest
                         log.error("cannot play %s: %s", clip.path, err)

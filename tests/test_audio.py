@@ -3,8 +3,10 @@ sink, recorded back from its monitor."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -14,8 +16,8 @@ from scipy import signal
 from cues.audio import Clip, WavFileSink, read_wav
 from cues.soundserver import pactl
 from cues.speech import SpeechRenderer, wav_duration
-from tests.conftest import speech_level
-from tests.pulse import PulseSink
+from tests.conftest import need, speech_level
+from tests.pulse import PulseSink, start_pulse
 
 # Runs in a child process so that PortAudio starts with the test server in its environment.
 PLAYER = """
@@ -201,3 +203,58 @@ def test_only_through_headphones_when_asked(
     finally:
         pactl("set-default-sink", "coach", env=pulse.env)
         pactl("unload-module", module, env=pulse.env)
+
+
+COMMANDED_PLAYER = """
+import sys, time
+from pathlib import Path
+from cues.audio import Clip, DevicePlayer, WavFileSink
+player = DevicePlayer(lambda: WavFileSink(Path(sys.argv[1])), pre_roll_s=0.0, retry_s=0.5)
+for i, line in enumerate(sys.stdin):
+    player.play(Clip(path=Path(line.strip()), label=f"clip{i}", t=float(i)))
+    while player.pending():
+        time.sleep(0.01)
+    files = len(player.fallback.written) if player.fallback else 0
+    print(f"files={files}", flush=True)
+player.close()
+"""
+
+
+@pytest.mark.audio
+def test_headphones_gone_mid_run_cost_no_cue_and_are_used_again_when_back(
+    renderer: SpeechRenderer, tmp_path: Path
+) -> None:
+    need(shutil.which("pulseaudio") is not None, "PulseAudio is not installed (make setup)")
+    clip = renderer.render("Ribs down.").result(timeout=30)
+    server = start_pulse(tmp_path / "pulse")
+    player = subprocess.Popen(
+        [sys.executable, "-c", COMMANDED_PLAYER, str(tmp_path / "files")],
+        env=server.env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert player.stdin is not None and player.stdout is not None
+
+    def play() -> str:
+        assert player.stdin is not None and player.stdout is not None
+        player.stdin.write(f"{clip}\n")
+        player.stdin.flush()
+        return player.stdout.readline().strip()
+
+    try:
+        assert play() == "files=0"  # heard
+        server.kill()  # the headphones are gone: the sound server with them
+        time.sleep(1.0)
+        assert play() == "files=1"  # kept in a file, no crash
+        server = start_pulse(tmp_path / "pulse")  # back
+        time.sleep(1.0)
+        recording = tmp_path / "monitor.raw"
+        rec = server.record(recording)
+        assert play() == "files=1"  # heard again, not written
+        heard = PulseSink.stop(rec, recording)
+        assert np.abs(heard).max() > 0.1
+    finally:
+        player.stdin.close()
+        player.wait(timeout=30)
+        server.kill()
