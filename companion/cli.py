@@ -11,7 +11,7 @@ from rich.console import Console
 from threadpoolctl import threadpool_limits
 
 from companion import pairing, paths
-from companion.cue_commands import add_cue_commands
+from companion.cue_commands import add_cue_commands, add_voice_options, voice_settings
 from companion.drift import load_rules
 from companion.engine import ConfigurationError
 from companion.runner import RunError, RunOptions, coach_live, coach_raw_log, coach_recording
@@ -73,6 +73,27 @@ def _add_run_options(p: argparse.ArgumentParser, replay: bool) -> None:
         default=0,
         metavar="BEATS",
         help="after an overstriding cue, this many soft ticks at your own cadence (default 0: off)",
+    )
+    add_voice_options(p)
+    p.add_argument(
+        "--pre-roll",
+        type=float,
+        default=0.3,
+        metavar="SECONDS",
+        help="inaudible sound before the first word, so sleeping Bluetooth headphones wake "
+        "in time (default 0.3)",
+    )
+    p.add_argument(
+        "--duck",
+        type=float,
+        default=0.3,
+        metavar="LEVEL",
+        help="other audio's volume while a cue plays, 0-1 (default 0.3; 1 leaves it alone)",
+    )
+    p.add_argument(
+        "--headphones-only",
+        action="store_true",
+        help="say nothing when the output is not headphones (cues are still shown)",
     )
 
 
@@ -200,6 +221,10 @@ def _options(args: argparse.Namespace, name: str) -> RunOptions:
         name=name,
         minutes=getattr(args, "minutes", None),
         metronome=args.metronome,
+        voice=voice_settings(args),
+        pre_roll_s=args.pre_roll,
+        duck_level=None if args.duck >= 1 else args.duck,
+        headphones_only=args.headphones_only,
     )
 
 

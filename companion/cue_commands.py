@@ -15,10 +15,22 @@ from companion import paths
 from companion.coach import estimate_duration
 from cues.audio import Clip, open_sink
 from cues.catalogue import Catalogue, Cue, load_catalogue
-from cues.speech import SpeechError, SpeechRenderer
+from cues.speech import SpeechError, SpeechRenderer, VoiceSettings
 from sensors.profiles import SPOKEN_NAMES
 
 EXAMPLE_SENSOR = SPOKEN_NAMES[0]  # what {sensor} is filled with when a cue is tried out
+
+
+def add_voice_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--voice", help="an espeak-ng voice, such as gmw/en-us (default: its own)")
+    p.add_argument(
+        "--voice-rate", type=int, default=175, help="speech in words a minute (default 175)"
+    )
+    p.add_argument("--voice-volume", type=float, default=1.0, help="speech volume, 0-1 (default 1)")
+
+
+def voice_settings(args: argparse.Namespace) -> VoiceSettings:
+    return VoiceSettings(voice=args.voice, rate=args.voice_rate, volume=args.voice_volume)
 
 
 def wordings(cue: Cue) -> list[tuple[str, str]]:
@@ -91,7 +103,7 @@ def cmd_cues_say(args: argparse.Namespace, console: Console) -> int:
     sink, problem = open_sink(args.audio, args.out or paths.audio_out("cues"))
     if problem:
         console.print(f"[yellow]No sound here: {problem}. Writing WAV files instead.")
-    renderer = SpeechRenderer(paths.speech_cache())
+    renderer = SpeechRenderer(paths.speech_cache(), voice_settings(args))
     try:
         for i, text in enumerate(texts):
             path = renderer.render(text).result()
@@ -109,7 +121,7 @@ def cmd_cues_render(args: argparse.Namespace, console: Console) -> int:
     catalogue = load_catalogue(args.cues)
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
-    renderer = SpeechRenderer(paths.speech_cache())
+    renderer = SpeechRenderer(paths.speech_cache(), voice_settings(args))
     written = 0
     seconds = 0.0
     try:
@@ -150,9 +162,11 @@ def add_cue_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
     )
     p.add_argument("--out", type=Path, help="folder for WAV files when they are written")
     p.add_argument("--cues", type=Path, help="a cue catalogue instead of the bundled one")
+    add_voice_options(p)
     p.set_defaults(handler=cmd_cues_say)
 
     p = cues_sub.add_parser("render", help="render every wording to WAV files in a folder")
     p.add_argument("--out", type=Path, required=True, help="the folder to write into")
     p.add_argument("--cues", type=Path, help="a cue catalogue instead of the bundled one")
+    add_voice_options(p)
     p.set_defaults(handler=cmd_cues_render)

@@ -11,7 +11,7 @@ import re
 import signal
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
@@ -26,7 +26,7 @@ from companion.session import Speaker, run_session
 from companion.timeline import JsonLines, Timeline
 from cues.audio import AudioMode, DevicePlayer, WavFileSink, open_sink
 from cues.catalogue import load_catalogue
-from cues.speech import SpeechError, SpeechRenderer
+from cues.speech import SpeechError, SpeechRenderer, VoiceSettings
 from sensors.clock import Clock, PacedClock, UnpacedClock
 from sensors.live import LiveSettings, LiveSource, PairedSensor, Transport
 from sensors.profiles import SPOKEN_NAMES
@@ -51,6 +51,10 @@ class RunOptions:
     name: str = "replay"  # names the folder of WAV files
     minutes: float | None = None  # end a live run after this long
     metronome: int = 0  # ticks at the runner's cadence after an overstriding cue; 0: off
+    voice: VoiceSettings = field(default_factory=VoiceSettings)
+    pre_roll_s: float = 0.3  # inaudible sound before the first word, to wake headphones
+    duck_level: float | None = 0.3  # other audio's volume while a cue plays; None: untouched
+    headphones_only: bool = False  # say nothing when the output is not headphones
 
 
 def coach(
@@ -69,10 +73,16 @@ def coach(
     info = Console(file=stderr) if options.json else Console(file=stdout)
 
     slug = re.sub(r"[^a-z0-9]+", "-", options.name.lower()).strip("-")[:40] or "run"
-    sink, problem = open_sink(options.audio, options.out or paths.audio_out(slug))
+    sink, problem = open_sink(
+        options.audio,
+        options.out or paths.audio_out(slug),
+        options.pre_roll_s,
+        options.duck_level,
+        options.headphones_only,
+    )
     if problem:
         info.print(f"[yellow]No sound here: {problem}. Cues are written as WAV files instead.")
-    renderer = SpeechRenderer(paths.speech_cache())
+    renderer = SpeechRenderer(paths.speech_cache(), options.voice)
     try:
         with info.status("Rendering the cue catalogue to speech…"):
             renderer.render_all(catalogue.texts({"sensor": SPOKEN_NAMES}))

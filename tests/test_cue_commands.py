@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from cues.catalogue import load_catalogue
+from cues.speech import wav_duration
 from tests.conftest import assert_speech
 from tests.test_cli import companion
 
@@ -45,3 +46,19 @@ def test_an_unknown_cue_is_named_with_the_ones_there_are() -> None:
     done = companion("cues", "say", "nope", "--audio", "files")
     assert done.returncode != 0
     assert "no cue 'nope'" in done.stderr and "ribs-down" in done.stderr
+
+
+def test_voice_and_rate_are_the_runners_choice(tmp_path: Path) -> None:
+    lengths = {}
+    for rate in ("130", "220"):
+        out = tmp_path / rate
+        done = companion(
+            "cues", "say", "ribs-down", "--voice", "gmw/en-us", "--voice-rate", rate,
+            "--audio", "files", "--out", str(out),
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        (path,) = out.iterdir()
+        lengths[rate] = wav_duration(path)
+    assert lengths["220"] < 0.8 * lengths["130"]
+    done = companion("cues", "say", "ribs-down", "--voice", "no-such", "--audio", "files")
+    assert done.returncode != 0 and "unknown voice 'no-such'" in done.stderr
