@@ -206,7 +206,7 @@ def test_lost_back_and_low_battery_are_each_said_once() -> None:
     said = [(e.id, e.text) for e in of(CueSpoken, events) if e.category == "system"]
     assert said == [
         ("sensor-lost", "Chest sensor lost. I'll keep trying."),
-        ("sensor-back", "Chest sensor back."),
+        ("sensor-back", "Chest sensor is back."),
         ("battery-low", "Chest sensor battery low."),
         ("sensor-lost", "Footpod lost. I'll keep trying."),
     ]
