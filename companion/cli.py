@@ -6,11 +6,14 @@ import argparse
 import logging
 import sys
 from pathlib import Path
+from typing import TypeVar
 
 from rich.console import Console
 from threadpoolctl import threadpool_limits
 
 from companion import pairing, paths
+from companion.config import load_config
+from companion.config_commands import add_config_commands
 from companion.cue_commands import add_cue_commands, add_voice_options, voice_settings
 from companion.drift import load_rules
 from companion.engine import ConfigurationError
@@ -24,6 +27,8 @@ from sensors.protocols.rsc import CadenceUnit
 from sensors.rawlog import RawLogError, RawLogSource, is_raw_log
 from sensors.recording import RecordingError, load_plain_csv, load_recording, timed_samples
 from sensors.samples import Placement
+
+T = TypeVar("T")
 
 
 def _placement(text: str) -> tuple[str, Placement]:
@@ -60,7 +65,6 @@ def _add_run_options(p: argparse.ArgumentParser, replay: bool) -> None:
     p.add_argument(
         "--audio",
         choices=("auto", "device", "files"),
-        default="auto",
         help="play on the default output device, write WAV files, or (auto) the "
         "device when there is one",
     )
@@ -70,7 +74,6 @@ def _add_run_options(p: argparse.ArgumentParser, replay: bool) -> None:
     p.add_argument(
         "--metronome",
         type=int,
-        default=0,
         metavar="BEATS",
         help="after an overstriding cue, this many soft ticks at your own cadence (default 0: off)",
     )
@@ -78,7 +81,6 @@ def _add_run_options(p: argparse.ArgumentParser, replay: bool) -> None:
     p.add_argument(
         "--pre-roll",
         type=float,
-        default=0.3,
         metavar="SECONDS",
         help="inaudible sound before the first word, so sleeping Bluetooth headphones wake "
         "in time (default 0.3)",
@@ -86,13 +88,13 @@ def _add_run_options(p: argparse.ArgumentParser, replay: bool) -> None:
     p.add_argument(
         "--duck",
         type=float,
-        default=0.3,
         metavar="LEVEL",
         help="other audio's volume while a cue plays, 0-1 (default 0.3; 1 leaves it alone)",
     )
     p.add_argument(
         "--headphones-only",
         action="store_true",
+        default=None,
         help="say nothing when the output is not headphones (cues are still shown)",
     )
 
@@ -188,14 +190,12 @@ def build_parser() -> argparse.ArgumentParser:
     analyze.add_argument(
         "--warmup",
         type=float,
-        default=60.0,
         metavar="SECONDS",
-        help="seconds of running not judged (default 60)",
+        help="seconds of running not judged (default: the configuration's, else 60)",
     )
     analyze.add_argument(
         "--learn",
         type=float,
-        default=120.0,
         metavar="SECONDS",
         help="seconds of running after the warm-up that the baseline is learned from (default 120)",
     )
@@ -206,25 +206,35 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_commands(sub)
     add_cue_commands(sub)
+    add_config_commands(sub)
     return parser
 
 
+def _given(value: T | None, configured: T) -> T:
+    """The command line's value where one was given, else the configuration's."""
+    return configured if value is None else value
+
+
 def _options(args: argparse.Namespace, name: str) -> RunOptions:
+    cfg = load_config()
+    duck = _given(args.duck, cfg.sound.duck_level)
     return RunOptions(
         speed=getattr(args, "speed", 1.0),
-        audio=args.audio,
+        audio=_given(args.audio, cfg.sound.audio),
         out=args.out,
         json=args.json,
         sensor=getattr(args, "sensor", None),
-        catalogue=args.cues,
-        rules=args.rules,
+        catalogue=_given(args.cues, cfg.coach.cues),
+        rules=_given(args.rules, cfg.coach.rules),
         name=name,
         minutes=getattr(args, "minutes", None),
-        metronome=args.metronome,
-        voice=voice_settings(args),
-        pre_roll_s=args.pre_roll,
-        duck_level=None if args.duck >= 1 else args.duck,
-        headphones_only=args.headphones_only,
+        metronome=_given(args.metronome, cfg.sound.metronome_beats),
+        voice=voice_settings(args, cfg.speech),
+        pre_roll_s=_given(args.pre_roll, cfg.sound.pre_roll_s),
+        duck_level=None if duck >= 1 else duck,
+        headphones_only=_given(args.headphones_only, cfg.sound.headphones_only),
+        warmup_s=cfg.coach.warmup_s,
+        baseline_s=cfg.coach.baseline_s,
     )
 
 
@@ -275,16 +285,17 @@ def cmd_analyze(args: argparse.Namespace, console: Console) -> int:
             recording = load_recording(args.file, trial=args.trial, placements=dict(args.placement))
         samples = just_samples(timed_samples(recording, chunk_s))
         notes = recording.notes
+    cfg = load_config()
     settings = EngineSettings(
-        warmup_s=args.warmup,
-        baseline_s=args.learn,
+        warmup_s=_given(args.warmup, cfg.coach.warmup_s),
+        baseline_s=_given(args.learn, cfg.coach.baseline_s),
         analysis=replace(AnalysisSettings(), sensor_wait_s=chunk_s + 5),
     )
     result = analyze(
         args.file.name,
         samples,
-        load_catalogue(args.cues),
-        load_rules(args.rules),
+        load_catalogue(_given(args.cues, cfg.coach.cues)),
+        load_rules(_given(args.rules, cfg.coach.rules)),
         settings,
         notes,
     )

@@ -13,6 +13,7 @@ from rich.table import Table
 
 from companion import paths
 from companion.coach import estimate_duration
+from companion.config import SpeechConfig, load_config
 from cues.audio import Clip, open_sink
 from cues.catalogue import Catalogue, Cue, load_catalogue
 from cues.speech import SpeechError, SpeechRenderer, VoiceSettings
@@ -23,14 +24,20 @@ EXAMPLE_SENSOR = SPOKEN_NAMES[0]  # what {sensor} is filled with when a cue is t
 
 def add_voice_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--voice", help="an espeak-ng voice, such as gmw/en-us (default: its own)")
-    p.add_argument(
-        "--voice-rate", type=int, default=175, help="speech in words a minute (default 175)"
+    p.add_argument("--voice-rate", type=int, help="speech in words a minute (default 175)")
+    p.add_argument("--voice-volume", type=float, help="speech volume, 0-1 (default 1)")
+
+
+def voice_settings(
+    args: argparse.Namespace, configured: SpeechConfig | None = None
+) -> VoiceSettings:
+    """The command line's voice where given, else the configuration's."""
+    c = configured or load_config().speech
+    return VoiceSettings(
+        voice=args.voice if args.voice is not None else c.voice,
+        rate=args.voice_rate if args.voice_rate is not None else c.rate,
+        volume=args.voice_volume if args.voice_volume is not None else c.volume,
     )
-    p.add_argument("--voice-volume", type=float, default=1.0, help="speech volume, 0-1 (default 1)")
-
-
-def voice_settings(args: argparse.Namespace) -> VoiceSettings:
-    return VoiceSettings(voice=args.voice, rate=args.voice_rate, volume=args.voice_volume)
 
 
 def wordings(cue: Cue) -> list[tuple[str, str]]:

@@ -55,6 +55,8 @@ class RunOptions:
     pre_roll_s: float = 0.3  # inaudible sound before the first word, to wake headphones
     duck_level: float | None = 0.3  # other audio's volume while a cue plays; None: untouched
     headphones_only: bool = False  # say nothing when the output is not headphones
+    warmup_s: float = 60.0  # running not judged
+    baseline_s: float = 120.0  # running the baseline is learned from, after the warm-up
 
 
 def coach(
@@ -92,7 +94,11 @@ def coach(
     def duration_of(text: str) -> float:
         return renderer.duration(text) or estimate_duration(text)
 
-    settings = EngineSettings(metronome_beats=options.metronome)
+    settings = EngineSettings(
+        warmup_s=options.warmup_s,
+        baseline_s=options.baseline_s,
+        metronome_beats=options.metronome,
+    )
     engine = RunEngine(catalogue, rules, settings, duration_of=duration_of)
     speed = 1.0 if live else options.speed
     clock: Clock = PacedClock(speed) if speed > 0 else UnpacedClock()

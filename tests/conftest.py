@@ -57,8 +57,10 @@ def cache_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(autouse=True)
 def private_dirs(tmp_path: Path, cache_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every test gets its own data folder; the speech cache is shared by the session."""
+    """Every test gets its own data and config folders; the speech cache is shared by the
+    session."""
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))  # never the runner's own
     monkeypatch.setenv("XDG_CACHE_HOME", str(cache_home))
 
 

@@ -1,0 +1,120 @@
+"""The runner's configuration: one TOML file at the platform's config path, checked by a schema.
+
+Every setting has a default, so the file holds only what the runner wants otherwise. A file
+that cannot be used is refused with the file, the line and the field; the product reads it
+and never writes it.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+import platformdirs
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from companion.paths import APP
+from cues.datafile import DataFileError
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SpeechConfig(_Section):
+    voice: str | None = None  # an espeak-ng voice such as "gmw/en-us"; none: its default
+    rate: int = Field(default=175, ge=80, le=400)  # words a minute
+    volume: float = Field(default=1.0, ge=0.0, le=1.0)
+
+
+class SoundConfig(_Section):
+    audio: Literal["auto", "device", "files"] = "auto"
+    pre_roll_s: float = Field(default=0.3, ge=0.0, le=3.0)  # to wake Bluetooth headphones
+    duck_level: float = Field(default=0.3, ge=0.0, le=1.0)  # other audio during a cue; 1: off
+    headphones_only: bool = False
+    metronome_beats: int = Field(default=0, ge=0, le=64)  # after an overstriding cue; 0: off
+
+
+class CoachConfig(_Section):
+    warmup_s: float = Field(default=60.0, ge=0.0)  # running not judged
+    baseline_s: float = Field(default=120.0, gt=0.0)  # running learned from, after it
+    cues: Path | None = None  # a cue catalogue instead of the bundled one
+    rules: Path | None = None  # drift rules instead of the bundled ones
+
+
+class Config(_Section):
+    speech: SpeechConfig = SpeechConfig()
+    sound: SoundConfig = SoundConfig()
+    coach: CoachConfig = CoachConfig()
+
+
+class ConfigError(DataFileError):
+    """A configuration file that cannot be used, with the file, line and field."""
+
+
+def config_path() -> Path:
+    return platformdirs.user_config_path(APP) / "config.toml"
+
+
+def _line_of(text: str, loc: tuple[str | int, ...]) -> int | None:
+    """The line of the file where the field at `loc` (section, key) is written."""
+    section: str | None = None
+    wanted = [str(part) for part in loc]
+    for number, line in enumerate(text.splitlines(), 1):
+        header = re.match(r"\s*\[\s*([A-Za-z0-9_.-]+)\s*\]", line)
+        if header:
+            section = header.group(1)
+            if wanted == [section]:
+                return number
+            continue
+        key = re.match(r"\s*([A-Za-z0-9_-]+)\s*=", line)
+        if key and [section, key.group(1)] == wanted[:2]:
+            return number
+        if key and section is None and wanted[:1] == [key.group(1)]:
+            return number
+    return None
+
+
+def load_config(path: Path | None = None) -> Config:
+    """The configuration in `path` (default: the platform's); the defaults if it is absent."""
+    path = path or config_path()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return Config()
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigError(f"{path}: cannot read the file: {err}") from None
+    try:
+        data: dict[str, Any] = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"{path}: not valid TOML: {err}") from None
+    try:
+        return Config.model_validate(data)
+    except ValidationError as err:
+        problems = []
+        for e in err.errors():
+            loc = tuple(e["loc"])
+            line = _line_of(text, loc)
+            where = f"line {line}, " if line else ""
+            problems.append(f"{where}field {'.'.join(map(str, loc))}: {e['msg']}")
+        raise ConfigError(f"{path}: " + "; ".join(problems)) from None
+
+
+def as_toml(config: Config) -> str:
+    """The settings in effect, as a file a runner could start from."""
+    lines = []
+    for section, model in config:
+        lines.append(f"[{section}]")
+        for key, value in model:
+            if value is None:
+                lines.append(f"# {key} = (not set)")
+            elif isinstance(value, bool):
+                lines.append(f"{key} = {'true' if value else 'false'}")
+            elif isinstance(value, int | float):
+                lines.append(f"{key} = {value}")
+            else:
+                lines.append(f'{key} = "{value}"')
+        lines.append("")
+    return "\n".join(lines)

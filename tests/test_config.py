@@ -1,0 +1,78 @@
+"""The configuration file: defaults, a schema with clear errors, and the runs that use it."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from companion.config import Config, as_toml, config_path, load_config
+from tests.test_cli import companion
+
+
+def write_config(text: str) -> Path:
+    path = config_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+def test_no_file_means_every_default(tmp_path: Path) -> None:
+    assert config_path() == Path(os.environ["XDG_CONFIG_HOME"]) / "posture-companion/config.toml"
+    assert load_config() == Config()
+    done = companion("config", "check")
+    assert done.returncode == 0 and "the defaults are in effect" in done.stdout
+    done = companion("config", "show")
+    assert "[sound]" in done.stdout and "duck_level = 0.3" in done.stdout
+
+
+def test_what_show_prints_reads_back_as_the_same_settings(tmp_path: Path) -> None:
+    path = write_config('[speech]\nvoice = "gmw/en-us"\n\n[sound]\nmetronome_beats = 12\n')
+    done = companion("config", "show")
+    copy = tmp_path / "copy.toml"
+    copy.write_text(done.stdout)
+    assert load_config(copy) == load_config(path) != Config()
+    assert as_toml(load_config(path)).count("[") == 3
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("[sound\n", "not valid TOML: .*line 1"),
+        ("[sound]\nduck_level = 2\n", "line 2, field sound.duck_level: .*less than or equal to 1"),
+        ('[speech]\nvoice = "x"\nrate = "fast"\n', "line 3, field speech.rate"),
+        ("[sound]\nvolume_up = true\n", "line 2, field sound.volume_up: Extra inputs"),
+        ("[music]\nloud = true\n", "line 1, field music: Extra inputs"),
+    ],
+)
+def test_a_broken_file_is_refused_with_file_line_and_field(text: str, problem: str) -> None:
+    path = write_config(text)
+    done = companion("config", "check")
+    assert done.returncode == 2
+    assert str(path) in done.stderr
+    assert re.search(problem, done.stderr), done.stderr
+    # A run does not start on it either.
+    done = companion("demo", "--speed", "0", "--audio", "files")
+    assert done.returncode == 2 and str(path) in done.stderr
+
+
+def test_a_run_uses_the_file_and_the_command_line_wins(tmp_path: Path) -> None:
+    text = '[coach]\nwarmup_s = 30\n\n[sound]\naudio = "files"\nmetronome_beats = 8\n'
+    path = write_config(text)
+    before = path.stat().st_mtime_ns
+    out = tmp_path / "wavs"
+    done = companion("demo", "--speed", "0", "--json", "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    events = [json.loads(line) for line in done.stdout.splitlines()]
+    (baseline,) = [e for e in events if e["kind"] == "baseline"]
+    assert baseline["t"] < 180  # 30 s of warm-up, not 60
+    assert [e["beats"] for e in events if e["kind"] == "metronome"]
+    assert all(e["beats"] == 8 for e in events if e["kind"] == "metronome")
+    assert any(out.iterdir())  # WAV files, as the file says
+    done = companion("demo", "--speed", "0", "--json", "--out", str(out), "--metronome", "0")
+    assert not [e for e in map(json.loads, done.stdout.splitlines()) if e["kind"] == "metronome"]
+    # The product reads the runner's file and never writes it.
+    assert path.read_text() == text and path.stat().st_mtime_ns == before
