@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from companion.config import Config, as_toml, config_path, load_config
+from tests.conftest import ROOT
 from tests.test_cli import companion
 
 
@@ -76,3 +77,14 @@ def test_a_run_uses_the_file_and_the_command_line_wins(tmp_path: Path) -> None:
     assert not [e for e in map(json.loads, done.stdout.splitlines()) if e["kind"] == "metronome"]
     # The product reads the runner's file and never writes it.
     assert path.read_text() == text and path.stat().st_mtime_ns == before
+
+
+def test_the_example_in_the_readme_is_a_valid_file(tmp_path: Path) -> None:
+    readme = (ROOT / "README.md").read_text()
+    match = re.search(r"```toml\n(.*?)```", readme, re.S)
+    assert match
+    example = tmp_path / "example.toml"
+    example.write_text(match.group(1))
+    config = load_config(example)
+    # Its values are the defaults, but for the voice it shows.
+    assert config.model_copy(update={"speech": Config().speech}) == Config()
