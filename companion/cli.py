@@ -14,6 +14,7 @@ from threadpoolctl import threadpool_limits
 from companion import pairing, paths
 from companion.config import load_config
 from companion.config_commands import add_config_commands
+from companion.control_commands import add_control_commands
 from companion.cue_commands import add_cue_commands, add_voice_options, voice_settings
 from companion.drift import load_rules
 from companion.engine import ConfigurationError
@@ -207,6 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_commands(sub)
     add_cue_commands(sub)
     add_config_commands(sub)
+    add_control_commands(sub)
     return parser
 
 

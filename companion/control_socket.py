@@ -12,6 +12,7 @@ import contextlib
 import os
 import socket
 import struct
+import warnings
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -42,7 +43,11 @@ class NoDaemon(RuntimeError):
 
 
 def socket_path() -> Path:
-    return platformdirs.user_runtime_path(APP) / "control.sock"
+    with warnings.catch_warnings():
+        # Without XDG_RUNTIME_DIR it falls back to a folder in /tmp, and says so each time;
+        # `serve` makes sure the folder is ours alone either way.
+        warnings.simplefilter("ignore")
+        return platformdirs.user_runtime_path(APP) / "control.sock"
 
 
 def _peer_uid(sock: socket.socket) -> int:
@@ -53,6 +58,9 @@ def _peer_uid(sock: socket.socket) -> int:
 async def serve(path: Path, handle: Handler) -> asyncio.Server:
     """Listen on `path` (refusing if another daemon already answers there)."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if path.parent.stat().st_uid != os.getuid():
+        # In a shared place such as /tmp, another user could have made it first.
+        raise RuntimeError(f"{path.parent} belongs to another user; not listening there")
     path.parent.chmod(0o700)
     if path.exists():
         try:

@@ -57,10 +57,13 @@ def cache_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(autouse=True)
 def private_dirs(tmp_path: Path, cache_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every test gets its own data and config folders; the speech cache is shared by the
-    session."""
+    """Every test gets its own data, config and runtime folders; the speech cache is shared
+    by the session."""
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))  # never the runner's own
+    runtime = tmp_path / "runtime"
+    runtime.mkdir(mode=0o700)  # as the XDG spec asks: never a real daemon's socket
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
     monkeypatch.setenv("XDG_CACHE_HOME", str(cache_home))
 
 

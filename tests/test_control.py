@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import socket
 import threading
 import time
@@ -20,7 +21,9 @@ from companion.control import (
     decode_request,
     reply,
 )
-from companion.control_socket import NoDaemon, request, serve
+from companion.control_socket import NoDaemon, request, serve, socket_path
+from tests.conftest import need
+from tests.test_cli import companion
 
 Seen = list[object]
 
@@ -141,3 +144,57 @@ def test_a_stale_socket_is_replaced_but_a_live_one_is_not(
         await server.wait_closed()
 
     asyncio.run(replace_it())
+
+
+@pytest.fixture
+def runtime_daemon(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[dict[str, str], Seen]]:
+    """The daemon fixture at the socket the command line looks for."""
+    seen: Seen = []  # the test's own runtime folder is in XDG_RUNTIME_DIR (conftest)
+    loop = asyncio.new_event_loop()
+
+    async def handle(req: object) -> bytes:
+        seen.append(req)
+        return reply(state="idle", last_cue=None)
+
+    server = loop.run_until_complete(serve(socket_path(), handle))
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    yield dict(os.environ), seen
+
+    async def shut() -> None:
+        server.close()
+        await server.wait_closed()
+
+    asyncio.run_coroutine_threadsafe(shut(), loop).result(timeout=5)
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(timeout=5)
+    loop.close()
+
+
+def test_the_command_line_talks_to_the_daemon(
+    runtime_daemon: tuple[dict[str, str], Seen],
+) -> None:
+    env, seen = runtime_daemon
+    done = companion("status", "--json", env=env)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {"state": "idle", "last_cue": None}
+    done = companion("say", "Ribs", "down.", env=env)
+    assert done.returncode == 0, done.stderr
+    assert seen == [Status(cmd="status"), Say(cmd="say", text="Ribs down.")]
+
+
+def test_without_a_daemon_the_command_line_says_how_to_start_one() -> None:
+    done = companion("pause")
+    assert done.returncode == 3
+    assert "no daemon is running" in done.stderr and "companion daemon" in done.stderr
+
+
+def test_a_folder_another_user_made_is_not_listened_in(tmp_path: Path) -> None:
+    need(os.geteuid() == 0, "only root can make a folder belong to another user")
+    folder = tmp_path / "shared" / "posture-companion"
+    folder.mkdir(parents=True)
+    os.chown(folder, 65534, 65534)  # nobody
+    with pytest.raises(RuntimeError, match="belongs to another user"):
+        asyncio.run(serve(folder / "control.sock", lambda req: asyncio.sleep(0, reply())))
