@@ -147,9 +147,7 @@ def test_a_stale_socket_is_replaced_but_a_live_one_is_not(
 
 
 @pytest.fixture
-def runtime_daemon(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[tuple[dict[str, str], Seen]]:
+def runtime_daemon() -> Iterator[tuple[dict[str, str], Seen]]:
     """The daemon fixture at the socket the command line looks for."""
     seen: Seen = []  # the test's own runtime folder is in XDG_RUNTIME_DIR (conftest)
     loop = asyncio.new_event_loop()
