@@ -50,6 +50,19 @@ def _column_map(text: str) -> dict[str, str]:
     return {role.strip(): col.strip() for role, _, col in pairs}
 
 
+def _add_recording_options(p: argparse.ArgumentParser) -> None:
+    """For a recording in the data folder's format."""
+    p.add_argument(
+        "--placement",
+        type=_placement,
+        action="append",
+        default=[],
+        metavar="SENSOR=PLACE",
+        help="where a sensor sat: chest, pelvis, other",
+    )
+    p.add_argument("--trial", type=int, help="one trial of a file with a 'trial' column")
+
+
 def _add_run_options(p: argparse.ArgumentParser, replay: bool) -> None:
     p.add_argument(
         "--json",
@@ -122,15 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument(
         "--sensor", help="which accelerometer to follow (default: the first on the trunk)"
     )
-    replay.add_argument(
-        "--placement",
-        type=_placement,
-        action="append",
-        default=[],
-        metavar="SENSOR=PLACE",
-        help="where a sensor sat: chest, pelvis, other",
-    )
-    replay.add_argument("--trial", type=int, help="one trial of a file with a 'trial' column")
+    _add_recording_options(replay)
     _add_run_options(replay, replay=True)
     replay.set_defaults(handler=cmd_replay)
 
@@ -179,15 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
     analyze.add_argument(
         "--time-unit", choices=("s", "ms"), default="s", help="with --columns: unit of t"
     )
-    analyze.add_argument(
-        "--placement",
-        type=_placement,
-        action="append",
-        default=[],
-        metavar="SENSOR=PLACE",
-        help="where a sensor of a data-folder recording sat: chest, pelvis, other",
-    )
-    analyze.add_argument("--trial", type=int, help="one trial of a file with a 'trial' column")
+    _add_recording_options(analyze)
     analyze.add_argument(
         "--warmup",
         type=float,

@@ -63,34 +63,35 @@ class Check:
         return float(np.max(np.abs(self.errors)))
 
 
-def cadence_on_treadmill(treadmill: Path, trials: Path) -> Check:
-    """Each 5 s trial as one window, against the step rate of the force-plate contacts."""
+def treadmill_trials(treadmill: Path, trials: Path) -> Iterator[tuple[dict[str, str], AccelTrack]]:
+    """Each trial's ground-truth row and its sacral track."""
     with trials.open() as fh:
         rows = list(csv.DictReader(fh))
-    errors = []
     for row in rows:
-        track = load_recording(treadmill, trial=int(row["trial"])).track("sacrum")
-        spm = 60 * step_frequency(vertical(track.xyz), track.rate_hz)
-        errors.append(spm - float(row["gt_step_freq_spm"]))
-    return Check(treadmill.name, "force plates", len(rows), np.array(errors))
+        yield row, load_recording(treadmill, trial=int(row["trial"])).track("sacrum")
+
+
+def cadence_on_treadmill(treadmill: Path, trials: Path) -> Check:
+    """Each 5 s trial as one window, against the step rate of the force-plate contacts."""
+    errors = [
+        60 * step_frequency(vertical(track.xyz), track.rate_hz) - float(row["gt_step_freq_spm"])
+        for row, track in treadmill_trials(treadmill, trials)
+    ]
+    return Check(treadmill.name, "force plates", len(errors), np.array(errors))
 
 
 def contact_on_treadmill(treadmill: Path, trials: Path) -> Check:
     """Ground contact time per step (median per trial, ms) against the force plates'."""
-    with trials.open() as fh:
-        rows = list(csv.DictReader(fh))
     errors = []
-    for row in rows:
-        track = load_recording(treadmill, trial=int(row["trial"])).track("sacrum")
+    for row, track in treadmill_trials(treadmill, trials):
         fs = track.rate_hz
-        v = track.xyz @ (track.xyz.mean(axis=0) / np.linalg.norm(track.xyz.mean(axis=0)))
-        smooth = signal.sosfilt(step_lowpass(fs), v, zi=signal.sosfilt_zi(step_lowpass(fs)) * v[0])[
-            0
-        ]
+        v = vertical(track.xyz) + np.linalg.norm(track.xyz.mean(axis=0))  # gravity kept
+        sos = step_lowpass(fs)
+        smooth, _ = signal.sosfilt(sos, v, zi=signal.sosfilt_zi(sos) * v[0])
         steps = find_steps(v, fs)
         _, contact = step_metrics(v, smooth[steps[1:]], steps[:-1], steps[1:], fs)
         errors.append(float(np.median(contact)) - 1000 * float(row["gt_contact_time_s"]))
-    return Check(treadmill.name, "force plates", len(rows), np.array(errors))
+    return Check(treadmill.name, "force plates", len(errors), np.array(errors))
 
 
 def trunk_windows(track: AccelTrack) -> list[tuple[float, float]]:

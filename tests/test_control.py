@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -52,12 +53,32 @@ def test_good_requests() -> None:
     )
 
 
+@contextlib.contextmanager
+def served(path: Path, handle: Callable[[object], Awaitable[bytes]]) -> Iterator[None]:
+    """A real control socket at `path`, served from an event loop thread."""
+    loop = asyncio.new_event_loop()
+    server = loop.run_until_complete(serve(path, handle))
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+
+        async def shut() -> None:
+            server.close()
+            await server.wait_closed()
+
+        asyncio.run_coroutine_threadsafe(shut(), loop).result(timeout=5)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=5)
+        loop.close()
+
+
 @pytest.fixture
 def daemon(tmp_path: Path) -> Iterator[tuple[Path, Seen]]:
-    """A real socket served from an event loop thread; its handler notes each request."""
+    """A socket whose handler notes each request (and is slow to say things)."""
     path = tmp_path / "run" / "control.sock"
     seen: Seen = []
-    loop = asyncio.new_event_loop()
 
     async def handle(req: object) -> bytes:
         seen.append(req)
@@ -65,19 +86,8 @@ def daemon(tmp_path: Path) -> Iterator[tuple[Path, Seen]]:
             await asyncio.sleep(0.3)  # speaking takes a while; others must not wait on it
         return reply(cmd=getattr(req, "cmd", None), state="idle")
 
-    server = loop.run_until_complete(serve(path, handle))
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-    yield path, seen
-
-    async def shut() -> None:
-        server.close()
-        await server.wait_closed()
-
-    asyncio.run_coroutine_threadsafe(shut(), loop).result(timeout=5)
-    loop.call_soon_threadsafe(loop.stop)
-    thread.join(timeout=5)
-    loop.close()
+    with served(path, handle):
+        yield path, seen
 
 
 def test_the_socket_is_the_users_alone(daemon: tuple[Path, Seen]) -> None:
@@ -148,27 +158,16 @@ def test_a_stale_socket_is_replaced_but_a_live_one_is_not(
 
 @pytest.fixture
 def runtime_daemon() -> Iterator[tuple[dict[str, str], Seen]]:
-    """The daemon fixture at the socket the command line looks for."""
-    seen: Seen = []  # the test's own runtime folder is in XDG_RUNTIME_DIR (conftest)
-    loop = asyncio.new_event_loop()
+    """A socket where the command line looks for the daemon (the test's own runtime
+    folder, set by conftest)."""
+    seen: Seen = []
 
     async def handle(req: object) -> bytes:
         seen.append(req)
         return reply(state="idle", last_cue=None)
 
-    server = loop.run_until_complete(serve(socket_path(), handle))
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-    yield dict(os.environ), seen
-
-    async def shut() -> None:
-        server.close()
-        await server.wait_closed()
-
-    asyncio.run_coroutine_threadsafe(shut(), loop).result(timeout=5)
-    loop.call_soon_threadsafe(loop.stop)
-    thread.join(timeout=5)
-    loop.close()
+    with served(socket_path(), handle):
+        yield dict(os.environ), seen
 
 
 def test_the_command_line_talks_to_the_daemon(
