@@ -56,13 +56,19 @@ def cache_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(autouse=True)
-def private_dirs(tmp_path: Path, cache_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def private_dirs(
+    tmp_path: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+    cache_home: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """Every test gets its own data, config and runtime folders; the speech cache is shared
     by the session."""
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))  # never the runner's own
-    runtime = tmp_path / "runtime"
-    runtime.mkdir(mode=0o700)  # as the XDG spec asks: never a real daemon's socket
+    # Beside the test's folder, not in it; 0700 as the XDG spec asks. Never a real daemon's.
+    runtime = tmp_path_factory.mktemp("runtime")
+    runtime.chmod(0o700)
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
     monkeypatch.setenv("XDG_CACHE_HOME", str(cache_home))
 
