@@ -70,7 +70,6 @@ class FormWindow:
     running: bool
     values: dict[str, float] = field(default_factory=dict)
     steps: tuple[float, ...] = ()  # new steps, from the sensor that leads
-    sensors: tuple[str, ...] = ()  # the trunk sensors that were heard in this window
 
     def get(self, name: str) -> float | None:
         return self.values.get(name)
@@ -204,7 +203,6 @@ class FormAnalysis:
             running=lead.running,
             values=values,
             steps=lead.steps if lead.running else (),
-            sensors=tuple(sorted(windows)),
         )
 
     def _footpod_only(self, now: float) -> list[FormWindow]:

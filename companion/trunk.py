@@ -65,7 +65,6 @@ class _Signal:
     """The per-sample state of one unbroken stretch of signal (a gap starts a new one)."""
 
     def __init__(self, fs: float, first: FloatArray, s: AnalysisSettings):
-        self.fs = fs
         self.up = CausalFilter(lowpass(0.2, fs, order=1), first)  # gravity's direction
         v0 = float(np.linalg.norm(first))
         self.step = CausalFilter(step_lowpass(fs), np.asarray(v0))
