@@ -27,10 +27,11 @@ from companion.drift import load_rules
 from companion.engine import RunEngine
 from cues.catalogue import load_catalogue
 from sensors.clock import PacedClock
-from sensors.live import LiveSettings, LiveSource, PairedSensor, Transport
-from sensors.profiles import Role
+from sensors.live import LiveSettings, LiveSource
+from sensors.profiles import PairedSensor, Role
 from sensors.rawlog import RawLogWriter
 from sensors.samples import AccelBatch, FootpodSample, HeartRateSample
+from sensors.transport import Transport
 
 COMPANION = str(Path(sys.executable).parent / "companion")
 

@@ -11,23 +11,18 @@ from typing import TypeVar
 from rich.console import Console
 from threadpoolctl import threadpool_limits
 
-from companion import pairing, paths
 from companion.config import load_config
 from companion.config_commands import add_config_commands
 from companion.control_commands import add_control_commands
 from companion.cue_commands import add_cue_commands, add_voice_options, voice_settings
-from companion.drift import load_rules
-from companion.engine import ConfigurationError
-from companion.runner import RunError, RunOptions, coach_live, coach_raw_log, coach_recording
+from companion.options import RunOptions
 from companion.sensor_commands import add_commands, add_transport
-from cues.catalogue import load_catalogue
-from cues.datafile import DataFileError
-from sensors.clock import UnpacedClock
-from sensors.live import LiveSettings
+from companion.service import add_service_commands
 from sensors.protocols.rsc import CadenceUnit
-from sensors.rawlog import RawLogError, RawLogSource, is_raw_log
-from sensors.recording import RecordingError, load_plain_csv, load_recording, timed_samples
 from sensors.samples import Placement
+
+# The analysis, the Bluetooth stack and the recordings are imported by the commands that
+# use them: `companion daemon` and `companion status` start without them.
 
 T = TypeVar("T")
 
@@ -206,6 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_cue_commands(sub)
     add_config_commands(sub)
     add_control_commands(sub)
+    add_service_commands(sub)
     return parser
 
 
@@ -216,29 +212,29 @@ def _given(value: T | None, configured: T) -> T:
 
 def _options(args: argparse.Namespace, name: str) -> RunOptions:
     cfg = load_config()
-    duck = _given(args.duck, cfg.sound.duck_level)
-    return RunOptions(
+    duck = args.duck
+    return RunOptions.configured(
+        cfg,
         speed=getattr(args, "speed", 1.0),
-        audio=_given(args.audio, cfg.sound.audio),
+        audio=args.audio,
         out=args.out,
         json=args.json,
         sensor=getattr(args, "sensor", None),
-        catalogue=_given(args.cues, cfg.coach.cues),
-        rules=_given(args.rules, cfg.coach.rules),
+        catalogue=args.cues,
+        rules=args.rules,
         name=name,
         minutes=getattr(args, "minutes", None),
-        metronome=_given(args.metronome, cfg.sound.metronome_beats),
+        metronome=args.metronome,
         voice=voice_settings(args, cfg.speech),
-        pre_roll_s=_given(args.pre_roll, cfg.sound.pre_roll_s),
-        duck_level=None if duck >= 1 else duck,
-        headphones_only=_given(args.headphones_only, cfg.sound.headphones_only),
-        warmup_s=cfg.coach.warmup_s,
-        baseline_s=cfg.coach.baseline_s,
+        pre_roll_s=args.pre_roll,
+        duck_level=None if duck is None else (None if duck >= 1 else duck),
+        headphones_only=args.headphones_only,
     )
 
 
 def cmd_demo(args: argparse.Namespace, console: Console) -> int:
     from companion.demo import demo_recording
+    from companion.runner import coach_recording
 
     recording, markers = demo_recording()
     summary = coach_recording(recording, _options(args, "demo"), markers)
@@ -248,6 +244,10 @@ def cmd_demo(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_replay(args: argparse.Namespace, console: Console) -> int:
+    from companion.runner import coach_raw_log, coach_recording
+    from sensors.rawlog import is_raw_log
+    from sensors.recording import load_recording
+
     name = args.file.name.split(".")[0]
     if is_raw_log(args.file):
         summary = coach_raw_log(args.file, _options(args, name))
@@ -263,8 +263,13 @@ def cmd_analyze(args: argparse.Namespace, console: Console) -> int:
     from dataclasses import replace
 
     from companion.analyze import analyze, just_samples, print_table, write_json
+    from companion.drift import load_rules
     from companion.engine import EngineSettings
     from companion.trunk import AnalysisSettings
+    from cues.catalogue import load_catalogue
+    from sensors.clock import UnpacedClock
+    from sensors.rawlog import RawLogSource, is_raw_log
+    from sensors.recording import load_plain_csv, load_recording, timed_samples
 
     chunk_s = 10.0  # big batches: the analysis gives the same windows for any batch size
     if is_raw_log(args.file):
@@ -306,12 +311,28 @@ def cmd_analyze(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_run(args: argparse.Namespace, console: Console) -> int:
+    from companion import pairing, paths
+    from companion.runner import coach_live
+    from sensors.live import LiveSettings
+
     sensors = pairing.load(paths.paired_sensors())
     settings = LiveSettings(acc_rate_hz=args.rate, cadence_unit=CadenceUnit(args.cadence))
     summary, log = coach_live(sensors, args.transport, _options(args, "run"), settings)
     if not args.json:
         print(f"\nSummary: {summary.text}\nThe sensors' raw data is kept in {log}")
     return 0
+
+
+def _input_errors() -> tuple[type[Exception], ...]:
+    """Errors that are the input's fault (a file, a setting, a request): said in one line."""
+    from companion.engine import ConfigurationError
+    from companion.options import RunError
+    from companion.pairing import PairingError
+    from cues.datafile import DataFileError
+    from sensors.rawlog import RawLogError
+    from sensors.recording import RecordingError
+
+    return (RecordingError, RawLogError, DataFileError, ConfigurationError, RunError, PairingError)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -327,18 +348,13 @@ def main(argv: list[str] | None = None) -> int:
     console = Console()
     try:
         return int(args.handler(args, console))
-    except (
-        RecordingError,
-        RawLogError,
-        DataFileError,
-        ConfigurationError,
-        RunError,
-        pairing.PairingError,
-    ) as err:
-        print(f"companion: {err}", file=sys.stderr)
-        return 2
     except KeyError as err:  # --sensor names a sensor the recording does not have
         print(f"companion: {err.args[0]}", file=sys.stderr)
+        return 2
+    except Exception as err:
+        if not isinstance(err, _input_errors()):
+            raise
+        print(f"companion: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

@@ -17,9 +17,12 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from companion.drift import Episode
 from cues.catalogue import Catalogue, Category, Cue
+
+if TYPE_CHECKING:
+    from companion.drift import Episode
 
 
 @dataclass(frozen=True)

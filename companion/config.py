@@ -7,16 +7,18 @@ and never writes it.
 
 from __future__ import annotations
 
+import json
 import re
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
 import platformdirs
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from companion.paths import APP
 from cues.datafile import DataFileError
+from sensors.transport import Transport
 
 
 class _Section(BaseModel):
@@ -44,10 +46,46 @@ class CoachConfig(_Section):
     rules: Path | None = None  # drift rules instead of the bundled ones
 
 
+class ScheduleConfig(_Section):
+    checkin_min: float = Field(
+        default=5.0, ge=0.0
+    )  # a posture check-in every N run minutes; 0: off
+    split_min: float = Field(default=0.0, ge=0.0)  # time and cadence every N run minutes; 0: off
+    split_km: float = Field(default=1.0, ge=0.0)  # distance and pace every N km (footpod); 0: off
+    heart_rate_min: float = Field(default=0.0, ge=0.0)  # heart rate every N minutes; 0: off
+    # Times of day ("07:30") for a drill reminder between runs; two or three a day is ideal.
+    drill_reminders: tuple[str, ...] = ()
+
+    @field_validator("drill_reminders")
+    @classmethod
+    def _times_of_day(cls, times: tuple[str, ...]) -> tuple[str, ...]:
+        for text in times:
+            if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", text):
+                raise ValueError(f'{text!r} is not a time of day such as "07:30"')
+        if len(set(times)) != len(times):
+            raise ValueError("a time is given twice")
+        return tuple(sorted(times))
+
+
+class DaemonConfig(_Section):
+    transport: str = "system"  # the BLE stack: "system", or "bumble:<transport>"
+    speak_summary: bool = True  # at the end of each run
+    auto_start: bool = False  # start a run when the paired footpod shows running cadence
+    auto_start_spm: float = Field(default=140.0, ge=60.0, le=250.0)
+
+    @field_validator("transport")
+    @classmethod
+    def _transport(cls, spec: str) -> str:
+
+        return Transport.parse(spec).spec
+
+
 class Config(_Section):
     speech: SpeechConfig = SpeechConfig()
     sound: SoundConfig = SoundConfig()
     coach: CoachConfig = CoachConfig()
+    schedule: ScheduleConfig = ScheduleConfig()
+    daemon: DaemonConfig = DaemonConfig()
 
 
 class ConfigError(DataFileError):
@@ -114,6 +152,8 @@ def as_toml(config: Config) -> str:
                 lines.append(f"{key} = {'true' if value else 'false'}")
             elif isinstance(value, int | float):
                 lines.append(f"{key} = {value}")
+            elif isinstance(value, tuple):
+                lines.append(f"{key} = {json.dumps(list(value))}")
             else:
                 lines.append(f'{key} = "{value}"')
         lines.append("")

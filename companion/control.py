@@ -33,6 +33,8 @@ class Status(_Request):
 
 class Start(_Request):
     cmd: Literal["start"]
+    replay: str | None = None  # an absolute path: coach a recording instead of the sensors
+    speed: float = Field(default=1.0, ge=0.0, le=10000.0)  # a replay's run seconds per second
 
 
 class Stop(_Request):

@@ -90,6 +90,8 @@ async def serve(path: Path, handle: Handler) -> asyncio.Server:
                     answer = error_reply(str(err))
                 writer.write(answer)
                 await writer.drain()
+        except ConnectionError:
+            return  # the client went away; nothing to answer
         finally:
             with contextlib.suppress(OSError):
                 await writer.drain()

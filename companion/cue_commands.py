@@ -15,11 +15,8 @@ from companion import paths
 from companion.coach import estimate_duration
 from companion.config import SpeechConfig, load_config
 from cues.audio import Clip, open_sink
-from cues.catalogue import Catalogue, Cue, load_catalogue
+from cues.catalogue import EXAMPLES, Catalogue, Cue, load_catalogue
 from cues.speech import SpeechError, SpeechRenderer, VoiceSettings
-from sensors.profiles import SPOKEN_NAMES
-
-EXAMPLE_SENSOR = SPOKEN_NAMES[0]  # what {sensor} is filled with when a cue is tried out
 
 
 def add_voice_options(p: argparse.ArgumentParser) -> None:
@@ -43,7 +40,7 @@ def voice_settings(
 def wordings(cue: Cue) -> list[tuple[str, str]]:
     """(kind, text) of every wording, placeholders filled with an example."""
     return [
-        (kind, text.format(sensor=EXAMPLE_SENSOR))
+        (kind, text.format(**EXAMPLES))
         for kind, texts in (("say", cue.say), ("escalate", cue.escalate))
         for text in texts
     ]

@@ -4,8 +4,9 @@ A sans-IO state machine (in the manner of h11): the caller feeds samples from an
 and acts on the events that come back (shows them, speaks the cues). The run clock is the
 samples' own time, so a replay at any speed decides exactly as the live run would.
 
-States: warmup (learning the baseline) → running ⇄ paused (the runner stopped or walks),
-then finished.
+States: warmup (learning the baseline) → running ⇄ paused (the runner stopped or walks,
+or asked for a pause), then finished. Scheduled announcements (check-ins, splits, heart
+rate) come in through `announce` and `split`; the schedule itself lives outside.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from companion.events import (
     SensorChanged,
     StateChanged,
 )
+from companion.spoken import spoken_distance, spoken_duration, spoken_pace
 from companion.summary import RunStats
 from companion.trunk import AnalysisSettings
 from cues.catalogue import Catalogue, Category
@@ -70,6 +72,7 @@ class EngineSettings:
     metrics_every_s: float = 10.0
     battery_low_percent: int = 15
     metronome_beats: int = 0  # ticks at the baseline cadence after an overstriding cue; 0: off
+    split_m: float = 0.0  # a split announced every this many metres of footpod distance; 0: off
     analysis: AnalysisSettings = field(default_factory=AnalysisSettings)
     coach: CoachSettings = field(default_factory=CoachSettings)
 
@@ -115,6 +118,9 @@ class RunEngine:
         self._calibrated: set[str] = set()
         self._speed: float | None = None
         self._distance: float | None = None
+        self._distance0: float | None = None  # the footpod's count when the run began
+        self._next_split_m = s.split_m
+        self._held = False  # paused by the runner, not by stopping
         self._heart_rates: list[float] = []
         self._lost: set[str] = set()
         self._low_battery: set[str] = set()
@@ -135,11 +141,23 @@ class RunEngine:
             return []
         if isinstance(sample, FootpodSample):
             self._speed = sample.speed_mps if sample.speed_mps is not None else self._speed
-            self._distance = sample.distance_m if sample.distance_m is not None else self._distance
+            if sample.distance_m is not None:
+                self._distance = sample.distance_m
+                if self._distance0 is None:
+                    self._distance0 = sample.distance_m
         events: list[Event] = []
+        if isinstance(sample, FootpodSample) and self.settings.split_m > 0:
+            events += self._distance_split(sample.t)
         for w in self.analysis.feed(sample):
             events += self._on_window(w)
         return events
+
+    @property
+    def distance_m(self) -> float | None:
+        """Metres run so far, by the footpod."""
+        if self._distance is None or self._distance0 is None:
+            return None
+        return self._distance - self._distance0
 
     @property
     def sensor(self) -> str | None:
@@ -176,7 +194,9 @@ class RunEngine:
         hop = self.settings.analysis.hop_s
         events: list[Event] = []
         self._last_t = w.t
-        if w.running:
+        if self._held:
+            pass  # the runner paused the run: analysed, but neither counted nor judged
+        elif w.running:
             self._ever_ran = True
             self._stopped_since = None
             if self.state is RunState.PAUSED:
@@ -233,6 +253,62 @@ class RunEngine:
     def coach_tick(self, t: float) -> list[Event]:
         """Time passes with no sample (a sensor is lost): let the coach speak if due."""
         return self._say(t)
+
+    # The runner's own controls ------------------------------------------------------------
+
+    @property
+    def held(self) -> bool:
+        return self._held
+
+    def pause(self, t: float) -> list[Event]:
+        """The runner paused the run: it stays paused, moving or not, until `resume`."""
+        self._held = True
+        self._stopped_since = None
+        events = self._set_state(RunState.PAUSED, t)
+        self.coach.announce("run-paused", t)
+        return events + self._say(t)
+
+    def resume(self, t: float) -> list[Event]:
+        self._held = False
+        events = self._set_state(RunState.RUNNING if self.baseline else RunState.WARMUP, t)
+        self.coach.announce("run-resumed", t)
+        return events + self._say(t)
+
+    # Scheduled announcements ------------------------------------------------------------
+
+    def announce(self, cue_id: str, t: float, **fields: str) -> list[Event]:
+        """Say `cue_id` (a check-in, a reminder) when the coach next may."""
+        self.coach.announce(cue_id, t, **fields)
+        return self._say(t)
+
+    def split(self, t: float) -> list[Event]:
+        """Time and, with a footpod, distance and pace so far."""
+        distance = self.distance_m
+        pace = spoken_pace(distance or 0.0, self.running_s)
+        if distance and pace:
+            return self.announce(
+                "split",
+                t,
+                distance=spoken_distance(distance),
+                time=spoken_duration(self.running_s),
+                pace=pace,
+            )
+        cadence = f"{self._cadences[-1]:.0f}" if self._cadences else "not known yet"
+        return self.announce("split-time", t, time=spoken_duration(self.running_s), cadence=cadence)
+
+    def heart_rate(self, t: float) -> list[Event]:
+        """The latest heart rate, when a strap sends one."""
+        if not self._heart_rates:
+            return []
+        return self.announce("heart-rate", t, bpm=f"{self._heart_rates[-1]:.0f}")
+
+    def _distance_split(self, t: float) -> list[Event]:
+        distance = self.distance_m
+        if distance is None or distance < self._next_split_m:
+            return []
+        while self._next_split_m <= distance:
+            self._next_split_m += self.settings.split_m
+        return self.split(t)
 
     def _set_state(self, state: RunState, t: float) -> list[Event]:
         if state is self.state:
@@ -300,6 +376,6 @@ class RunEngine:
             form_cues=sum(c.category == Category.FORM.value for c in self.cues),
             cues=len(self.cues),
             heart_rate_bpm=float(np.mean(self._heart_rates)) if self._heart_rates else None,
-            distance_m=self._distance,
+            distance_m=self.distance_m,
         )
         return events, stats

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
 from enum import Enum
-from typing import Any, ClassVar, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
-from companion.drift import Episode
+if TYPE_CHECKING:
+    from companion.drift import Episode
 
 
 def _plain(value: Any) -> Any:

@@ -12,8 +12,7 @@ import re
 import tempfile
 from pathlib import Path
 
-from sensors.live import PairedSensor
-from sensors.profiles import Role
+from sensors.profiles import PairedSensor, Role
 
 ADDRESS = re.compile(r"^[0-9A-F]{2}(:[0-9A-F]{2}){5}$|^[0-9A-F-]{36}$")  # MAC, or macOS UUID
 

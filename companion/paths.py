@@ -29,10 +29,25 @@ def audio_out(name: str) -> Path:
     return base / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
+def new_run_name() -> Path:
+    """A run's files without their suffixes: runs/run-<date>-<time>, never one in use."""
+    runs = private_dir(platformdirs.user_data_path(APP), "runs")
+    stem = f"run-{time.strftime('%Y%m%d-%H%M%S')}"
+    base, n = runs / stem, 1
+    while any(runs.glob(f"{base.name}.*")):
+        n += 1
+        base = runs / f"{stem}-{n}"
+    return base
+
+
 def new_raw_log() -> Path:
     """A new file for a live run's raw notifications (see sensors/rawlog.py)."""
-    runs = private_dir(platformdirs.user_data_path(APP), "runs")
-    return runs / f"run-{time.strftime('%Y%m%d-%H%M%S')}.pcraw"
+    return new_run_name().with_suffix(".pcraw")
+
+
+def schedule_db() -> Path:
+    """The drill reminders' job store."""
+    return private_dir(platformdirs.user_data_path(APP)) / "schedule.sqlite"
 
 
 def paired_sensors() -> Path:

@@ -7,14 +7,16 @@ lines) around a sensor source. Only the source and the clock differ.
 from __future__ import annotations
 
 import asyncio
-import re
+import logging
 import signal
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import IO
 
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from rich.console import Console
 
 from companion import paths
@@ -22,74 +24,27 @@ from companion.coach import estimate_duration
 from companion.drift import load_rules
 from companion.engine import EngineSettings, RunEngine
 from companion.events import Event, RunStarted, Summary
-from companion.session import Speaker, run_session
+from companion.options import RunError, RunOptions, open_audio
+from companion.schedule import RunSchedule
+from companion.session import Session
 from companion.timeline import JsonLines, Timeline
-from cues.audio import AudioMode, DevicePlayer, WavFileSink, open_sink
+from cues.audio import DevicePlayer, WavFileSink
 from cues.catalogue import load_catalogue
-from cues.speech import SpeechError, SpeechRenderer, VoiceSettings
+from cues.speaker import Speaker
+from cues.speech import SpeechRenderer
 from sensors.clock import Clock, PacedClock, UnpacedClock
-from sensors.live import LiveSettings, LiveSource, PairedSensor, Transport
-from sensors.profiles import SPOKEN_NAMES
+from sensors.live import LiveSettings, LiveSource
+from sensors.profiles import PairedSensor
 from sensors.rawlog import RawLogSource, RawLogWriter
 from sensors.recording import AccelTrack, Recording, ReplaySource
 from sensors.source import SensorSource
+from sensors.transport import Transport
+
+log = logging.getLogger(__name__)
 
 
-class RunError(RuntimeError):
-    """A run that cannot be started as asked."""
-
-
-@dataclass(frozen=True)
-class RunOptions:
-    speed: float = 150.0  # replays: run seconds per second; 0 = as fast as possible
-    audio: AudioMode = "auto"
-    out: Path | None = None  # where WAV files go when there is no audio device
-    json: bool = False
-    sensor: str | None = None
-    catalogue: Path | None = None
-    rules: Path | None = None
-    name: str = "replay"  # names the folder of WAV files
-    minutes: float | None = None  # end a live run after this long
-    metronome: int = 0  # ticks at the runner's cadence after an overstriding cue; 0: off
-    voice: VoiceSettings = field(default_factory=VoiceSettings)
-    pre_roll_s: float = 0.3  # inaudible sound before the first word, to wake headphones
-    duck_level: float | None = 0.3  # other audio's volume while a cue plays; None: untouched
-    headphones_only: bool = False  # say nothing when the output is not headphones
-    warmup_s: float = 60.0  # running not judged
-    baseline_s: float = 120.0  # running the baseline is learned from, after the warm-up
-
-
-def coach(
-    header: RunStarted,
-    make_source: Callable[[Clock], SensorSource],
-    options: RunOptions,
-    *,
-    live: bool = False,
-    markers: Sequence[Event] = (),
-    stdout: IO[str] = sys.stdout,
-    stderr: IO[str] = sys.stderr,
-) -> Summary:
-    """Coach a run from the source `make_source` builds on the run's clock; the summary."""
-    catalogue = load_catalogue(options.catalogue)
-    rules = load_rules(options.rules)
-    info = Console(file=stderr) if options.json else Console(file=stdout)
-
-    slug = re.sub(r"[^a-z0-9]+", "-", options.name.lower()).strip("-")[:40] or "run"
-    sink, problem = open_sink(
-        options.audio,
-        options.out or paths.audio_out(slug),
-        options.pre_roll_s,
-        options.duck_level,
-        options.headphones_only,
-    )
-    if problem:
-        info.print(f"[yellow]No sound here: {problem}. Cues are written as WAV files instead.")
-    renderer = SpeechRenderer(paths.speech_cache(), options.voice)
-    try:
-        with info.status("Rendering the cue catalogue to speech…"):
-            renderer.render_all(catalogue.texts({"sensor": SPOKEN_NAMES}))
-    except SpeechError as err:
-        info.print(f"[red]Speech is unavailable: {err}. The run goes on, shown but not spoken.")
+def new_engine(options: RunOptions, renderer: SpeechRenderer) -> RunEngine:
+    """A run engine with the options' cues, rules and timings (checked against each other)."""
 
     def duration_of(text: str) -> float:
         return renderer.duration(text) or estimate_duration(text)
@@ -98,39 +53,66 @@ def coach(
         warmup_s=options.warmup_s,
         baseline_s=options.baseline_s,
         metronome_beats=options.metronome,
+        split_m=options.split_m,
     )
-    engine = RunEngine(catalogue, rules, settings, duration_of=duration_of)
+    catalogue = load_catalogue(options.catalogue)
+    return RunEngine(catalogue, load_rules(options.rules), settings, duration_of=duration_of)
+
+
+async def scheduled(session: Session, clock: Clock, name: str) -> None:
+    """An in-run job came due: the check-in, the split or the heart rate."""
+    engine, t = session.engine, clock.now()
+    if name == "checkin":
+        await session.handle(engine.announce("checkin", t))
+    elif name == "split":
+        await session.handle(engine.split(t))
+    elif name == "heart-rate":
+        await session.handle(engine.heart_rate(t))
+
+
+def coach(
+    plan: Plan,
+    options: RunOptions,
+    *,
+    markers: Sequence[Event] = (),
+    stdout: IO[str] = sys.stdout,
+    stderr: IO[str] = sys.stderr,
+) -> Summary:
+    """Coach the run `plan` describes in the foreground; its summary."""
+    live = plan.live
+    info = Console(file=stderr) if options.json else Console(file=stdout)
+    sink, renderer = open_audio(options, info)
+    engine = new_engine(options, renderer)
     speed = 1.0 if live else options.speed
     clock: Clock = PacedClock(speed) if speed > 0 else UnpacedClock()
     frontend = JsonLines(stdout) if options.json else Timeline(Console(file=stdout))
     hold = speed > 1 and isinstance(sink, DevicePlayer)
 
+    session = Session(engine, Speaker(renderer, sink), [frontend], markers, hold)
+
     async def run() -> Summary:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
+        scheduler = AsyncIOScheduler()
+        scheduler.start()
+        RunSchedule(scheduler, options.schedule, partial(scheduled, session, clock), speed)
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)  # end cleanly: summary, data kept
         if options.minutes is not None:
             loop.call_later(options.minutes * 60, stop.set)
         try:
-            _, summary = await run_session(
-                make_source(clock),
-                engine,
-                Speaker(renderer, sink),
-                [frontend],
-                markers,
-                hold,
-                stop=stop,
-                clock=clock if live else None,
+            _, summary = await session.run(
+                plan.make_source(clock), stop=stop, clock=clock if live else None
             )
         finally:
+            scheduler.shutdown(wait=False)
             for signum in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(signum)
         return summary
 
     try:
         with frontend:
-            frontend.show(header)
+            frontend.show(plan.header)
             summary = asyncio.run(run())
         if not options.json:
             info.print("[dim]Finishing the audio…")
@@ -146,13 +128,26 @@ def coach(
     return summary
 
 
-def coach_recording(
-    recording: Recording, options: RunOptions, markers: Sequence[Event] = ()
-) -> Summary:
+@dataclass
+class Plan:
+    """What a run is coached from: its header, and how to make its source on its clock."""
+
+    header: RunStarted
+    make_source: Callable[[Clock], SensorSource]
+    live: bool = False
+    raw_log: RawLogWriter | None = None  # a live run keeps every notification here
+    raw_log_path: Path | None = None
+
+    def close(self) -> None:
+        if self.raw_log is not None:
+            self.raw_log.close()
+
+
+def recording_plan(recording: Recording, sensor: str | None = None) -> Plan:
     """Replay a recording in the data folder's format."""
     trunk = recording.trunk_tracks()
-    if options.sensor is not None:
-        tracks: tuple[AccelTrack, ...] = (recording.track(options.sensor),)
+    if sensor is not None:
+        tracks: tuple[AccelTrack, ...] = (recording.track(sensor),)
     elif trunk:
         tracks = trunk  # a chest and a pelvis sensor together give the lumbar arch
     else:
@@ -168,15 +163,11 @@ def coach_recording(
         placement=", ".join(tr.placement.value for tr in tracks),
         notes=recording.notes,
     )
-    return coach(
-        header,
-        lambda clock: ReplaySource(recording, clock, sensors=tuple(tr.sensor for tr in tracks)),
-        options,
-        markers=markers,
-    )
+    followed = tuple(tr.sensor for tr in tracks)
+    return Plan(header, lambda clock: ReplaySource(recording, clock, sensors=followed))
 
 
-def coach_raw_log(path: Path, options: RunOptions) -> Summary:
+def raw_log_plan(path: Path) -> Plan:
     """Replay a live run's raw notification log through the live decoders."""
     probe = RawLogSource(path, UnpacedClock())
     trunk = probe.trunk_devices()
@@ -187,15 +178,12 @@ def coach_raw_log(path: Path, options: RunOptions) -> Summary:
         placement=trunk[0]["placement"] if trunk else "none",
         notes=tuple(f"{d['role']}: {d['name']} ({d['address']})" for d in probe.devices.values()),
     )
-    return coach(header, lambda clock: RawLogSource(path, clock), options)
+    return Plan(header, lambda clock: RawLogSource(path, clock))
 
 
-def coach_live(
-    sensors: list[PairedSensor],
-    transport: Transport,
-    options: RunOptions,
-    settings: LiveSettings | None = None,
-) -> tuple[Summary, Path]:
+def live_plan(
+    sensors: list[PairedSensor], transport: Transport, settings: LiveSettings | None = None
+) -> Plan:
     """A live run with the paired sensors; every notification is kept in a raw log."""
     if not sensors:
         raise RunError(
@@ -215,13 +203,35 @@ def coach_live(
             f"raw notifications kept in {log_path}",
         ),
     )
+    return Plan(
+        header,
+        lambda clock: LiveSource(sensors, transport, clock, settings, writer),
+        live=True,
+        raw_log=writer,
+        raw_log_path=log_path,
+    )
+
+
+def coach_recording(
+    recording: Recording, options: RunOptions, markers: Sequence[Event] = ()
+) -> Summary:
+    return coach(recording_plan(recording, options.sensor), options, markers=markers)
+
+
+def coach_raw_log(path: Path, options: RunOptions) -> Summary:
+    return coach(raw_log_plan(path), options)
+
+
+def coach_live(
+    sensors: list[PairedSensor],
+    transport: Transport,
+    options: RunOptions,
+    settings: LiveSettings | None = None,
+) -> tuple[Summary, Path]:
+    plan = live_plan(sensors, transport, settings)
     try:
-        summary = coach(
-            header,
-            lambda clock: LiveSource(sensors, transport, clock, settings, writer),
-            options,
-            live=True,
-        )
+        summary = coach(plan, options)
     finally:
-        writer.close()
-    return summary, log_path
+        plan.close()
+    assert plan.raw_log_path is not None
+    return summary, plan.raw_log_path

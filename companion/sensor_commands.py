@@ -1,4 +1,8 @@
-"""The sensor commands: scan, pair, unpair, sensors, simulate."""
+"""The sensor commands: scan, pair, unpair, sensors, simulate.
+
+The Bluetooth stack and the simulator are imported by the commands that use them, so that
+the rest of `companion` (the daemon above all) starts without them.
+"""
 
 from __future__ import annotations
 
@@ -8,17 +12,13 @@ import json
 import os
 from pathlib import Path
 
-from bleak.exc import BleakError
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from companion import pairing, paths
-from companion.demo import DEMO_RECORDING
-from companion.simulate import SimulateOptions, simulate
-from sensors.live import PairedSensor, Transport, inspect, scan
-from sensors.profiles import ROLE_SERVICES, Role, offered
-from sensors.recording import load_recording
+from sensors.profiles import ROLE_SERVICES, PairedSensor, Role, offered
+from sensors.transport import Transport
 
 TRANSPORT_HELP = (
     "the BLE stack: 'system' (BlueZ on Linux), 'bumble:usb:0' for a USB dongle without "
@@ -37,6 +37,10 @@ def add_transport(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_scan(args: argparse.Namespace, console: Console) -> int:
+    from bleak.exc import BleakError
+
+    from sensors.live import scan
+
     transport: Transport = args.transport
     transport.activate()
     with Progress(
@@ -96,6 +100,10 @@ def cmd_scan(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_pair(args: argparse.Namespace, console: Console) -> int:
+    from bleak.exc import BleakError
+
+    from sensors.live import inspect
+
     address = pairing.normalise(args.address)
     role = Role(args.role)
     name = args.name or ""
@@ -152,6 +160,10 @@ def _dropout(text: str) -> tuple[float, float]:
 
 
 def cmd_simulate(args: argparse.Namespace, console: Console) -> int:
+    from companion.demo import DEMO_RECORDING
+    from companion.simulate import SimulateOptions, simulate
+    from sensors.recording import load_recording
+
     recording = load_recording(args.recording or DEMO_RECORDING)
     options = SimulateOptions(
         port=args.port,

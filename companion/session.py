@@ -10,17 +10,16 @@ import asyncio
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
-from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from companion.engine import RunEngine
 from companion.events import CueSpoken, Event, MetronomeTicks, Summary
 from companion.summary import RunStats, summary_text
-from cues.audio import AudioSink, Clip
-from cues.earcons import earcon_file, metronome_file
-from cues.speech import SpeechError, SpeechRenderer
+from cues.speaker import Speaker
 from sensors.clock import Clock
 from sensors.source import SensorSource
+
+if TYPE_CHECKING:
+    from companion.engine import RunEngine
 
 log = logging.getLogger(__name__)
 
@@ -31,45 +30,103 @@ class Frontend(Protocol):
     def show(self, event: Event) -> None: ...
 
 
-class Speaker:
-    """Turns text into sound: the cached rendering, then the audio sink."""
+class Session:
+    """One coached run: what the engine says is shown on every frontend and spoken.
 
-    def __init__(self, renderer: SpeechRenderer, sink: AudioSink):
-        self.renderer = renderer
-        self.sink = sink
-        self.failed: str | None = None
+    `hold_for_speech` is for replays faster than real time: the run waits while a cue is
+    heard, so that what is shown and what is said stay together. A live run never waits.
+    The daemon also acts on a running session from outside (a pause asked for, a
+    check-in on schedule): it passes what the engine answered to `handle`.
+    """
 
-    async def say(self, text: str, label: str, t: float, priority: int = 50) -> Path | None:
-        """Queue `text` to be heard; the rendered file, or None if speech is broken (then
-        the attention chime is heard in its place, so the runner still knows)."""
-        try:
-            path = await asyncio.wrap_future(self.renderer.render(text))
-        except SpeechError as err:
-            if self.failed is None:  # say it once, then carry on with chimes
-                self.failed = str(err)
-                log.error("speech failed, cues will be shown and chimed: %s", err)
-            try:
-                chime = earcon_file("attention", self.renderer.cache_dir)
-            except OSError:
-                return None  # the cache cannot be written either: shown only
-            self.sink.play(Clip(path=chime, label=f"{label}-chime", t=t, priority=priority))
-            return None
-        self.sink.play(Clip(path=path, label=label, t=t, priority=priority))
-        return path
+    def __init__(
+        self,
+        engine: RunEngine,
+        speaker: Speaker,
+        frontends: Sequence[Frontend],
+        markers: Iterable[Event] = (),
+        hold_for_speech: bool = False,
+        speak_summary: bool = True,
+    ):
+        self.engine = engine
+        self.speaker = speaker
+        self.frontends = list(frontends)
+        self.hold_for_speech = hold_for_speech
+        self.speak_summary = speak_summary
+        self._markers = sorted(markers, key=lambda e: e.t)
 
-    def ticks(self, spm: float, beats: int, t: float) -> Path | None:
-        """Queue `beats` metronome ticks at `spm`, after whatever is being said."""
-        try:
-            path = metronome_file(spm, beats, self.renderer.cache_dir)
-        except OSError:
-            return None
-        self.sink.play(Clip(path=path, label="metronome", t=t, priority=0))
-        return path
+    def _show(self, event: Event) -> None:
+        while self._markers and self._markers[0].t <= event.t:
+            marker = self._markers.pop(0)
+            for f in self.frontends:
+                f.show(marker)
+        for f in self.frontends:
+            f.show(event)
 
-    async def heard(self) -> None:
-        """Return once everything queued has been played."""
-        while self.sink.pending():
-            await asyncio.sleep(0.05)
+    async def handle(self, events: list[Event]) -> None:
+        """Show `events`, speaking the cues and playing the ticks among them."""
+        for event in events:
+            if isinstance(event, CueSpoken):
+                audio = await self.speaker.say(event.text, event.id, event.t)
+                self._show(replace(event, audio=str(audio) if audio else None))
+                if self.hold_for_speech:
+                    await self.speaker.heard()
+            elif isinstance(event, MetronomeTicks):
+                ticks = self.speaker.ticks(event.spm, event.beats, event.t)
+                self._show(replace(event, audio=str(ticks) if ticks else None))
+            else:
+                self._show(event)
+
+    async def run(
+        self,
+        source: SensorSource,
+        stop: asyncio.Event | None = None,
+        clock: Clock | None = None,
+    ) -> tuple[RunStats, Summary]:
+        """Coach from `source` until it ends or `stop` is set. Given the run's `clock`, the
+        coach also gets to speak while no samples come (a sensor lost)."""
+        engine = self.engine
+
+        async def consume() -> None:
+            async for sample in source.stream():
+                await self.handle(engine.feed(sample))
+
+        async def tick() -> None:
+            assert clock is not None
+            while True:
+                await asyncio.sleep(1.0)
+                await self.handle(engine.coach_tick(clock.now()))
+
+        await self.handle(engine.start(clock.now() if clock else 0.0))
+        reader = asyncio.create_task(consume())
+        stopper = asyncio.create_task(stop.wait()) if stop is not None else None
+        ticker = asyncio.create_task(tick()) if clock is not None else None
+        helpers = [t for t in (stopper, ticker) if t is not None]
+        await asyncio.wait(
+            [reader] + ([stopper] if stopper else []), return_when=asyncio.FIRST_COMPLETED
+        )
+        for task in (reader, *helpers):
+            task.cancel()
+        await asyncio.gather(reader, *helpers, return_exceptions=True)
+        failure = reader.exception() if reader.done() and not reader.cancelled() else None
+        if failure is not None:
+            raise failure
+        end_events, stats = engine.finish(clock.now() if clock else None)
+        await self.handle(end_events)
+        text = summary_text(stats)
+        audio = (
+            await self.speaker.say(text, "summary", stats.duration_s, priority=100)
+            if self.speak_summary
+            else None
+        )
+        summary = Summary(
+            t=stats.duration_s,
+            text=text,
+            stats=stats.to_dict(),
+            audio=str(audio) if audio else None,
+        )
+        self._show(summary)
+        return stats, summary
 
 
 async def run_session(
@@ -82,68 +139,6 @@ async def run_session(
     stop: asyncio.Event | None = None,
     clock: Clock | None = None,
 ) -> tuple[RunStats, Summary]:
-    """Coach one run from `source` until it ends or `stop` is set; `markers` are extra
-    timed events to show.
-
-    `hold_for_speech` is for replays faster than real time: the run waits while a cue is
-    heard, so that what is shown and what is said stay together. A live run never waits;
-    given its `clock`, the coach also gets to speak while no samples come (a sensor lost).
-    """
-    pending = sorted(markers, key=lambda e: e.t)
-
-    def show(event: Event) -> None:
-        while pending and pending[0].t <= event.t:
-            for f in frontends:
-                f.show(pending[0])
-            pending.pop(0)
-        for f in frontends:
-            f.show(event)
-
-    async def handle(events: list[Event]) -> None:
-        for event in events:
-            if isinstance(event, CueSpoken):
-                audio = await speaker.say(event.text, event.id, event.t)
-                event = replace(event, audio=str(audio) if audio else None)
-                show(event)
-                if hold_for_speech:
-                    await speaker.heard()
-                continue
-            if isinstance(event, MetronomeTicks):
-                ticks = speaker.ticks(event.spm, event.beats, event.t)
-                show(replace(event, audio=str(ticks) if ticks else None))
-                continue
-            show(event)
-
-    async def consume() -> None:
-        async for sample in source.stream():
-            await handle(engine.feed(sample))
-
-    async def tick() -> None:
-        assert clock is not None
-        while True:
-            await asyncio.sleep(1.0)
-            await handle(engine.coach_tick(clock.now()))
-
-    await handle(engine.start(clock.now() if clock else 0.0))
-    reader = asyncio.create_task(consume())
-    stopper = asyncio.create_task(stop.wait()) if stop is not None else None
-    ticker = asyncio.create_task(tick()) if clock is not None else None
-    helpers = [t for t in (stopper, ticker) if t is not None]
-    await asyncio.wait(
-        [reader] + ([stopper] if stopper else []), return_when=asyncio.FIRST_COMPLETED
-    )
-    for task in (reader, *helpers):
-        task.cancel()
-    await asyncio.gather(reader, *helpers, return_exceptions=True)
-    failure = reader.exception() if reader.done() and not reader.cancelled() else None
-    if failure is not None:
-        raise failure
-    end_events, stats = engine.finish(clock.now() if clock else None)
-    await handle(end_events)
-    text = summary_text(stats)
-    audio = await speaker.say(text, "summary", stats.duration_s, priority=100)
-    summary = Summary(
-        t=stats.duration_s, text=text, stats=stats.to_dict(), audio=str(audio) if audio else None
-    )
-    show(summary)
-    return stats, summary
+    """Coach one run from `source` until it ends or `stop` is set (see `Session`)."""
+    session = Session(engine, speaker, frontends, markers, hold_for_speech)
+    return await session.run(source, stop, clock)

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from companion.drift import Episode
+from companion.spoken import spoken_distance, spoken_duration
+
+if TYPE_CHECKING:
+    from companion.drift import Episode
 
 
 @dataclass(frozen=True)
@@ -39,12 +42,6 @@ class RunStats:
         }
 
 
-def spoken_duration(seconds: float) -> str:
-    if seconds < 90:
-        return f"{round(seconds)} seconds"
-    return f"{round(seconds / 60)} minutes"
-
-
 def _count(n: int, one: str, many: str) -> str:
     return f"one {one}" if n == 1 else f"{n} {many}"
 
@@ -53,7 +50,7 @@ def summary_text(stats: RunStats) -> str:
     """A few short sentences: how long, cadence, how well form held, the drifts, the cues."""
     first = f"Run complete: {spoken_duration(stats.duration_s)}"
     if stats.distance_m:
-        first += f", {stats.distance_m / 1000:.1f} kilometres"
+        first += f", {spoken_distance(stats.distance_m)}"
     if stats.cadence_spm is not None:
         first += f", cadence {round(stats.cadence_spm)}"
     if stats.heart_rate_bpm is not None:

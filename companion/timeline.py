@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import math
+import os
+from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
@@ -29,6 +33,8 @@ from companion.events import (
     StateChanged,
     Summary,
 )
+
+log = logging.getLogger(__name__)
 
 
 def clock(t: float) -> str:
@@ -62,6 +68,33 @@ class JsonLines:
 
     def __exit__(self, *exc: object) -> None:
         pass
+
+
+class EventFile(JsonLines):
+    """A run's events kept as JSON lines in a file of its own, readable by the runner only.
+
+    Each line is flushed as it comes, so a killed process keeps all but the last moment.
+    A full disk costs the file, never the run.
+    """
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.broken: str | None = None
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        super().__init__(os.fdopen(fd, "w", encoding="utf-8"))
+
+    def show(self, event: Event) -> None:
+        if self.broken is not None:
+            return
+        try:
+            super().show(event)
+        except OSError as err:
+            self.broken = str(err)
+            log.error("cannot write %s any more (%s); the run goes on", self.path, err)
+
+    def __exit__(self, *exc: object) -> None:
+        with contextlib.suppress(OSError):
+            self.stream.close()
 
 
 class Timeline:

@@ -18,7 +18,18 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from cues.datafile import DataFileError, load_entries
 
 DEFAULT_CATALOGUE = Path(__file__).with_name("catalogue.toml")
-PLACEHOLDERS = {"sensor"}  # filled in when said: the sensor's spoken name
+# Filled in when said: the sensor's spoken name, and the numbers of a split or a heart-rate
+# announcement (in words, see companion/spoken.py).
+PLACEHOLDERS = {"sensor", "time", "distance", "pace", "cadence", "bpm"}
+# A typical value of each, for trying a wording out (`companion cues say`) and for tests.
+EXAMPLES = {
+    "sensor": "Chest sensor",
+    "time": "25 minutes",
+    "distance": "5.2 kilometres",
+    "pace": "5 12 per kilometre",
+    "cadence": "172",
+    "bpm": "158",
+}
 
 
 class Category(StrEnum):

@@ -22,10 +22,9 @@ from typing import Any
 
 from bleak import BleakClient, BleakScanner
 from bleak.backends.device import BLEDevice
-from bleak.exc import BleakDBusError, BleakError
+from bleak.exc import BleakError
 from bleak_retry_connector import establish_connection
 
-from sensors.bumble_backend import BumbleClient, BumbleRadio, BumbleScanner
 from sensors.clock import Clock
 from sensors.decoding import SensorDecoder
 from sensors.profiles import (
@@ -34,76 +33,17 @@ from sensors.profiles import (
     HR_SERVICE,
     RSC_FEATURE,
     RSC_MEASUREMENT,
+    PairedSensor,
     Role,
     offered,
 )
 from sensors.protocols import DecodeError, imu, pmd, rsc
 from sensors.rawlog import RawLogWriter
 from sensors.samples import Link, Sample, SensorStatus
+from sensors.transport import Transport
 
 log = logging.getLogger(__name__)
 BLE_ERRORS = (BleakError, TimeoutError, asyncio.TimeoutError, OSError)
-
-
-@dataclass(frozen=True)
-class PairedSensor:
-    address: str
-    role: Role
-    name: str = ""
-
-    @property
-    def label(self) -> str:
-        return self.name or self.address
-
-    def describe(self) -> dict[str, Any]:
-        return {
-            "address": self.address,
-            "name": self.label,
-            "role": self.role.value,
-            "placement": self.role.placement.value,
-        }
-
-
-@dataclass(frozen=True)
-class Transport:
-    """Which BLE stack: the system's (BlueZ on Linux) or Bumble over a transport such as a
-    USB dongle (``bumble:usb:0``) or `companion simulate` (``bumble:tcp-client:…``)."""
-
-    spec: str = "system"
-
-    @classmethod
-    def parse(cls, spec: str) -> Transport:
-        if spec not in ("system", "bumble") and not spec.startswith("bumble:"):
-            raise ValueError(f"transport {spec!r}: use 'system' or 'bumble:<transport>'")
-        return cls(spec)
-
-    @property
-    def bumble(self) -> str | None:
-        """The Bumble transport, "" for a radio the caller configured, None for system."""
-        if self.spec == "bumble":
-            return ""
-        return self.spec.removeprefix("bumble:") if self.spec.startswith("bumble:") else None
-
-    def activate(self) -> None:
-        if self.bumble:
-            BumbleRadio.configure(transport=self.bumble)
-
-    def explain(self, err: BaseException) -> str:
-        """What went wrong, and for the system stack what to do without BlueZ."""
-        if self.bumble is None and isinstance(err, OSError | BleakDBusError):
-            return (
-                f"cannot use the system's Bluetooth ({err}). Is bluetoothd running? "
-                "Without BlueZ, use a USB dongle with --transport bumble:usb:0, or "
-                "virtual sensors with `companion simulate` and "
-                "--transport bumble:tcp-client:127.0.0.1:9001"
-            )
-        return str(err) or type(err).__name__
-
-    def scanner(self) -> dict[str, Any]:
-        return {"backend": BumbleScanner} if self.bumble is not None else {}
-
-    def client(self) -> dict[str, Any]:
-        return {"backend": BumbleClient} if self.bumble is not None else {}
 
 
 @dataclass(frozen=True)

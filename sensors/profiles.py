@@ -7,7 +7,9 @@ profile; a chest strap's heart rate comes along), or `hr` (heart rate only).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 from sensors.protocols import imu, pmd
 from sensors.samples import Placement
@@ -81,3 +83,22 @@ def offered(service_uuids: list[str]) -> list[str]:
     """Our profiles among the services a device advertises or has."""
     lowered = {u.lower() for u in service_uuids}
     return [name for uuid, name in PROFILES.items() if uuid in lowered]
+
+
+@dataclass(frozen=True)
+class PairedSensor:
+    address: str
+    role: Role
+    name: str = ""
+
+    @property
+    def label(self) -> str:
+        return self.name or self.address
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "address": self.address,
+            "name": self.label,
+            "role": self.role.value,
+            "placement": self.role.placement.value,
+        }

@@ -18,11 +18,12 @@ from bumble.link import LocalLink
 from sensors.bumble_backend import CENTRAL_ADDRESS, BumbleRadio
 from sensors.bumble_link import local_device
 from sensors.clock import PacedClock
-from sensors.live import LiveSettings, LiveSource, PairedSensor, Transport
-from sensors.profiles import Role
+from sensors.live import LiveSettings, LiveSource
+from sensors.profiles import PairedSensor, Role
 from sensors.rawlog import RawLogWriter
 from sensors.recording import AccelTrack
 from sensors.samples import AccelBatch, Sample
+from sensors.transport import Transport
 from sensors.virtual import (
     Motion,
     Playback,

@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from companion.session import Speaker
 from cues.audio import WavFileSink, read_wav
 from cues.earcons import EARCONS, RATE, earcon_file, metronome, metronome_file, synthesize
+from cues.speaker import Speaker
 from cues.speech import SpeechRenderer, VoiceSettings
 from tests.pulse import PulseSink
 from tests.test_audio import play_and_record

@@ -29,7 +29,15 @@ from companion.events import (
 from companion.summary import RunStats, summary_text
 from cues.catalogue import load_catalogue
 from sensors.recording import AccelTrack, load_recording
-from sensors.samples import BatteryLevel, HeartRateSample, Link, Placement, Sample, SensorStatus
+from sensors.samples import (
+    BatteryLevel,
+    FootpodSample,
+    HeartRateSample,
+    Link,
+    Placement,
+    Sample,
+    SensorStatus,
+)
 from tests.conftest import BOUTS, OUTDOOR, TREADMILL, known
 
 E = TypeVar("E", bound=Event)
@@ -231,3 +239,58 @@ def test_metronome_ticks_follow_overstriding_cues_only(running_data: Path) -> No
     assert all(t.spm == pytest.approx(158, abs=2) and t.beats == 12 for t in ticks)
     # Off unless asked for.
     assert of(MetronomeTicks, coach(recording.track("hip"))[0]) == []
+
+
+def test_a_pause_the_runner_asks_for_holds_while_they_run_on(running_data: Path) -> None:
+    hip = load_recording(OUTDOOR).track("hip")
+    engine = RunEngine(load_catalogue(), load_rules())
+    events = engine.start()
+    counted: dict[str, float] = {}
+    for batch in hip.batches(0.2):
+        t = float(batch.t[0])
+        if t >= 560 and "paused" not in counted:
+            counted["paused"] = engine.running_s
+            events += engine.pause(t)
+        if t >= 660 and "resumed" not in counted:
+            counted["resumed"] = engine.running_s
+            events += engine.resume(t)
+        if t >= 745:
+            break
+        events += engine.feed(batch)
+    states = [(e.t, e.state) for e in of(StateChanged, events) if 550 < e.t < 745]
+    assert states[0][1] == "paused" and states[0][0] == pytest.approx(560, abs=0.3)
+    # Not before the runner resumes, though they keep moving all the while.
+    assert states[1][1] == "running" and states[1][0] == pytest.approx(660, abs=0.3)
+    assert counted["resumed"] == counted["paused"]  # held time is not running time
+    assert engine.running_s > counted["resumed"] + 60
+    said = [(e.t, e.id) for e in of(CueSpoken, events) if 550 < e.t < 745]
+    assert said[0][1] == "run-paused" and ("run-resumed" in [i for _, i in said])
+    assert [i for t, i in said if 561 < t < 660] == []
+
+
+def test_splits_by_distance_and_time_tell_distance_pace_and_cadence() -> None:
+    engine = RunEngine(load_catalogue(), load_rules(), EngineSettings(split_m=1000))
+    events = engine.start()
+    for i in range(700):  # a footpod that counted 12 km before this run began
+        events += engine.feed(FootpodSample(float(i), 3.33, 170.0, 1.2, 12000 + 3.33 * i))
+        events += engine.coach_tick(float(i))
+    splits = [(e.t, e.text) for e in of(CueSpoken, events) if e.id == "split"]
+    assert splits == [
+        (301.0, "1 kilometre in 5 minutes. Pace 5 minutes per kilometre."),
+        (601.0, "2 kilometres in 10 minutes. Pace 5 minutes per kilometre."),
+    ]
+    events = engine.split(700.0)
+    assert (
+        of(CueSpoken, events)[0].text == "2.3 kilometres in 12 minutes. Pace 5 oh 1 per kilometre."
+    )
+    _, stats = engine.finish(700.0)
+    assert stats.distance_m == pytest.approx(2327.67)
+
+    no_pod = RunEngine(load_catalogue(), load_rules())
+    no_pod.start()
+    no_pod.coach_tick(30.0)
+    said = of(CueSpoken, no_pod.split(40.0))
+    assert said[0].text == "0 seconds. Cadence not known yet."
+    assert no_pod.heart_rate(50.0) == []  # no strap, nothing to say
+    no_pod.feed(HeartRateSample(55.0, 151.4))
+    assert of(CueSpoken, no_pod.heart_rate(60.0))[0].text == "Heart rate 151."

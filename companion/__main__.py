@@ -1,0 +1,7 @@
+"""`python -m companion`: the same as the `companion` command (the systemd unit uses it)."""
+
+import sys
+
+from companion.cli import main
+
+sys.exit(main())

@@ -1,0 +1,257 @@
+"""`companion daemon`: the long-running service a runner talks to with `companion start`.
+
+One asyncio loop holds it all: the control socket, the scheduler (in-run announcements and
+drill reminders), the run with its sensors (companion/daemon_run.py), and the sound.
+Speech rendering and audio playback keep their own threads, as in a foreground run.
+
+It tells systemd when it is ready and that it is alive (sd_notify, when started by
+systemd), ends a run cleanly on SIGTERM (the run's data saved, the summary spoken if so
+configured) and reloads its configuration on SIGHUP. Between runs it keeps only what
+waiting needs in memory: the analysis and Bluetooth come with the first run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import sdnotify
+
+from companion import paths
+from companion.config import Config, ConfigError, load_config
+from companion.control import Pause, Resume, Say, Start, Status, Stop, error_reply, reply
+from companion.control_socket import serve, socket_path
+from companion.lifecycle import ACTIVE, LifecycleError, Phase
+from companion.options import RunError, RunOptions, open_audio
+from companion.schedule import Reminders, new_scheduler, on_reminder
+from cues.audio import AudioSink
+from cues.catalogue import load_catalogue
+from cues.speaker import Speaker
+from cues.speech import SpeechRenderer
+
+if TYPE_CHECKING:
+    from companion.daemon_run import ActiveRun
+
+log = logging.getLogger(__name__)
+
+
+class Daemon:
+    def __init__(self, config_file: Path | None = None, sock: Path | None = None):
+        self.config_file = config_file
+        self.config: Config = load_config(config_file)  # a broken file: refused at once
+        self.sock = sock or socket_path()
+        self.run: ActiveRun | None = None
+        self.last_run: dict[str, Any] | None = None
+        self.notifier = sdnotify.SystemdNotifier()
+        if self.notifier.socket is not None:
+            # A notification systemd does not collect is dropped; it must never hold the loop.
+            self.notifier.socket.setblocking(False)
+        self.started = time.monotonic()
+        self._watching: asyncio.Task[None] | None = None
+
+    # Set-up and the main loop --------------------------------------------------------------
+
+    def _options(self, **given: Any) -> RunOptions:
+        return RunOptions.configured(self.config, name="daemon", **given)
+
+    def _open_audio(self) -> None:
+        self.sink, self.renderer = open_audio(self._options(), None)  # problems: to the log
+        self.speaker = Speaker(self.renderer, self.sink)
+        self._audio_config = (self.config.sound, self.config.speech)
+
+    def _close_audio(self, sink: AudioSink, renderer: SpeechRenderer) -> None:
+        sink.close()  # plays out (or writes) what is queued
+        renderer.close()
+
+    async def main(self) -> int:
+        loop = asyncio.get_running_loop()
+        self.done = asyncio.Event()
+        await asyncio.to_thread(self._open_audio)  # the voice is there before any request
+        self.scheduler = new_scheduler(paths.schedule_db())
+        self.scheduler.start(paused=True)  # stored reminders first, then the configuration
+        self.reminders = Reminders(self.scheduler)
+        self.reminders.sync(self.config.schedule.drill_reminders)
+        server = await serve(self.sock, self.handle)
+        unregister = on_reminder(self._reminder)
+        self.scheduler.resume()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, self.done.set)
+        loop.add_signal_handler(signal.SIGHUP, self.reload)
+        watchdog = asyncio.create_task(self._watchdog())
+        self._auto_start()
+        log.info("ready; listening on %s", self.sock)
+        self.notifier.notify("READY=1")
+        self.notify_status()
+        try:
+            await self.done.wait()
+        finally:
+            self.notifier.notify("STOPPING=1")
+            log.info("stopping")
+            if self.run is not None:
+                await self.run.stop()
+            if self._watching is not None:
+                self._watching.cancel()
+            watchdog.cancel()
+            unregister()
+            server.close()
+            with contextlib.suppress(FileNotFoundError):
+                self.sock.unlink()
+            self.scheduler.shutdown(wait=False)
+            await asyncio.to_thread(self._close_audio, self.sink, self.renderer)
+            for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+                loop.remove_signal_handler(signum)
+        return 0
+
+    async def _watchdog(self) -> None:
+        """Tell systemd we are alive at half its watchdog period, while the loop turns."""
+        usec = int(os.environ.get("WATCHDOG_USEC", "0") or 0)
+        if usec <= 0:
+            return
+        while True:
+            self.notifier.notify("WATCHDOG=1")
+            await asyncio.sleep(usec / 2e6)
+
+    def notify_status(self) -> None:
+        phase = self.run.phase if self.run is not None else Phase.IDLE
+        self.notifier.notify(f"STATUS={phase}")
+
+    def reload(self) -> None:
+        """SIGHUP: read the configuration again; a broken file leaves the old one in force."""
+        try:
+            config = load_config(self.config_file)
+        except ConfigError as err:
+            log.error("configuration not reloaded: %s", err)
+            return
+        self.config = config
+        self.reminders.sync(config.schedule.drill_reminders)
+        log.info("configuration reloaded; the next run uses it")
+        if self.run is None:
+            self._refresh_audio()
+            self._auto_start()
+
+    def _refresh_audio(self) -> None:
+        """New sound or voice settings take effect between runs."""
+        if (self.config.sound, self.config.speech) == self._audio_config:
+            return
+        old = (self.sink, self.renderer)
+        self._open_audio()
+        asyncio.get_running_loop().run_in_executor(None, self._close_audio, *old)
+
+    # Runs -------------------------------------------------------------------------------
+
+    async def start(self, request: Start) -> ActiveRun:
+        from companion.daemon_run import begin  # the analysis, loaded with the first run
+
+        if self.run is not None:
+            self.run.lifecycle.check_start()  # refused, saying what the run is doing
+        if self._watching is not None:
+            self._watching.cancel()  # the run connects to the footpod itself
+            await asyncio.gather(self._watching, return_exceptions=True)
+            self._watching = None
+        self._refresh_audio()
+        speed = request.speed if request.replay is not None else 1.0
+        self.run = await begin(self, request, self._options(speed=speed))
+        log.info("run started: %s", self.run.plan.header.source)
+        self.notify_status()
+        return self.run
+
+    def run_ended(self, run: ActiveRun) -> None:
+        summary = run.status.summary
+        self.last_run = {
+            "source": run.plan.header.source,
+            "events_file": str(run.events_path),
+            "raw_log": str(run.plan.raw_log_path) if run.plan.raw_log_path else None,
+            "summary": summary.text if summary else None,
+            "ended": datetime.now().astimezone().isoformat(timespec="seconds"),
+        }
+        if self.run is run:
+            self.run = None
+        log.info("run finished; events kept in %s", run.events_path)
+        self.notify_status()
+        self._auto_start()
+
+    async def _reminder(self) -> None:
+        if self.run is not None:
+            log.info("drill reminder not said: a run is going")
+            return
+        text = load_catalogue(self.config.coach.cues)["drill-reminder"].say[0]
+        log.info("drill reminder: %s", text)
+        await self.speaker.say(text, "drill-reminder", 0.0, priority=60)
+
+    # Auto-start ---------------------------------------------------------------------------
+
+    def _auto_start(self) -> None:
+        """Between runs, with `auto_start` on, watch the paired footpod for running."""
+        if self.config.daemon.auto_start and self.run is None and self._watching is None:
+            self._watching = asyncio.create_task(self._watch())
+
+    async def _watch(self) -> None:
+        from companion.daemon_run import watch_footpod
+
+        pod = await watch_footpod(self.config)
+        self._watching = None  # this task ends here; `start` must not wait on it
+        if pod is not None:
+            log.info("running cadence on %s: starting a run", pod)
+            await self.start(Start(cmd="start"))
+
+    # The control socket ---------------------------------------------------------------------
+
+    async def handle(self, request: Status | Start | Stop | Pause | Resume | Say) -> bytes:
+        try:
+            return await self._answer(request)
+        except (LifecycleError, RunError) as err:
+            return error_reply(str(err))
+        except OSError as err:  # a full disk, a file that cannot be read
+            log.error("%s failed: %s", request.cmd, err)
+            return error_reply(f"{request.cmd} failed: {err}")
+
+    async def _answer(self, request: Status | Start | Stop | Pause | Resume | Say) -> bytes:
+        run = self.run
+        if isinstance(request, Status):
+            return reply(**self.describe())
+        if isinstance(request, Say):
+            t = run.clock.now() if run is not None else 0.0
+            await self.speaker.say(request.text, "say", t, priority=95)
+            return reply(said=request.text)
+        if isinstance(request, Start):
+            run = await self.start(request)
+            return reply(state=run.phase.value, source=run.plan.header.source)
+        if run is None:
+            raise LifecycleError(f"no run to {request.cmd}: start one with `companion start`")
+        if isinstance(request, Pause):
+            await run.pause()
+            return reply(**run.describe())
+        if isinstance(request, Resume):
+            await run.resume()
+            return reply(**run.describe())
+        run.lifecycle.check_stop()
+        summary = await run.stop()
+        return reply(
+            state=run.phase.value,
+            summary=summary.text if summary else None,
+            events_file=str(run.events_path),
+            raw_log=str(run.plan.raw_log_path) if run.plan.raw_log_path else None,
+        )
+
+    def describe(self) -> dict[str, Any]:
+        status: dict[str, Any] = (
+            self.run.describe()
+            if self.run is not None and self.run.phase in ACTIVE
+            else {"state": Phase.FINISHED.value if self.last_run else Phase.IDLE.value}
+        )
+        next_reminder = self.reminders.next_time()
+        status["next_drill_reminder"] = (
+            next_reminder.isoformat(timespec="minutes") if next_reminder else None
+        )
+        status["auto_start"] = self._watching is not None
+        if self.last_run is not None:
+            status["last_run"] = self.last_run
+        status["daemon_up_s"] = round(time.monotonic() - self.started, 1)
+        return status

@@ -1,0 +1,100 @@
+"""How a run is to be coached: the options from the configuration and the command line,
+and the sound and voice they ask for. Light to import: the daemon reads it while idle."""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from companion import paths
+from companion.config import Config, ScheduleConfig
+from cues.audio import AudioMode, AudioSink, open_sink
+from cues.catalogue import load_catalogue
+from cues.speech import SpeechError, SpeechRenderer, VoiceSettings
+from sensors.profiles import SPOKEN_NAMES
+
+log = logging.getLogger(__name__)
+
+
+class RunError(RuntimeError):
+    """A run that cannot be started as asked."""
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    speed: float = 150.0  # replays: run seconds per second; 0 = as fast as possible
+    audio: AudioMode = "auto"
+    out: Path | None = None  # where WAV files go when there is no audio device
+    json: bool = False
+    sensor: str | None = None
+    catalogue: Path | None = None
+    rules: Path | None = None
+    name: str = "replay"  # names the folder of WAV files
+    minutes: float | None = None  # end a live run after this long
+    metronome: int = 0  # ticks at the runner's cadence after an overstriding cue; 0: off
+    voice: VoiceSettings = field(default_factory=VoiceSettings)
+    pre_roll_s: float = 0.3  # inaudible sound before the first word, to wake headphones
+    duck_level: float | None = 0.3  # other audio's volume while a cue plays; None: untouched
+    headphones_only: bool = False  # say nothing when the output is not headphones
+    warmup_s: float = 60.0  # running not judged
+    baseline_s: float = 120.0  # running the baseline is learned from, after the warm-up
+    split_m: float = 1000.0  # distance splits (footpod); 0: off
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)  # in-run announcements
+
+    @classmethod
+    def configured(cls, cfg: Config, **given: Any) -> RunOptions:
+        """The runner's configuration, with what the command line `given` (not None) on top."""
+        duck = cfg.sound.duck_level
+        options = cls(
+            audio=cfg.sound.audio,
+            catalogue=cfg.coach.cues,
+            rules=cfg.coach.rules,
+            metronome=cfg.sound.metronome_beats,
+            voice=VoiceSettings(cfg.speech.voice, cfg.speech.rate, cfg.speech.volume),
+            pre_roll_s=cfg.sound.pre_roll_s,
+            duck_level=None if duck >= 1 else duck,
+            headphones_only=cfg.sound.headphones_only,
+            warmup_s=cfg.coach.warmup_s,
+            baseline_s=cfg.coach.baseline_s,
+            split_m=cfg.schedule.split_km * 1000,
+            schedule=cfg.schedule,
+        )
+        return replace(options, **{k: v for k, v in given.items() if v is not None})
+
+
+def open_audio(options: RunOptions, info: Console | None) -> tuple[AudioSink, SpeechRenderer]:
+    """The sound output and the speech renderer, with the catalogue rendered ahead.
+    Problems are told on `info`, or logged when there is none (the daemon)."""
+
+    def tell(markup: str, text: str) -> None:
+        if info is not None:
+            info.print(f"{markup}{text}")
+        else:
+            log.warning("%s", text)
+
+    slug = re.sub(r"[^a-z0-9]+", "-", options.name.lower()).strip("-")[:40] or "run"
+    sink, problem = open_sink(
+        options.audio,
+        options.out or paths.audio_out(slug),
+        options.pre_roll_s,
+        options.duck_level,
+        options.headphones_only,
+    )
+    if problem:
+        tell("[yellow]", f"No sound here: {problem}. Cues are written as WAV files instead.")
+    renderer = SpeechRenderer(paths.speech_cache(), options.voice)
+    texts = load_catalogue(options.catalogue).texts({"sensor": SPOKEN_NAMES})
+    try:
+        if info is None:
+            renderer.render_all(texts)
+        else:
+            with info.status("Rendering the cue catalogue to speech…"):
+                renderer.render_all(texts)
+    except SpeechError as err:
+        tell("[red]", f"Speech is unavailable: {err}. The run goes on, shown but not spoken.")
+    return sink, renderer

@@ -1,0 +1,310 @@
+"""`companion daemon` as a runner uses it: a process of its own, driven through its socket
+by the `companion` command, telling systemd it is ready and alive, reloading on SIGHUP and
+ending a run cleanly on SIGTERM."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+from companion import pairing, paths
+from companion.config import config_path
+from companion.control_socket import socket_path
+from sensors.profiles import PairedSensor, Role
+from tests.test_cli import COMPANION, companion, json_lines
+from tests.test_cli_live import FOOTPOD, STRAP, free_port, simulator, stop
+
+HIP_RUN = Path(__file__).parents[1] / "companion" / "data" / "outdoor_run_hip_100hz.csv.xz"
+
+
+def write_config(text: str) -> Path:
+    path = config_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text('[sound]\naudio = "files"\n' + text, encoding="utf-8")
+    return path
+
+
+class Notifications:
+    """A stand-in for systemd's notification socket: what the daemon tells it, collected
+    as it comes (as systemd does; the daemon drops what is not collected)."""
+
+    def __init__(self, folder: Path):
+        self.path = folder / "notify.sock"
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(str(self.path))
+        self.said: list[str] = []
+        threading.Thread(target=self._collect, daemon=True).start()
+
+    def _collect(self) -> None:
+        with contextlib.suppress(OSError):  # closed at the end of the test
+            while True:
+                self.said += self.sock.recv(4096).decode().splitlines()
+
+    def wait_for(self, message: str, timeout: float = 60.0) -> None:
+        wait_until(lambda: message in self.said, timeout, every=0.05)
+
+    def count(self, message: str) -> int:
+        return self.said.count(message)
+
+
+@contextmanager
+def running_daemon(
+    tmp_path: Path, watchdog_usec: int = 0
+) -> Iterator[tuple[subprocess.Popen[str], Notifications, Path]]:
+    notify = Notifications(tmp_path)
+    env = dict(os.environ, NOTIFY_SOCKET=str(notify.path), PYTHONFAULTHANDLER="1")
+    if watchdog_usec:
+        env["WATCHDOG_USEC"] = str(watchdog_usec)
+    log = tmp_path / "daemon.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [COMPANION, "daemon"], stdout=out, stderr=subprocess.STDOUT, text=True, env=env
+        )
+    try:
+        notify.wait_for("READY=1")
+        yield proc, notify, log
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=60)
+        notify.sock.close()
+
+
+def exited(proc: subprocess.Popen[str], log: Path, timeout: float = 60.0) -> int:
+    """The daemon's exit status; if it hangs, where (its threads' stacks, in the failure)."""
+    try:
+        return proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGABRT)  # PYTHONFAULTHANDLER: every thread's stack
+        proc.wait(timeout=10)
+        raise AssertionError(f"the daemon did not exit:\n{log.read_text()}") from None
+
+
+def ask(*args: str) -> dict[str, Any]:
+    done = companion(*args, "--json", timeout=60)
+    assert done.returncode == 0, done.stderr
+    answer: dict[str, Any] = json.loads(done.stdout)
+    return answer
+
+
+def refused(*args: str) -> str:
+    done = companion(*args, timeout=60)
+    assert done.returncode == 2, (done.stdout, done.stderr)
+    return done.stderr
+
+
+def wait_until(check: Any, timeout: float = 60.0, every: float = 0.3) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        got = check()
+        if got:
+            return got
+        time.sleep(every)
+    raise AssertionError("timed out")
+
+
+def events_of(path: Path) -> list[dict[str, Any]]:
+    return json_lines(path.read_text(encoding="utf-8"))
+
+
+def test_a_broken_configuration_is_refused_before_anything_listens() -> None:
+    path = write_config("[schedule]\ncheckin_min = -1\n")
+    done = companion("daemon", timeout=60)
+    assert done.returncode == 2
+    assert str(path) in done.stderr
+    assert "line 4" in done.stderr and "schedule.checkin_min" in done.stderr
+    assert not socket_path().exists()
+
+
+def test_ready_watchdog_socket_reload_and_a_clean_exit(tmp_path: Path) -> None:
+    config = write_config('[schedule]\ndrill_reminders = ["08:00", "19:30"]\n')
+    with running_daemon(tmp_path, watchdog_usec=300_000) as (proc, notify, log):
+        sock = socket_path()
+        assert sock.stat().st_mode & 0o777 == 0o600
+        assert sock.parent.stat().st_mode & 0o777 == 0o700
+        notify.wait_for("STATUS=idle")
+        time.sleep(1.0)
+        assert notify.count("WATCHDOG=1") >= 2, notify.said
+
+        status = ask("status")
+        assert status["state"] == "idle"
+        assert status["next_drill_reminder"][11:16] in ("08:00", "19:30")
+        assert "no run to pause" in refused("pause")
+        assert "no run to stop" in refused("stop")
+        assert ask("say", "Ribs", "down.")["said"] == "Ribs down."
+
+        # SIGHUP: the new times are in force; a broken file leaves the old settings.
+        config.write_text(
+            config.read_text().replace('"08:00", "19:30"', '"06:45"'), encoding="utf-8"
+        )
+        proc.send_signal(signal.SIGHUP)
+        wait_until(lambda: ask("status")["next_drill_reminder"][11:16] == "06:45")
+        config.write_text("[schedule]\nsplit_km = 'far'\n", encoding="utf-8")
+        proc.send_signal(signal.SIGHUP)
+        wait_until(lambda: "configuration not reloaded" in log.read_text())
+        assert "schedule.split_km" in log.read_text()
+        assert ask("status")["next_drill_reminder"][11:16] == "06:45"
+
+        proc.send_signal(signal.SIGTERM)
+        assert exited(proc, log) == 0
+        notify.wait_for("STOPPING=1")
+    assert not sock.exists()
+    no_daemon = companion("status", timeout=60)
+    assert no_daemon.returncode == 3 and "companion daemon" in no_daemon.stderr
+    said = list((platformdirs.user_data_path(paths.APP) / "audio").glob("daemon-*/*say*.wav"))
+    assert said, "the said text was not written as sound"
+
+
+def test_a_replayed_run_from_the_command_line(tmp_path: Path) -> None:
+    # At 30 times real time a run minute is two seconds: a check-in every run minute.
+    write_config("[schedule]\ncheckin_min = 1\nsplit_min = 2\n[coach]\nwarmup_s = 30\n")
+    with running_daemon(tmp_path) as (_proc, _notify, _log):
+        started = ask("start", "--replay", str(HIP_RUN), "--speed", "30")
+        assert started["state"] in ("connecting", "warmup")
+        assert "a run is already going" in refused("start", "--replay", str(HIP_RUN))
+        wait_until(lambda: ask("status")["state"] == "running", timeout=90)
+
+        # Two clients at once: both answered, neither waits for the other's run.
+        with ThreadPoolExecutor(2) as pool:
+            answers = list(pool.map(lambda _: ask("status"), range(2)))
+        assert all(a["state"] in ("running", "paused") and a["metrics"]["steps"] for a in answers)
+
+        paused = ask("pause")
+        assert paused["state"] == "paused" and paused["paused_by"] == "you"
+        assert "already paused" in refused("pause")
+        time.sleep(6)  # three run minutes: no check-in, no split while paused
+        resumed = ask("resume")
+        assert resumed["state"] in ("running", "paused")
+        time.sleep(5)
+        stopped = ask("stop")
+        assert stopped["state"] == "finished"
+        assert stopped["summary"].startswith("Run complete")
+        status = ask("status")
+        assert status["state"] == "finished"
+        assert status["last_run"]["summary"] == stopped["summary"]
+
+    events = events_of(Path(stopped["events_file"]))
+    assert events[0]["kind"] == "start" and events[-1]["kind"] == "summary"
+    assert Path(stopped["events_file"]).stat().st_mode & 0o777 == 0o600
+    cues = [e for e in events if e["kind"] == "cue"]
+    pause_t = next(e["t"] for e in cues if e["id"] == "run-paused")
+    resume_t = next(e["t"] for e in cues if e["id"] == "run-resumed")
+    scheduled = [e for e in cues if e["id"] in ("checkin", "split-time")]
+    assert len([e for e in scheduled if e["t"] < pause_t]) >= 2
+    assert [e for e in scheduled if pause_t < e["t"] < resume_t] == []
+    assert any(e["id"] == "split-time" for e in scheduled)
+    assert resume_t - pause_t > 120  # the replay went on while the run was paused
+
+
+def test_sigterm_mid_run_leaves_a_complete_saved_run(tmp_path: Path) -> None:
+    port = free_port()
+    transport = f"bumble:tcp-client:127.0.0.1:{port}"
+    pairing.save(
+        paths.paired_sensors(),
+        [
+            PairedSensor(FOOTPOD, Role.FOOTPOD, "Virtual Footpod"),
+            PairedSensor(STRAP, Role.PELVIS, "Virtual Strap"),
+        ],
+    )
+    write_config(f'[daemon]\ntransport = "{transport}"\n')
+    sim = simulator(port, start=40)
+    try:
+        with running_daemon(tmp_path) as (proc, notify, log):
+            assert ask("start")["state"] == "connecting"
+            status = wait_until(
+                lambda: (
+                    (s := ask("status"))["state"] == "warmup"
+                    and s["metrics"].get("running_s", 0) >= 8
+                    and s
+                ),
+                timeout=90,
+            )
+            assert {s["link"] for s in status["sensors"].values()} == {"connected"}
+            events_file = Path(status["events_file"])
+            proc.send_signal(signal.SIGTERM)
+            assert exited(proc, log) == 0, log.read_text()
+            notify.wait_for("STOPPING=1")
+    finally:
+        stop(sim)
+
+    events = events_of(events_file)
+    assert events[-1]["kind"] == "summary"
+    assert events[-1]["stats"]["running_s"] > 5
+    assert events[-1]["audio"], "the summary was not spoken"
+    raw_log = events_file.with_name(events_file.name.replace(".events.jsonl", ".pcraw"))
+    assert raw_log.stat().st_mode & 0o777 == 0o600
+    replay = companion(
+        "replay",
+        str(raw_log),
+        "--json",
+        "--speed",
+        "0",
+        "--audio",
+        "files",
+        "--out",
+        str(tmp_path / "wavs"),
+    )
+    assert replay.returncode == 0, replay.stderr
+    replayed = json_lines(replay.stdout)
+    assert {e["id"] for e in replayed if e["kind"] == "sensor"} == {
+        "Virtual Footpod",
+        "Virtual Strap",
+    }
+    assert replayed[-1]["stats"]["running_s"] >= events[-1]["stats"]["running_s"] - 3
+
+
+def test_service_install_writes_a_user_unit_that_starts_this_companion() -> None:
+    done = companion("service", "install", "--no-start", timeout=60)
+    assert done.returncode == 0, done.stderr
+    unit = Path(os.environ["XDG_CONFIG_HOME"]) / "systemd" / "user" / "posture-companion.service"
+    text = unit.read_text()
+    assert "Type=notify" in text and "WatchdogSec=" in text
+    assert f"ExecStart={sys.executable} -m companion daemon" in text
+    help_text = subprocess.run(
+        [sys.executable, "-m", "companion", "daemon", "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "SIGHUP" in help_text
+    gone = companion("service", "uninstall", timeout=60)
+    assert gone.returncode == 0 and not unit.exists()
+
+
+def test_auto_start_begins_a_run_when_the_footpod_shows_running(tmp_path: Path) -> None:
+    port = free_port()
+    transport = f"bumble:tcp-client:127.0.0.1:{port}"
+    pairing.save(
+        paths.paired_sensors(),
+        [
+            PairedSensor(FOOTPOD, Role.FOOTPOD, "Virtual Footpod"),
+            PairedSensor(STRAP, Role.PELVIS, "Virtual Strap"),
+        ],
+    )
+    write_config(f'[daemon]\ntransport = "{transport}"\nauto_start = true\n')
+    sim = simulator(port, start=40)
+    try:
+        with running_daemon(tmp_path) as (_proc, _notify, log):
+            assert ask("status")["auto_start"] is True
+            status = wait_until(lambda: (s := ask("status"))["state"] == "warmup" and s, 90)
+            assert status["auto_start"] is False  # watching stops while a run goes
+            assert "running cadence on Virtual Footpod: starting a run" in log.read_text()
+            stopped = ask("stop")
+            assert stopped["summary"].startswith("Run complete")
+            assert wait_until(lambda: ask("status")["auto_start"], 30)  # watching again
+    finally:
+        stop(sim)

@@ -1,0 +1,194 @@
+"""The schedules on a real APScheduler with a real SQLite job store, moved through time
+with time-machine: reminders at times of day, kept across restarts, missed ones coalesced;
+in-run jobs paused with the run."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import Callable, Coroutine, Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, ParamSpec
+
+import pytest
+import time_machine
+
+from companion.config import ScheduleConfig
+from companion.schedule import Reminders, RunSchedule, new_scheduler, on_reminder
+
+P = ParamSpec("P")
+
+
+def local(*args: int) -> datetime:
+    return datetime(*args).astimezone()  # type: ignore[arg-type]
+
+
+def in_loop(test: Callable[P, Coroutine[Any, Any, None]]) -> Callable[P, None]:
+    """Run an async test on its own event loop, as the daemon runs its scheduler."""
+
+    @functools.wraps(test)
+    def run(*args: P.args, **kwargs: P.kwargs) -> None:
+        asyncio.run(test(*args, **kwargs))
+
+    return run
+
+
+async def settle() -> None:
+    """Let the loop run what the scheduler queued (its jobs are tasks on the loop)."""
+    for _ in range(20):
+        await asyncio.sleep(0)
+
+
+@pytest.fixture
+def heard() -> Iterator[list[datetime]]:
+    times: list[datetime] = []
+
+    async def remind() -> None:
+        times.append(datetime.now().astimezone())
+
+    unregister = on_reminder(remind)
+    yield times
+    unregister()
+
+
+async def started(db: Path, times: tuple[str, ...]) -> Reminders:
+    scheduler = new_scheduler(db)
+    scheduler.start(paused=True)  # as the daemon does: stored jobs first, then the config
+    reminders = Reminders(scheduler)
+    reminders.sync(times)
+    scheduler.resume()
+    await settle()
+    return reminders
+
+
+@in_loop
+async def test_reminders_fire_at_their_times_and_survive_a_restart(
+    tmp_path: Path, heard: list[datetime]
+) -> None:
+    db = tmp_path / "schedule.sqlite"
+    with time_machine.travel(local(2026, 11, 25, 7, 59), tick=False) as clock:
+        reminders = await started(db, ("08:00", "13:00", "19:30"))
+        assert reminders.next_time() == local(2026, 11, 25, 8, 0)
+        assert heard == []
+        clock.move_to(local(2026, 11, 25, 8, 0, 1))
+        reminders.scheduler.wakeup()
+        await settle()
+        assert len(heard) == 1
+        assert reminders.next_time() == local(2026, 11, 25, 13, 0)
+        reminders.scheduler.shutdown(wait=False)
+        await settle()
+
+        clock.move_to(local(2026, 11, 25, 12, 0))  # restarted before the next one
+        again = await started(db, ("08:00", "13:00", "19:30"))
+        assert again.next_time() == local(2026, 11, 25, 13, 0)
+        assert len(heard) == 1
+        clock.move_to(local(2026, 11, 25, 13, 0, 2))
+        again.scheduler.wakeup()
+        await settle()
+        assert len(heard) == 2
+        again.scheduler.shutdown(wait=False)
+        await settle()
+    assert db.stat().st_mode & 0o777 == 0o600
+
+
+@in_loop
+async def test_reminders_missed_while_off_come_as_one(
+    tmp_path: Path, heard: list[datetime]
+) -> None:
+    db = tmp_path / "schedule.sqlite"
+    with time_machine.travel(local(2026, 11, 25, 7, 0), tick=False) as clock:
+        first = await started(db, ("08:00", "13:00", "19:30"))
+        first.scheduler.shutdown(wait=False)
+        await settle()
+        # Off from 7:00 until 20:00: three reminders missed.
+        clock.move_to(local(2026, 11, 25, 20, 0))
+        back = await started(db, ("08:00", "13:00", "19:30"))
+        assert len(heard) == 1
+        assert back.next_time() == local(2026, 11, 26, 8, 0)
+        back.scheduler.shutdown(wait=False)
+        await settle()
+
+        # Off for two days: the last one missed is older than the grace period.
+        clock.move_to(local(2026, 11, 28, 7, 45))
+        late = await started(db, ("08:00", "13:00", "19:30"))
+        assert len(heard) == 1
+        assert late.next_time() == local(2026, 11, 28, 8, 0)
+        late.scheduler.shutdown(wait=False)
+        await settle()
+
+
+@in_loop
+async def test_changed_times_replace_the_stored_reminders(
+    tmp_path: Path, heard: list[datetime]
+) -> None:
+    db = tmp_path / "schedule.sqlite"
+    with time_machine.travel(local(2026, 11, 25, 9, 0), tick=False):
+        reminders = await started(db, ("08:00", "13:00"))
+        assert reminders.next_time() == local(2026, 11, 25, 13, 0)
+        reminders.sync(("10:15",))
+        assert reminders.next_time() == local(2026, 11, 25, 10, 15)
+        reminders.sync(())
+        assert reminders.next_time() is None
+        reminders.scheduler.shutdown(wait=False)
+        await settle()
+    assert heard == []
+
+
+@in_loop
+async def test_a_paused_run_pauses_its_schedule(tmp_path: Path) -> None:
+    done: list[tuple[str, datetime]] = []
+
+    async def act(name: str) -> None:
+        done.append((name, datetime.now().astimezone()))
+
+    start = local(2026, 11, 25, 18, 0)
+    with time_machine.travel(start, tick=False) as clock:
+        scheduler = new_scheduler(tmp_path / "schedule.sqlite")
+        scheduler.start()
+        settings = ScheduleConfig(checkin_min=5, split_min=10, heart_rate_min=0)
+        run = RunSchedule(scheduler, settings, act)
+        assert sorted(run.ids) == ["run-checkin", "run-split"]
+
+        async def at(minutes: float) -> list[str]:
+            clock.move_to(start + timedelta(minutes=minutes))
+            scheduler.wakeup()
+            await settle()
+            return [name for name, _ in done]
+
+        assert await at(4.9) == []
+        assert await at(5.01) == ["checkin"]
+        assert await at(7) == ["checkin"]
+        run.pause()  # three minutes to the next check-in and to the split
+        assert all(job["paused"] for job in run.describe())
+        assert await at(30) == ["checkin"]
+        run.resume()
+        assert await at(32.9) == ["checkin"]
+        assert await at(33.01) == ["checkin", "checkin", "split"]
+        assert await at(38.01) == ["checkin", "checkin", "split", "checkin"]
+        run.stop()
+        assert await at(60) == ["checkin", "checkin", "split", "checkin"]
+        assert scheduler.get_jobs() == []
+        scheduler.shutdown(wait=False)
+        await settle()
+
+
+@in_loop
+async def test_a_replay_at_speed_runs_its_schedule_faster(tmp_path: Path) -> None:
+    done: list[str] = []
+
+    async def act(name: str) -> None:
+        done.append(name)
+
+    start = local(2026, 11, 25, 18, 0)
+    with time_machine.travel(start, tick=False) as clock:
+        scheduler = new_scheduler(tmp_path / "schedule.sqlite")
+        scheduler.start()
+        RunSchedule(scheduler, ScheduleConfig(checkin_min=5), act, speed=60)
+        clock.move_to(start + timedelta(seconds=5.01))  # five run minutes at 60 times
+        scheduler.wakeup()
+        await settle()
+        assert done == ["checkin"]
+        assert RunSchedule(scheduler, ScheduleConfig(), act, speed=0).ids == []
+        scheduler.shutdown(wait=False)
+        await settle()
