@@ -4,9 +4,11 @@ ending a run cleanly on SIGTERM."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -20,13 +22,16 @@ from pathlib import Path
 from typing import Any
 
 import platformdirs
+import time_machine
 
 from companion import pairing, paths
 from companion.config import config_path
 from companion.control_socket import socket_path
+from companion.daemon import Daemon
 from sensors.profiles import PairedSensor, Role
-from tests.test_cli import COMPANION, companion, json_lines
+from tests.test_cli import COMPANION, companion, json_lines, replay_json
 from tests.test_cli_live import FOOTPOD, STRAP, free_port, simulator, stop
+from tests.test_schedule import local
 
 HIP_RUN = Path(__file__).parents[1] / "companion" / "data" / "outdoor_run_hip_100hz.csv.xz"
 
@@ -92,6 +97,24 @@ def exited(proc: subprocess.Popen[str], log: Path, timeout: float = 60.0) -> int
         proc.send_signal(signal.SIGABRT)  # PYTHONFAULTHANDLER: every thread's stack
         proc.wait(timeout=10)
         raise AssertionError(f"the daemon did not exit:\n{log.read_text()}") from None
+
+
+@contextmanager
+def virtual_sensors() -> Iterator[str]:
+    """`companion simulate`'s footpod and strap, paired; the transport that reaches them."""
+    port = free_port()
+    pairing.save(
+        paths.paired_sensors(),
+        [
+            PairedSensor(FOOTPOD, Role.FOOTPOD, "Virtual Footpod"),
+            PairedSensor(STRAP, Role.PELVIS, "Virtual Strap"),
+        ],
+    )
+    sim = simulator(port, start=40)
+    try:
+        yield f"bumble:tcp-client:127.0.0.1:{port}"
+    finally:
+        stop(sim)
 
 
 def ask(*args: str) -> dict[str, Any]:
@@ -211,18 +234,8 @@ def test_a_replayed_run_from_the_command_line(tmp_path: Path) -> None:
 
 
 def test_sigterm_mid_run_leaves_a_complete_saved_run(tmp_path: Path) -> None:
-    port = free_port()
-    transport = f"bumble:tcp-client:127.0.0.1:{port}"
-    pairing.save(
-        paths.paired_sensors(),
-        [
-            PairedSensor(FOOTPOD, Role.FOOTPOD, "Virtual Footpod"),
-            PairedSensor(STRAP, Role.PELVIS, "Virtual Strap"),
-        ],
-    )
-    write_config(f'[daemon]\ntransport = "{transport}"\n')
-    sim = simulator(port, start=40)
-    try:
+    with virtual_sensors() as transport:
+        write_config(f'[daemon]\ntransport = "{transport}"\n')
         with running_daemon(tmp_path) as (proc, notify, log):
             assert ask("start")["state"] == "connecting"
             status = wait_until(
@@ -238,26 +251,15 @@ def test_sigterm_mid_run_leaves_a_complete_saved_run(tmp_path: Path) -> None:
             proc.send_signal(signal.SIGTERM)
             assert exited(proc, log) == 0, log.read_text()
             notify.wait_for("STOPPING=1")
-    finally:
-        stop(sim)
 
     events = events_of(events_file)
     assert events[-1]["kind"] == "summary"
     assert events[-1]["stats"]["running_s"] > 5
-    assert events[-1]["audio"], "the summary was not spoken"
+    audio = platformdirs.user_data_path(paths.APP) / "audio"
+    assert list(audio.glob("daemon-*/*summary*.wav")), "the summary was not spoken"
     raw_log = events_file.with_name(events_file.name.replace(".events.jsonl", ".pcraw"))
     assert raw_log.stat().st_mode & 0o777 == 0o600
-    replay = companion(
-        "replay",
-        str(raw_log),
-        "--json",
-        "--speed",
-        "0",
-        "--audio",
-        "files",
-        "--out",
-        str(tmp_path / "wavs"),
-    )
+    replay = replay_json(raw_log, tmp_path / "wavs")
     assert replay.returncode == 0, replay.stderr
     replayed = json_lines(replay.stdout)
     assert {e["id"] for e in replayed if e["kind"] == "sensor"} == {
@@ -274,6 +276,11 @@ def test_service_install_writes_a_user_unit_that_starts_this_companion() -> None
     text = unit.read_text()
     assert "Type=notify" in text and "WatchdogSec=" in text
     assert f"ExecStart={sys.executable} -m companion daemon" in text
+    if shutil.which("systemd-analyze"):  # systemd's own check of the unit, where it is
+        checked = subprocess.run(
+            ["systemd-analyze", "verify", str(unit)], capture_output=True, text=True, check=False
+        )
+        assert checked.returncode == 0 and not checked.stderr.strip(), checked.stderr
     help_text = subprocess.run(
         [sys.executable, "-m", "companion", "daemon", "--help"],
         capture_output=True,
@@ -286,18 +293,8 @@ def test_service_install_writes_a_user_unit_that_starts_this_companion() -> None
 
 
 def test_auto_start_begins_a_run_when_the_footpod_shows_running(tmp_path: Path) -> None:
-    port = free_port()
-    transport = f"bumble:tcp-client:127.0.0.1:{port}"
-    pairing.save(
-        paths.paired_sensors(),
-        [
-            PairedSensor(FOOTPOD, Role.FOOTPOD, "Virtual Footpod"),
-            PairedSensor(STRAP, Role.PELVIS, "Virtual Strap"),
-        ],
-    )
-    write_config(f'[daemon]\ntransport = "{transport}"\nauto_start = true\n')
-    sim = simulator(port, start=40)
-    try:
+    with virtual_sensors() as transport:
+        write_config(f'[daemon]\ntransport = "{transport}"\nauto_start = true\n')
         with running_daemon(tmp_path) as (_proc, _notify, log):
             assert ask("status")["auto_start"] is True
             status = wait_until(lambda: (s := ask("status"))["state"] == "warmup" and s, 90)
@@ -306,5 +303,31 @@ def test_auto_start_begins_a_run_when_the_footpod_shows_running(tmp_path: Path) 
             stopped = ask("stop")
             assert stopped["summary"].startswith("Run complete")
             assert wait_until(lambda: ask("status")["auto_start"], 30)  # watching again
-    finally:
-        stop(sim)
+
+
+def test_a_drill_reminder_is_said_between_runs(tmp_path: Path) -> None:
+    """The daemon itself, in this process, moved through time: its stored reminder comes
+    due and is said through its sound output."""
+    write_config('[schedule]\ndrill_reminders = ["08:00"]\n')
+
+    async def morning() -> None:
+        with time_machine.travel(local(2026, 11, 25, 7, 59, 50), tick=False) as clock:
+            daemon = Daemon()
+            main = asyncio.create_task(daemon.main())
+            while not socket_path().exists():
+                await asyncio.sleep(0.05)
+            assert daemon.describe()["next_drill_reminder"] == "2026-11-25T08:00" + utc_offset()
+            clock.move_to(local(2026, 11, 25, 8, 0, 1))
+            daemon.scheduler.wakeup()
+            await asyncio.sleep(0.5)
+            daemon.done.set()
+            assert await main == 0
+
+    asyncio.run(morning())
+    audio = platformdirs.user_data_path(paths.APP) / "audio"
+    said = list(audio.glob("daemon-*/*drill-reminder*.wav"))
+    assert len(said) == 1
+
+
+def utc_offset() -> str:
+    return local(2026, 11, 25, 8, 0).isoformat()[-6:]
