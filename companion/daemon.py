@@ -18,6 +18,7 @@ import logging
 import os
 import signal
 import time
+from collections.abc import Coroutine
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 import sdnotify
 
 from companion import paths
-from companion.config import Config, ConfigError, load_config
+from companion.config import Config, ConfigError, SoundConfig, SpeechConfig, load_config
 from companion.control import Pause, Resume, Say, Start, Status, Stop, error_reply, reply
 from companion.control_socket import serve, socket_path
 from companion.lifecycle import ACTIVE, LifecycleError, Phase
@@ -55,16 +56,32 @@ class Daemon:
             self.notifier.socket.setblocking(False)
         self.started = time.monotonic()
         self._watching: asyncio.Task[None] | None = None
+        self._starting = asyncio.Lock()
+        self.sink: AudioSink  # opened by `main`, again when the sound settings change
+        self.renderer: SpeechRenderer
+        self.speaker: Speaker
+        self._audio_config: tuple[SoundConfig, SpeechConfig] | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
 
     # Set-up and the main loop --------------------------------------------------------------
 
     def _options(self, **given: Any) -> RunOptions:
         return RunOptions.configured(self.config, name="daemon", **given)
 
-    def _open_audio(self) -> None:
-        self.sink, self.renderer = open_audio(self._options(), None)  # problems: to the log
+    async def _refresh_audio(self, first: bool = False) -> None:
+        """The sound output and voice, opened again when their settings changed (between
+        runs). Opening renders the catalogue, so it happens off the loop."""
+        wanted = (self.config.sound, self.config.speech)
+        if not first and wanted == self._audio_config:
+            return
+        old = None if first else (self.sink, self.renderer)
+        # Problems (no device, no speech) go to the log.
+        self.sink, self.renderer = await asyncio.to_thread(open_audio, self._options(), None)
         self.speaker = Speaker(self.renderer, self.sink)
-        self._audio_config = (self.config.sound, self.config.speech)
+        self._audio_config = wanted
+        if old is not None:
+            log.info("sound and voice opened again with the new settings")
+            await asyncio.to_thread(self._close_audio, *old)
 
     def _close_audio(self, sink: AudioSink, renderer: SpeechRenderer) -> None:
         sink.close()  # plays out (or writes) what is queued
@@ -73,7 +90,7 @@ class Daemon:
     async def main(self) -> int:
         loop = asyncio.get_running_loop()
         self.done = asyncio.Event()
-        await asyncio.to_thread(self._open_audio)  # the voice is there before any request
+        await self._refresh_audio(first=True)  # the voice is there before any request
         self.scheduler = new_scheduler(paths.schedule_db())
         self.scheduler.start(paused=True)  # stored reminders first, then the configuration
         self.reminders = Reminders(self.scheduler)
@@ -133,31 +150,36 @@ class Daemon:
         self.reminders.sync(config.schedule.drill_reminders)
         log.info("configuration reloaded; the next run uses it")
         if self.run is None:
-            self._refresh_audio()
+            self._background(self._refresh_audio(), "opening the sound with the new settings")
             self._auto_start()
 
-    def _refresh_audio(self) -> None:
-        """New sound or voice settings take effect between runs."""
-        if (self.config.sound, self.config.speech) == self._audio_config:
-            return
-        old = (self.sink, self.renderer)
-        self._open_audio()
-        asyncio.get_running_loop().run_in_executor(None, self._close_audio, *old)
+    def _background(self, work: Coroutine[Any, Any, None], what: str) -> None:
+        """Run `work` on the loop, holding on to it until done, and log a failure."""
+        task = asyncio.create_task(work)
+        self._tasks.add(task)
+
+        def done(t: asyncio.Task[None]) -> None:
+            self._tasks.discard(t)
+            if not t.cancelled() and t.exception() is not None:
+                log.error("%s failed: %s", what, t.exception())
+
+        task.add_done_callback(done)
 
     # Runs -------------------------------------------------------------------------------
 
     async def start(self, request: Start) -> ActiveRun:
         from companion.daemon_run import begin  # the analysis, loaded with the first run
 
-        if self.run is not None:
-            self.run.lifecycle.check_start()  # refused, saying what the run is doing
-        if self._watching is not None:
-            self._watching.cancel()  # the run connects to the footpod itself
-            await asyncio.gather(self._watching, return_exceptions=True)
-            self._watching = None
-        self._refresh_audio()
-        speed = request.speed if request.replay is not None else 1.0
-        self.run = await begin(self, request, self._options(speed=speed))
+        async with self._starting:  # two starts at once: the second finds the first's run
+            if self.run is not None:
+                self.run.lifecycle.check_start()  # refused, saying what the run is doing
+            if self._watching is not None:
+                self._watching.cancel()  # the run connects to the footpod itself
+                await asyncio.gather(self._watching, return_exceptions=True)
+                self._watching = None
+            await self._refresh_audio()
+            speed = request.speed if request.replay is not None else 1.0
+            self.run = await begin(self, request, self._options(speed=speed))
         log.info("run started: %s", self.run.plan.header.source)
         self.notify_status()
         return self.run

@@ -236,7 +236,7 @@ class ActiveRun:
             if self.schedule is not None:
                 self.schedule.stop()
             self.plan.close()
-            self.events.__exit__()
+            self.events.close()
             self.lifecycle.engine(Phase.FINISHED, held=False)
             self.daemon.run_ended(self)
 

@@ -92,9 +92,12 @@ class EventFile(JsonLines):
             self.broken = str(err)
             log.error("cannot write %s any more (%s); the run goes on", self.path, err)
 
-    def __exit__(self, *exc: object) -> None:
+    def close(self) -> None:
         with contextlib.suppress(OSError):
             self.stream.close()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 class Timeline:

@@ -172,10 +172,12 @@ def test_ready_watchdog_socket_reload_and_a_clean_exit(tmp_path: Path) -> None:
 
         # SIGHUP: the new times are in force; a broken file leaves the old settings.
         config.write_text(
-            config.read_text().replace('"08:00", "19:30"', '"06:45"'), encoding="utf-8"
+            config.read_text().replace('"08:00", "19:30"', '"06:45"') + "[speech]\nrate = 200\n",
+            encoding="utf-8",
         )
         proc.send_signal(signal.SIGHUP)
         wait_until(lambda: ask("status")["next_drill_reminder"][11:16] == "06:45")
+        wait_until(lambda: "opened again with the new settings" in log.read_text())
         config.write_text("[schedule]\nsplit_km = 'far'\n", encoding="utf-8")
         proc.send_signal(signal.SIGHUP)
         wait_until(lambda: "configuration not reloaded" in log.read_text())
@@ -196,9 +198,16 @@ def test_a_replayed_run_from_the_command_line(tmp_path: Path) -> None:
     # At 30 times real time a run minute is two seconds: a check-in every run minute.
     write_config("[schedule]\ncheckin_min = 1\nsplit_min = 2\n[coach]\nwarmup_s = 30\n")
     with running_daemon(tmp_path) as (_proc, _notify, _log):
-        started = ask("start", "--replay", str(HIP_RUN), "--speed", "30")
-        assert started["state"] in ("connecting", "warmup")
-        assert "a run is already going" in refused("start", "--replay", str(HIP_RUN))
+        # Two starts at once: one run, and the other is told so.
+        start = ("start", "--replay", str(HIP_RUN), "--speed", "30", "--json")
+        with ThreadPoolExecutor(2) as pool:
+            both = sorted(
+                pool.map(lambda _: companion(*start, timeout=60), range(2)),
+                key=lambda done: done.returncode,
+            )
+        assert [done.returncode for done in both] == [0, 2]
+        assert json.loads(both[0].stdout)["state"] in ("connecting", "warmup")
+        assert "a run is already going" in both[1].stderr
         wait_until(lambda: ask("status")["state"] == "running", timeout=90)
 
         # Two clients at once: both answered, neither waits for the other's run.
