@@ -26,8 +26,8 @@ def spoken_distance(metres: float) -> str:
 
 
 def spoken_pace(metres: float, seconds: float) -> str | None:
-    """Time per kilometre as runners say it: "5 12 per kilometre" (five twelve), "5 oh 5
-    per kilometre", "5 minutes per kilometre"; None when there is no distance."""
+    """Time per kilometre as runners say it: "5 12 a kilometre" (five twelve), "5 oh 5 a
+    kilometre", "5 minutes a kilometre"; None when there is no distance."""
     if metres <= 0 or seconds <= 0:
         return None
     per_km = round(seconds * 1000 / metres)
@@ -35,5 +35,5 @@ def spoken_pace(metres: float, seconds: float) -> str | None:
     if minutes >= 30:
         return None  # walking or standing: a pace would mislead
     if secs == 0:
-        return f"{minutes} minutes per kilometre"
-    return f"{minutes} {secs if secs >= 10 else f'oh {secs}'} per kilometre"
+        return f"{minutes} minutes a kilometre"
+    return f"{minutes} {secs if secs >= 10 else f'oh {secs}'} a kilometre"

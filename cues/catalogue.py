@@ -26,7 +26,7 @@ EXAMPLES = {
     "sensor": "Chest sensor",
     "time": "25 minutes",
     "distance": "5.2 kilometres",
-    "pace": "5 12 per kilometre",
+    "pace": "5 12 a kilometre",
     "cadence": "172",
     "bpm": "158",
 }

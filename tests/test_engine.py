@@ -276,12 +276,12 @@ def test_splits_by_distance_and_time_tell_distance_pace_and_cadence() -> None:
         events += engine.coach_tick(float(i))
     splits = [(e.t, e.text) for e in of(CueSpoken, events) if e.id == "split"]
     assert splits == [
-        (301.0, "1 kilometre in 5 minutes. Pace 5 minutes per kilometre."),
-        (601.0, "2 kilometres in 10 minutes. Pace 5 minutes per kilometre."),
+        (301.0, "1 kilometre in 5 minutes, at 5 minutes a kilometre."),
+        (601.0, "2 kilometres in 10 minutes, at 5 minutes a kilometre."),
     ]
     events = engine.split(700.0)
     assert (
-        of(CueSpoken, events)[0].text == "2.3 kilometres in 12 minutes. Pace 5 oh 1 per kilometre."
+        of(CueSpoken, events)[0].text == "2.3 kilometres in 12 minutes, at 5 oh 1 a kilometre."
     )
     _, stats = engine.finish(700.0)
     assert stats.distance_m == pytest.approx(2327.67)
@@ -293,4 +293,4 @@ def test_splits_by_distance_and_time_tell_distance_pace_and_cadence() -> None:
     assert said[0].text == "0 seconds. Cadence not known yet."
     assert no_pod.heart_rate(50.0) == []  # no strap, nothing to say
     no_pod.feed(HeartRateSample(55.0, 151.4))
-    assert of(CueSpoken, no_pod.heart_rate(60.0))[0].text == "Heart rate 151."
+    assert of(CueSpoken, no_pod.heart_rate(60.0))[0].text == "Heart rate 151 beats."

@@ -69,8 +69,8 @@ def test_numbers_are_said_in_words() -> None:
     assert spoken_distance(1000) == "1 kilometre"
     assert spoken_distance(2540) == "2.5 kilometres"
     assert spoken_distance(5000) == "5 kilometres"
-    assert spoken_pace(1000, 300) == "5 minutes per kilometre"
-    assert spoken_pace(1000, 321) == "5 21 per kilometre"  # said "five twenty-one"
-    assert spoken_pace(1000, 301) == "5 oh 1 per kilometre"
+    assert spoken_pace(1000, 300) == "5 minutes a kilometre"
+    assert spoken_pace(1000, 321) == "5 21 a kilometre"  # said "five twenty-one"
+    assert spoken_pace(1000, 301) == "5 oh 1 a kilometre"
     assert spoken_pace(0, 300) is None
     assert spoken_pace(100, 3600) is None  # standing about: no pace
