@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import ClassVar
 
 from rich.console import Console
 
@@ -62,46 +63,82 @@ def _systemctl(*args: str) -> tuple[bool, str]:
     return done.returncode == 0, (done.stderr or done.stdout).strip()
 
 
-def cmd_service(args: argparse.Namespace, console: Console) -> int:
-    path = unit_dir() / UNIT
-    if args.action == "install":
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(unit_text(), encoding="utf-8")
-        console.print(f"Wrote {path}")
-        steps = [("daemon-reload",), ("enable", "--now", UNIT)]
-        if args.no_start:
-            steps = [("daemon-reload",), ("enable", UNIT)]
-    else:
-        steps = [("disable", "--now", UNIT)]
-        if path.exists():
-            path.unlink()
-            console.print(f"Removed {path}")
-        else:
-            console.print(f"{path} was not installed")
-        steps.append(("daemon-reload",))
+def _steps(console: Console, *steps: tuple[str, ...]) -> bool:
+    """Run each `systemctl --user` step in turn; False (having said why) at the first failure."""
     for step in steps:
         ok, said = _systemctl(*step)
         if not ok:
             console.print(
                 f"[yellow]systemctl --user {' '.join(step)} did not work ({said or 'no reason'})."
             )
+            return False
+    return True
+
+
+def cmd_service(args: argparse.Namespace, console: Console) -> int:
+    path = unit_dir() / UNIT
+    if args.action == "install":
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(unit_text(), encoding="utf-8")
+        console.print(f"Wrote {path}")
+        enable = ("enable", UNIT) if args.no_start else ("enable", "--now", UNIT)
+        if not _steps(console, ("daemon-reload",), enable):
             console.print(
                 "Without a systemd user session, start the daemon yourself: `companion daemon`"
-                if args.action == "install"
-                else "Stop a daemon you started yourself with Ctrl-C or `kill`."
             )
-            return 0
-    if args.action == "install":
+            return 1
         verb = "enabled" if args.no_start else "enabled and started"
         console.print(f"{UNIT} {verb}; `journalctl --user -u {UNIT}` shows its log")
-    return 0
+        return 0
+    if not path.exists():
+        console.print(f"{path} was not installed")
+        return 0
+    ok = _steps(console, ("disable", "--now", UNIT))
+    # What `enable` linked, gone even when systemd could not be asked.
+    (path.parent / "default.target.wants" / UNIT).unlink(missing_ok=True)
+    path.unlink()
+    console.print(f"Removed {path}")
+    ok = _steps(console, ("daemon-reload",)) and ok
+    if not ok:
+        console.print("Stop a daemon you started yourself with Ctrl-C or `kill`.")
+    return 0 if ok else 1
+
+
+class JournalFormatter(logging.Formatter):
+    """Lines for journald: each with its priority as a "<N>" prefix (sd-daemon(3)), so that
+    `journalctl -p warning` finds the warnings; journald adds the time and the unit."""
+
+    PRIORITY: ClassVar[dict[int, int]] = {
+        logging.DEBUG: 7,
+        logging.INFO: 6,
+        logging.WARNING: 4,
+        logging.ERROR: 3,
+    }
+
+    def format(self, record: logging.LogRecord) -> str:
+        priority = self.PRIORITY.get(record.levelno, 2)
+        return f"<{priority}>{super().format(record)}"
+
+
+def to_journal() -> bool:
+    """Whether stderr goes to journald (systemd says so in JOURNAL_STREAM)."""
+    device, _, inode = os.environ.get("JOURNAL_STREAM", "").partition(":")
+    try:
+        stat = os.fstat(2)
+    except OSError:
+        return False
+    return f"{stat.st_dev}:{stat.st_ino}" == f"{device}:{inode}"
 
 
 def cmd_daemon(args: argparse.Namespace, console: Console) -> int:
     from companion.daemon import Daemon  # the service's imports, only when it runs
 
-    # A service's log: what it did at INFO (journald adds the time), -v for every detail.
-    logging.getLogger().setLevel(logging.DEBUG if args.verbose else logging.INFO)
+    # A service's log: what it did at INFO, -v for every detail.
+    root = logging.getLogger()
+    root.setLevel(logging.DEBUG if args.verbose else logging.INFO)
+    if to_journal():
+        for handler in root.handlers:
+            handler.setFormatter(JournalFormatter("%(message)s"))
     if not args.verbose:
         logging.getLogger("apscheduler").setLevel(logging.WARNING)
     daemon = Daemon()  # a broken configuration is refused here, before anything listens
@@ -115,6 +152,13 @@ def add_service_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser
         description="The long-running coach. It listens on a socket for the runner's "
         "commands (for the same user only), runs the schedules and coaches the runs. "
         "SIGTERM ends a run cleanly; SIGHUP reloads the configuration.",
+    )
+    daemon.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        default=argparse.SUPPRESS,  # `companion -v daemon` says the same
+        help="log every detail",
     )
     daemon.set_defaults(handler=cmd_daemon)
     service = sub.add_parser(

@@ -280,9 +280,7 @@ def test_splits_by_distance_and_time_tell_distance_pace_and_cadence() -> None:
         (601.0, "2 kilometres in 10 minutes, at 5 minutes a kilometre."),
     ]
     events = engine.split(700.0)
-    assert (
-        of(CueSpoken, events)[0].text == "2.3 kilometres in 12 minutes, at 5 oh 1 a kilometre."
-    )
+    assert of(CueSpoken, events)[0].text == "2.3 kilometres in 12 minutes, at 5 oh 1 a kilometre."
     _, stats = engine.finish(700.0)
     assert stats.distance_m == pytest.approx(2327.67)
 
