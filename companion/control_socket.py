@@ -55,12 +55,17 @@ def _peer_uid(sock: socket.socket) -> int:
     return int(struct.unpack("3i", creds)[1])
 
 
-async def serve(path: Path, handle: Handler) -> asyncio.Server:
-    """Listen on `path` (refusing if another daemon already answers there)."""
+class SocketInUse(RuntimeError):
+    """The socket's place is taken: another daemon answers there, or another user owns it."""
+
+
+def claim(path: Path) -> None:
+    """Make `path`'s folder ours alone and clear a socket a killed daemon left behind;
+    `SocketInUse` if a daemon answers there or the folder is another user's."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     if path.parent.stat().st_uid != os.getuid():
         # In a shared place such as /tmp, another user could have made it first.
-        raise RuntimeError(f"{path.parent} belongs to another user; not listening there")
+        raise SocketInUse(f"{path.parent} belongs to another user; not listening there")
     path.parent.chmod(0o700)
     if path.exists():
         try:
@@ -68,7 +73,12 @@ async def serve(path: Path, handle: Handler) -> asyncio.Server:
         except NoDaemon:
             path.unlink()  # left by a daemon that was killed
         else:
-            raise RuntimeError(f"a daemon already answers on {path}")
+            raise SocketInUse(f"a daemon already answers on {path}")
+
+
+async def serve(path: Path, handle: Handler) -> asyncio.Server:
+    """Listen on `path` (refusing if another daemon already answers there)."""
+    claim(path)
 
     async def client(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:

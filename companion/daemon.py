@@ -28,7 +28,7 @@ import sdnotify
 from companion import paths
 from companion.config import Config, ConfigError, SoundConfig, SpeechConfig, load_config
 from companion.control import Pause, Resume, Say, Start, Status, Stop, error_reply, reply
-from companion.control_socket import serve, socket_path
+from companion.control_socket import claim, serve, socket_path
 from companion.lifecycle import ACTIVE, LifecycleError, Phase
 from companion.options import RunError, RunOptions, open_audio
 from companion.schedule import Reminders, new_scheduler, on_reminder
@@ -90,6 +90,7 @@ class Daemon:
     async def main(self) -> int:
         loop = asyncio.get_running_loop()
         self.done = asyncio.Event()
+        claim(self.sock)  # a second daemon stops here, before it opens anything
         await self._refresh_audio(first=True)  # the voice is there before any request
         self.scheduler = new_scheduler(paths.schedule_db())
         self.scheduler.start(paused=True)  # stored reminders first, then the configuration

@@ -141,8 +141,14 @@ def cmd_daemon(args: argparse.Namespace, console: Console) -> int:
             handler.setFormatter(JournalFormatter("%(message)s"))
     if not args.verbose:
         logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    from companion.control_socket import SocketInUse
+
     daemon = Daemon()  # a broken configuration is refused here, before anything listens
-    return asyncio.run(daemon.main())
+    try:
+        return asyncio.run(daemon.main())
+    except SocketInUse as err:
+        print(f"companion: {err}", file=sys.stderr)
+        return 2
 
 
 def add_service_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

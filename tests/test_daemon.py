@@ -166,6 +166,8 @@ def test_ready_watchdog_socket_reload_and_a_clean_exit(tmp_path: Path) -> None:
         time.sleep(1.0)
         assert notify.count("WATCHDOG=1") >= 2, notify.said
 
+        second = companion("daemon", timeout=60)
+        assert second.returncode == 2 and "a daemon already answers on" in second.stderr
         status = ask("status")
         assert status["state"] == "idle"
         assert status["next_drill_reminder"][11:16] in ("08:00", "19:30")
