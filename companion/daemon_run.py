@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import AsyncIterator
 from functools import partial
 from pathlib import Path
@@ -197,7 +196,6 @@ class ActiveRun:
         self.status = RunStatus(self)
         self.stop_event = asyncio.Event()
         self.arrived = asyncio.Event()
-        self.started = time.time()
         self.clock: Clock = PacedClock(speed) if speed > 0 else UnpacedClock()
         base = plan.raw_log_path.with_suffix("") if plan.raw_log_path else paths.new_run_name()
         self.events_path = base.with_suffix(".events.jsonl")
@@ -274,6 +272,9 @@ class ActiveRun:
     async def pause(self) -> None:
         self.lifecycle.check_pause()
         await self.session.handle(self.session.engine.pause(self.clock.now()))
+        # Paused already because the runner stopped, the engine says no new state; the
+        # pause is the runner's from now on all the same.
+        self.engine_state(self.session.engine.state.value)
 
     async def resume(self) -> None:
         self.lifecycle.check_resume()

@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import platformdirs
 import time_machine
 
@@ -29,6 +30,7 @@ from companion.config import config_path
 from companion.control_socket import socket_path
 from companion.daemon import Daemon
 from sensors.profiles import PairedSensor, Role
+from sensors.recording import load_recording
 from tests.test_cli import COMPANION, companion, json_lines, replay_json
 from tests.test_cli_live import FOOTPOD, STRAP, free_port, simulator, stop
 from tests.test_schedule import local
@@ -351,3 +353,30 @@ def test_a_drill_reminder_is_said_between_runs(tmp_path: Path) -> None:
 
 def utc_offset() -> str:
     return local(2026, 11, 25, 8, 0).isoformat()[-6:]
+
+
+def test_a_pause_asked_for_while_stopped_is_the_runners_to_resume(tmp_path: Path) -> None:
+    """Stopped at a crossing, the run pauses itself; the runner pauses it on purpose too,
+    and then it is theirs: resumed when they say, not when they move."""
+    hip = load_recording(HIP_RUN).track("hip")
+    moving = hip.t < 300
+    stand_t = np.arange(300.0, 900.0, 0.01)
+    still = hip.xyz[(hip.t > 305) & (hip.t < 325)].mean(axis=0)
+    noise = np.random.default_rng(1).normal(0, 0.005, (len(stand_t), 3))
+    path = tmp_path / "stops.csv"
+    rows = np.column_stack([np.r_[hip.t[moving], stand_t], np.r_[hip.xyz[moving], still + noise]])
+    np.savetxt(
+        path, rows, fmt="%.3f", delimiter=",", header="t_s,hip_x_g,hip_y_g,hip_z_g", comments=""
+    )
+    write_config("")
+    with running_daemon(tmp_path) as (_proc, _notify, _log):
+        ask("start", "--replay", str(path), "--speed", "60")
+        stopped = wait_until(
+            lambda: (s := ask("status"))["state"] == "paused" and s["run_s"] > 320 and s, 60
+        )
+        assert stopped["paused_by"] == "stopped running"
+        assert ask("pause")["paused_by"] == "you"
+        assert "already paused" in refused("pause")
+        resumed = ask("resume")
+        assert resumed["state"] == "running" and resumed["paused_by"] is None
+        ask("stop")
