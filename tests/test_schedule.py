@@ -13,6 +13,7 @@ from typing import Any, ParamSpec
 
 import pytest
 import time_machine
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from companion.config import ScheduleConfig
 from companion.schedule import Reminders, RunSchedule, new_scheduler, on_reminder
@@ -38,6 +39,12 @@ async def settle() -> None:
     """Let the loop run what the scheduler queued (its jobs are tasks on the loop)."""
     for _ in range(20):
         await asyncio.sleep(0)
+
+
+async def shut(scheduler: AsyncIOScheduler) -> None:
+    """Stop `scheduler` as the daemon does at exit (its store keeps the jobs)."""
+    scheduler.shutdown(wait=False)
+    await settle()
 
 
 @pytest.fixture
@@ -76,8 +83,7 @@ async def test_reminders_fire_at_their_times_and_survive_a_restart(
         await settle()
         assert len(heard) == 1
         assert reminders.next_time() == local(2026, 11, 25, 13, 0)
-        reminders.scheduler.shutdown(wait=False)
-        await settle()
+        await shut(reminders.scheduler)
 
         clock.move_to(local(2026, 11, 25, 12, 0))  # restarted before the next one
         again = await started(db, ("08:00", "13:00", "19:30"))
@@ -87,8 +93,7 @@ async def test_reminders_fire_at_their_times_and_survive_a_restart(
         again.scheduler.wakeup()
         await settle()
         assert len(heard) == 2
-        again.scheduler.shutdown(wait=False)
-        await settle()
+        await shut(again.scheduler)
     assert db.stat().st_mode & 0o777 == 0o600
 
 
@@ -99,23 +104,20 @@ async def test_reminders_missed_while_off_come_as_one(
     db = tmp_path / "schedule.sqlite"
     with time_machine.travel(local(2026, 11, 25, 7, 0), tick=False) as clock:
         first = await started(db, ("08:00", "13:00", "19:30"))
-        first.scheduler.shutdown(wait=False)
-        await settle()
+        await shut(first.scheduler)
         # Off from 7:00 until 20:00: three reminders missed.
         clock.move_to(local(2026, 11, 25, 20, 0))
         back = await started(db, ("08:00", "13:00", "19:30"))
         assert len(heard) == 1
         assert back.next_time() == local(2026, 11, 26, 8, 0)
-        back.scheduler.shutdown(wait=False)
-        await settle()
+        await shut(back.scheduler)
 
         # Off for two days: the last one missed is older than the grace period.
         clock.move_to(local(2026, 11, 28, 7, 45))
         late = await started(db, ("08:00", "13:00", "19:30"))
         assert len(heard) == 1
         assert late.next_time() == local(2026, 11, 28, 8, 0)
-        late.scheduler.shutdown(wait=False)
-        await settle()
+        await shut(late.scheduler)
 
 
 @in_loop
@@ -130,8 +132,7 @@ async def test_changed_times_replace_the_stored_reminders(
         assert reminders.next_time() == local(2026, 11, 25, 10, 15)
         reminders.sync(())
         assert reminders.next_time() is None
-        reminders.scheduler.shutdown(wait=False)
-        await settle()
+        await shut(reminders.scheduler)
     assert heard == []
 
 
@@ -169,8 +170,7 @@ async def test_a_paused_run_pauses_its_schedule(tmp_path: Path) -> None:
         run.stop()
         assert await at(60) == ["checkin", "checkin", "split", "checkin"]
         assert scheduler.get_jobs() == []
-        scheduler.shutdown(wait=False)
-        await settle()
+        await shut(scheduler)
 
 
 @in_loop
@@ -190,5 +190,4 @@ async def test_a_replay_at_speed_runs_its_schedule_faster(tmp_path: Path) -> Non
         await settle()
         assert done == ["checkin"]
         assert RunSchedule(scheduler, ScheduleConfig(), act, speed=0).ids == []
-        scheduler.shutdown(wait=False)
-        await settle()
+        await shut(scheduler)
