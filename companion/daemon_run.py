@@ -34,6 +34,7 @@ from companion.runner import (
     Plan,
     live_plan,
     new_engine,
+    pace,
     raw_log_plan,
     recording_plan,
     scheduled,
@@ -41,9 +42,8 @@ from companion.runner import (
 from companion.schedule import RunSchedule
 from companion.session import Session
 from companion.timeline import EventFile, clock
-from cues.audio import DevicePlayer
 from cues.datafile import DataFileError
-from sensors.clock import Clock, PacedClock, UnpacedClock
+from sensors.clock import PacedClock
 from sensors.live import LiveSource
 from sensors.profiles import Role
 from sensors.rawlog import RawLogError, is_raw_log
@@ -196,11 +196,10 @@ class ActiveRun:
         self.status = RunStatus(self)
         self.stop_event = asyncio.Event()
         self.arrived = asyncio.Event()
-        self.clock: Clock = PacedClock(speed) if speed > 0 else UnpacedClock()
+        self.clock, hold = pace(speed, daemon.sink)
         base = plan.raw_log_path.with_suffix("") if plan.raw_log_path else paths.new_run_name()
         self.events_path = base.with_suffix(".events.jsonl")
         engine = new_engine(options, daemon.renderer)
-        hold = speed > 1 and isinstance(daemon.sink, DevicePlayer)
         self.events = EventFile(self.events_path)
         self.session = Session(
             engine,

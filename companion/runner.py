@@ -7,7 +7,6 @@ lines) around a sensor source. Only the source and the clock differ.
 from __future__ import annotations
 
 import asyncio
-import logging
 import signal
 import sys
 from collections.abc import Callable, Sequence
@@ -28,7 +27,7 @@ from companion.options import RunError, RunOptions, open_audio
 from companion.schedule import RunSchedule
 from companion.session import Session
 from companion.timeline import JsonLines, Timeline
-from cues.audio import DevicePlayer, WavFileSink
+from cues.audio import AudioSink, DevicePlayer, WavFileSink
 from cues.catalogue import load_catalogue
 from cues.speaker import Speaker
 from cues.speech import SpeechRenderer
@@ -39,8 +38,6 @@ from sensors.rawlog import RawLogSource, RawLogWriter
 from sensors.recording import AccelTrack, Recording, ReplaySource
 from sensors.source import SensorSource
 from sensors.transport import Transport
-
-log = logging.getLogger(__name__)
 
 
 def new_engine(options: RunOptions, renderer: SpeechRenderer) -> RunEngine:
@@ -57,6 +54,14 @@ def new_engine(options: RunOptions, renderer: SpeechRenderer) -> RunEngine:
     )
     catalogue = load_catalogue(options.catalogue)
     return RunEngine(catalogue, load_rules(options.rules), settings, duration_of=duration_of)
+
+
+def pace(speed: float, sink: AudioSink) -> tuple[Clock, bool]:
+    """The run's clock at `speed` (0: as fast as it goes), and whether the run waits while a
+    cue is heard: a replay faster than real time does on a device, so that what is shown
+    and what is said stay together."""
+    clock: Clock = PacedClock(speed) if speed > 0 else UnpacedClock()
+    return clock, speed > 1 and isinstance(sink, DevicePlayer)
 
 
 async def scheduled(session: Session, clock: Clock, name: str) -> None:
@@ -84,9 +89,8 @@ def coach(
     sink, renderer = open_audio(options, info)
     engine = new_engine(options, renderer)
     speed = 1.0 if live else options.speed
-    clock: Clock = PacedClock(speed) if speed > 0 else UnpacedClock()
+    clock, hold = pace(speed, sink)
     frontend = JsonLines(stdout) if options.json else Timeline(Console(file=stdout))
-    hold = speed > 1 and isinstance(sink, DevicePlayer)
 
     session = Session(engine, Speaker(renderer, sink), [frontend], markers, hold)
 
