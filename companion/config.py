@@ -17,7 +17,7 @@ import platformdirs
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from companion.paths import APP
-from cues.datafile import DataFileError
+from cues.datafile import DataFileError, line_of
 from sensors.transport import Transport
 
 
@@ -96,25 +96,6 @@ def config_path() -> Path:
     return platformdirs.user_config_path(APP) / "config.toml"
 
 
-def _line_of(text: str, loc: tuple[str | int, ...]) -> int | None:
-    """The line of the file where the field at `loc` (section, key) is written."""
-    section: str | None = None
-    wanted = [str(part) for part in loc]
-    for number, line in enumerate(text.splitlines(), 1):
-        header = re.match(r"\s*\[\s*([A-Za-z0-9_.-]+)\s*\]", line)
-        if header:
-            section = header.group(1)
-            if wanted == [section]:
-                return number
-            continue
-        key = re.match(r"\s*([A-Za-z0-9_-]+)\s*=", line)
-        if key and [section, key.group(1)] == wanted[:2]:
-            return number
-        if key and section is None and wanted[:1] == [key.group(1)]:
-            return number
-    return None
-
-
 def load_config(path: Path | None = None) -> Config:
     """The configuration in `path` (default: the platform's); the defaults if it is absent."""
     path = path or config_path()
@@ -134,7 +115,7 @@ def load_config(path: Path | None = None) -> Config:
         problems = []
         for e in err.errors():
             loc = tuple(e["loc"])
-            line = _line_of(text, loc)
+            line = line_of(text, loc)
             where = f"line {line}, " if line else ""
             problems.append(f"{where}field {'.'.join(map(str, loc))}: {e['msg']}")
         raise ConfigError(f"{path}: " + "; ".join(problems)) from None

@@ -6,7 +6,9 @@ whoever edits cue texts, drift thresholds or drill scripts sees exactly what to 
 
 from __future__ import annotations
 
+import re
 import tomllib
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TypeVar
 
@@ -20,12 +22,38 @@ class DataFileError(ValueError):
 M = TypeVar("M", bound=BaseModel)
 
 
+def line_of(text: str, loc: Sequence[str | int]) -> int | None:
+    """The line of a TOML file's `text` where the value at `loc` is written:
+    ("sound", "rate") for a key of the table [sound], ("step", 2, "reps") for a key of the
+    third [[step]], ("step", 2) for that header itself, ("name",) for a key at the top."""
+    wanted = [str(part) for part in loc]
+    where: list[str] = []  # the table (and, for [[arrays]], its index) lines now belong to
+    counts: dict[str, int] = {}
+    for number, line in enumerate(text.splitlines(), 1):
+        header = re.match(r"\s*(\[\[?)\s*([A-Za-z0-9_.-]+)\s*\]", line)
+        if header:
+            name = header.group(2)
+            if header.group(1) == "[[":
+                counts[name] = counts.get(name, -1) + 1
+                where = [name, str(counts[name])]
+            else:
+                where = [name]
+            if wanted == where:
+                return number
+            continue
+        key = re.match(r"\s*([A-Za-z0-9_-]+)\s*=", line)
+        if key and wanted[: len(where) + 1] == [*where, key.group(1)]:
+            return number
+    return None
+
+
 def load_entries(
     path: Path, table: str, model: type[M], error: type[DataFileError] = DataFileError
 ) -> list[M]:
     """The ``[[table]]`` entries of the TOML file at `path`, each checked as `model`."""
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        data = tomllib.loads(text)
     except OSError as err:
         raise error(f"{path}: cannot read the file: {err.strerror}") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
@@ -40,8 +68,11 @@ def load_entries(
         except ValidationError as err:
             ident = raw.get("id") if isinstance(raw, dict) else None
             name = ident if isinstance(ident, str) else f"#{i + 1}"
-            fields = "; ".join(
-                f"field {'.'.join(map(str, e['loc'])) or table!r}: {e['msg']}" for e in err.errors()
-            )
+            problems = []
+            for e in err.errors():
+                line = line_of(text, (table, i, *e["loc"]))
+                at = f" at line {line}" if line else ""
+                problems.append(f"field {'.'.join(map(str, e['loc'])) or table!r}{at}: {e['msg']}")
+            fields = "; ".join(problems)
             raise error(f"{path}: {table} {name}: {fields}") from None
     return checked
