@@ -38,7 +38,7 @@ def line_of(text: str, loc: Sequence[str | int]) -> int | None:
                 where = [name, str(counts[name])]
             else:
                 where = [name]
-            if wanted == where:
+            if wanted in (where, [name]):  # the table, or the first of an array of them
                 return number
             continue
         key = re.match(r"\s*([A-Za-z0-9_-]+)\s*=", line)

@@ -52,10 +52,19 @@ def _tone(note: Note) -> FloatArray:
     return out
 
 
+GAP_S = 0.02  # between the notes of one earcon
+
+
+def earcon_seconds(name: str) -> float:
+    """How long earcon `name` lasts."""
+    notes = EARCONS[name]
+    return sum(int(n.seconds * RATE) for n in notes) / RATE + GAP_S * (len(notes) - 1)
+
+
 def synthesize(name: str) -> FloatArray:
     """The samples (-1..1 at `RATE`) of earcon `name`."""
     notes = EARCONS[name]
-    gap = np.zeros(int(0.02 * RATE))
+    gap = np.zeros(int(GAP_S * RATE))
     parts = [p for note in notes for p in (_tone(note), gap)][:-1]
     return np.concatenate(parts)
 

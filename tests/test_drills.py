@@ -1,0 +1,149 @@
+"""Drill sessions: the bundled files, the checks on a runner's own, and the timeline's
+promises (nothing overlaps, every switch and next-up said, countdowns end at zero)."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import pytest
+
+from companion.drift import Fault
+from companion.drill_timeline import COUNTDOWN_S, READY_S, Timeline, build_timeline
+from cues.drills import BUNDLED, DrillError, bundled_sessions, find_session, load_session
+
+SESSIONS = {s.id: s for s in bundled_sessions()}
+
+
+def test_the_bundled_sessions_are_all_there_and_valid() -> None:
+    assert set(SESSIONS) == {
+        "posture-walk",
+        "hip-mobility-strength",
+        "spine-shoulder-mobility",
+        "shoulder-trunk-strength",
+        "daily-routine",
+    }
+    faults = {f.value for f in Fault}
+    for session in SESSIONS.values():
+        assert set(session.info.addresses) <= faults, session.id
+    daily = SESSIONS["daily-routine"].steps
+    mobility = [i for i, s in enumerate(daily) if s.hold_s is not None]
+    strength = [i for i, s in enumerate(daily) if s.reps is not None]
+    assert mobility and strength and max(mobility) < min(strength)  # mobility first
+    bridges = [s.level for s in SESSIONS["hip-mobility-strength"].steps if "bridge" in s.name]
+    assert bridges == sorted(bridges) and len(set(bridges)) == 3  # easy to hard
+
+
+@pytest.fixture(scope="module", params=sorted(SESSIONS))
+def timeline(request: pytest.FixtureRequest) -> Timeline:
+    return build_timeline(SESSIONS[request.param])
+
+
+def blocks(tl: Timeline) -> list[tuple[int, int, int]]:
+    """(go, zero or last count, index) of each piece of work, by mark index."""
+    marks = tl.marks
+    gos = [i for i, m in enumerate(marks) if m.label == "go"]
+    out = []
+    for n, g in enumerate(gos):
+        stop = gos[n + 1] if n + 1 < len(gos) else len(marks)
+        work = [i for i in range(g, stop) if marks[i].label in ("count", "zero")]
+        out.append((g, work[-1], n))
+    return out
+
+
+def test_nothing_overlaps_and_the_length_is_known_ahead(timeline: Timeline) -> None:
+    marks = timeline.marks
+    for before, after in itertools.pairwise(marks):
+        assert after.t >= before.end - 1e-9, (before, after)
+    assert timeline.total_s == pytest.approx(marks[-1].end)
+    assert marks[0].label == "start" and marks[-1].label == "end"
+    assert any(m.label == "safety" and "hurts, stop" in m.what for m in marks)
+
+
+def test_the_work_lasts_what_the_step_says(timeline: Timeline) -> None:
+    marks = timeline.marks
+    steps = timeline.session.steps
+    for go, last, _ in blocks(timeline):
+        step = steps[marks[go].step]
+        begins = marks[go].end
+        ticks = [m for m in marks[:go] if m.label == "ready"][-READY_S:]
+        assert [round(marks[go].t - m.t) for m in ticks] == [3, 2, 1]
+        if step.reps is not None:
+            counts = [m for m in marks[go : last + 1] if m.label == "count"]
+            assert [m.what for m in counts] == [str(k) for k in range(1, step.reps + 1)]
+            for k, m in enumerate(counts):
+                assert m.t == pytest.approx(begins + k * step.tempo_s)
+        else:
+            assert marks[last].t - begins == pytest.approx(step.hold_s or step.duration_s)
+
+
+def test_countdowns_end_at_zero(timeline: Timeline) -> None:
+    marks = timeline.marks
+    zeros = [i for i, m in enumerate(marks) if m.label == "zero"]
+    assert bool(zeros) == any(s.reps is None for s in timeline.session.steps)
+    for z in zeros:
+        said = [m for m in marks[:z] if m.label == "countdown"][-COUNTDOWN_S:]
+        assert [m.what for m in said] == ["3", "2", "1"]
+        assert [round(marks[z].t - m.t, 6) for m in said] == [3, 2, 1]
+    # Rests tick their last seconds away too, and what follows comes on the second after.
+    for i, m in enumerate(marks):
+        if m.label == "rest-countdown" and marks[i + 1].label != "rest-countdown":
+            assert [round(m.t - marks[i - k].t, 6) for k in (2, 1)] == [2, 1]
+            assert marks[i + 1].t == pytest.approx(m.t + 1)
+
+
+def test_every_switch_and_next_up_is_said(timeline: Timeline) -> None:
+    marks = timeline.marks
+    steps = timeline.session.steps
+    for i, step in enumerate(steps):
+        switches = [m for m in marks if m.step == i and m.label == "switch"]
+        assert len(switches) == (step.sets if step.sides == "both" else 0)
+    work = blocks(timeline)
+    nexts = [m for m in marks if m.label == "next"]
+    assert len(nexts) == len(work) - 1  # after every piece of work but the last
+    for (_, last, n), said in zip(work, nexts, strict=False):
+        following = marks[work[n + 1][0]]
+        assert marks[last].end <= said.t < following.t
+        assert steps[following.step].name in said.what
+
+
+def test_a_session_is_found_by_name_or_path(tmp_path: Path) -> None:
+    assert find_session("posture-walk").title == "Posture walk"
+    own = tmp_path / "mine.toml"
+    own.write_text((BUNDLED / "posture-walk.toml").read_text().replace("posture-walk", "mine"))
+    assert find_session(str(own)).id == "mine"
+    assert find_session("mine", (tmp_path,)).id == "mine"
+    with pytest.raises(DrillError, match=r"no drill session 'dance'.*posture-walk"):
+        find_session("dance")
+
+
+GOOD = (BUNDLED / "shoulder-trunk-strength.toml").read_text()
+
+
+@pytest.mark.parametrize(
+    ("edit", "problem"),
+    [
+        (lambda s: s.replace("reps = 12", "reps = 12\nhold_s = 30"),
+         r"step 'Band pull-apart': field 'entry'.*give exactly one of reps, hold_s"),
+        (lambda s: s.replace("level = 2", "level = 9"),
+         r"step 'Prone pull-through': field 'level' at line 35: .*less than or equal to 5"),
+        (lambda s: s.replace("tempo_s = 3", "tempo = 3"),
+         r"step 'Band pull-apart': field 'tempo' at line 17: Extra inputs"),
+        (lambda s: s.replace('id = "shoulder-trunk-strength"', 'id = "Shoulders!"'),
+         r"session: field 'id' at line 4"),
+        (lambda s: s.replace("[session]", "[sesion]"), r"'sesion' at line 3 is not part"),
+        (lambda s: s.replace("[[step]]", "[[steps]]"), r"'steps' at line 10 is not part"),
+        (lambda s: s.replace("sets = 2", "sets = 'two'"), r"field 'sets' at line 18"),
+        (lambda s: s + "\n[[step]]\nname = 'x'\n", r"step 'x': field 'instructions' at line"),
+        (lambda s: s.replace("[session]", "[session"), r"not valid TOML"),
+    ],
+)  # fmt: skip
+def test_a_broken_session_file_is_refused_precisely(
+    tmp_path: Path, edit: object, problem: str
+) -> None:
+    path = tmp_path / "broken.toml"
+    assert callable(edit)
+    path.write_text(edit(GOOD))
+    with pytest.raises(DrillError, match=problem) as caught:
+        load_session(path)
+    assert str(caught.value).startswith(f"{path}: ")
