@@ -15,6 +15,7 @@ from companion.config import load_config
 from companion.config_commands import add_config_commands
 from companion.control_commands import add_control_commands
 from companion.cue_commands import add_cue_commands, add_voice_options, voice_settings
+from companion.drill_commands import add_drill_commands
 from companion.options import RunOptions
 from companion.sensor_commands import add_commands, add_transport
 from companion.service import add_service_commands
@@ -202,6 +203,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_config_commands(sub)
     add_control_commands(sub)
     add_service_commands(sub)
+    add_drill_commands(sub)
     return parser
 
 

@@ -3,14 +3,29 @@ promises (nothing overlaps, every switch and next-up said, countdowns end at zer
 
 from __future__ import annotations
 
+import asyncio
 import itertools
+import time
 from pathlib import Path
 
+import numpy as np
 import pytest
+import soundfile
 
 from companion.drift import Fault
+from companion.drill_player import DrillPlayer, timed, write_session
 from companion.drill_timeline import COUNTDOWN_S, READY_S, Timeline, build_timeline
-from cues.drills import BUNDLED, DrillError, bundled_sessions, find_session, load_session
+from cues.audio import WavFileSink
+from cues.drills import (
+    BUNDLED,
+    DrillError,
+    Session,
+    bundled_sessions,
+    find_session,
+    load_session,
+)
+from cues.speaker import Speaker
+from cues.speech import SpeechRenderer
 
 SESSIONS = {s.id: s for s in bundled_sessions()}
 
@@ -147,3 +162,110 @@ def test_a_broken_session_file_is_refused_precisely(
     with pytest.raises(DrillError, match=problem) as caught:
         load_session(path)
     assert str(caught.value).startswith(f"{path}: ")
+
+
+TINY = """
+[session]
+id = "tiny"
+title = "Tiny"
+about = "Two short steps, for the tests."
+
+[[step]]
+name = "Wall sit"
+instructions = ["Back to the wall, knees bent."]
+hold_s = 8
+rest_s = 5
+cues = ["Breathe."]
+
+[[step]]
+name = "Squats"
+instructions = ["Feet apart. Sit back and stand."]
+reps = 3
+tempo_s = 2
+"""
+
+
+def played(folder: Path) -> list[str]:
+    """The labels of what a WAV file sink wrote, in the order heard."""
+    return [p.stem.split("-", 2)[2] for p in sorted(folder.glob("*.wav"))]
+
+
+def play(
+    tmp_path: Path, renderer: SpeechRenderer, controls: list[tuple[float, str]], speed: float
+) -> tuple[Timeline, list[str], float]:
+    """Play the tiny session at `speed` into WAV files, calling each control at its
+    session second; the timeline, what was heard, and the wall time it took."""
+    path = tmp_path / "tiny.toml"
+    path.write_text(TINY)
+    timeline = timed(load_session(path), renderer)
+    sink = WavFileSink(tmp_path / "heard")
+    player = DrillPlayer(timeline, Speaker(renderer, sink), speed=speed)
+
+    async def session() -> float:
+        began = time.monotonic()
+        playing = asyncio.create_task(player.play())
+        for at, control in controls:
+            while player.position() < at:
+                await asyncio.sleep(0.01)
+            getattr(player, control)()
+            if control == "pause":
+                await asyncio.sleep(1.0)
+                assert player.paused and player.position() < at + 0.2  # it holds still
+                player.resume()
+        await playing
+        return time.monotonic() - began
+
+    wall = asyncio.run(session())
+    sink.close()
+    return timeline, played(tmp_path / "heard"), wall
+
+
+def test_a_session_plays_every_mark_in_order_and_pauses(
+    tmp_path: Path, renderer: SpeechRenderer
+) -> None:
+    timeline, heard, wall = play(tmp_path, renderer, [(5.0, "pause")], speed=8)
+    assert heard == [f"drill-{m.label}" if m.kind == "say" else m.label for m in timeline.marks]
+    assert wall == pytest.approx(timeline.total_s / 8 + 1.0, abs=0.6)  # the pause held
+
+
+def test_skip_back_and_repeat_move_between_steps(tmp_path: Path, renderer: SpeechRenderer) -> None:
+    probe = build_timeline(load_session_text(tmp_path, TINY))
+    wall_sit, squats = probe.step_starts
+    controls = [
+        (1.0, "skip"),  # from the intro to the first step
+        (wall_sit + 2, "skip"),  # the wall sit cut short
+        (squats + 1, "back"),  # just into the squats: back to the wall sit
+        (wall_sit + 1, "skip"),
+        (squats + 7, "repeat"),  # well into the squats: them again
+    ]
+    _, heard, _ = play(tmp_path, renderer, controls, speed=10)
+    assert "drill-safety" not in heard  # skipped with the intro
+    assert heard.count("drill-step") == 4  # wall sit twice, squats twice (after a repeat)
+    assert heard.count("zero") == 0  # no hold ran to its end
+    assert heard[-2:] == ["drill-end", "end"]
+
+
+def load_session_text(tmp_path: Path, text: str) -> Session:
+    path = tmp_path / "probe.toml"
+    path.write_text(text)
+    return load_session(path)
+
+
+def test_render_writes_the_whole_session_with_speech_in_it(
+    tmp_path: Path, renderer: SpeechRenderer
+) -> None:
+    timeline = timed(SESSIONS["spine-shoulder-mobility"], renderer)
+    for suffix in (".ogg", ".mp3"):
+        out = tmp_path / f"session{suffix}"
+        seconds = write_session(timeline, renderer, out)
+        info = soundfile.info(out)
+        assert info.format == suffix[1:].upper()
+        assert info.duration == pytest.approx(seconds, abs=0.1)
+        assert seconds == pytest.approx(timeline.total_s + 0.5, abs=0.01)
+    audio, rate = soundfile.read(tmp_path / "session.ogg", dtype="float32")
+    for mark in timeline.marks:
+        window = audio[int(mark.t * rate) : int(mark.end * rate)]
+        assert np.sqrt(np.mean(window**2)) > 0.005, mark  # every word and chime is there
+    quiet = next(m for m in timeline.marks if m.label == "go")
+    hold = audio[int((quiet.end + 0.5) * rate) : int((quiet.end + 5) * rate)]
+    assert np.sqrt(np.mean(hold**2)) < 0.002  # and the hold before the first cue is silence

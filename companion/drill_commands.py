@@ -1,0 +1,150 @@
+"""`companion drills list|show|play|render`: guided drill sessions from the command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from companion.config import load_config
+from companion.cue_commands import add_voice_options, voice_settings
+from companion.options import RunOptions, open_audio
+from companion.timeline import clock
+from cues.drills import Session, Step, bundled_sessions, find_session
+
+
+def _dose(step: Step) -> str:
+    if step.reps is not None:
+        each = f"{step.reps} reps at {step.tempo_s:g} s"
+    elif step.hold_s is not None:
+        each = f"hold {step.hold_s:g} s"
+    else:
+        each = f"{step.duration_s:g} s"
+    sets = f"{step.sets} × " if step.sets > 1 else ""
+    sides = ", each side" if step.sides == "both" else ""
+    rest = f", rest {step.rest_s:g} s" if step.rest_s else ""
+    return f"{sets}{each}{sides}{rest}"
+
+
+def cmd_list(args: argparse.Namespace, console: Console) -> int:
+    from companion.drill_timeline import build_timeline
+
+    table = Table(title="Drill sessions (`companion drills play NAME`)")
+    for column in ("name", "title", "steps", "about", "length"):
+        table.add_column(column)
+    for session in bundled_sessions():
+        length = build_timeline(session).total_s  # speech estimated; play says it exactly
+        table.add_row(
+            session.id,
+            session.title,
+            str(len(session.steps)),
+            session.info.about,
+            f"~{clock(length)}",
+        )
+    console.print(table)
+    return 0
+
+
+def cmd_show(args: argparse.Namespace, console: Console) -> int:
+    from companion.drill_timeline import build_timeline
+
+    session = find_session(args.name)
+    timeline = build_timeline(session)
+    console.print(f"[bold]{session.title}[/] ({session.id}, about {clock(timeline.total_s)})")
+    console.print(session.info.about)
+    if args.timeline:
+        for m in timeline.marks:
+            what = f"🔔 {m.what}" if m.kind == "earcon" else f"“{m.what}”"
+            console.print(f"[dim]{clock(m.t)}[/]  {m.label:14} {what}", highlight=False)
+        return 0
+    table = Table(show_header=True)
+    for column in ("#", "step", "level", "dose", "cues"):
+        table.add_column(column)
+    for i, step in enumerate(session.steps, 1):
+        table.add_row(str(i), step.name, str(step.level), _dose(step), " / ".join(step.cues))
+    console.print(table)
+    return 0
+
+
+def _audio(args: argparse.Namespace, name: str) -> RunOptions:
+    cfg = load_config()
+    return RunOptions.configured(
+        cfg, audio=getattr(args, "audio", None), name=name, voice=voice_settings(args, cfg.speech)
+    )
+
+
+def cmd_play(args: argparse.Namespace, console: Console) -> int:
+    from companion.drill_player import DrillPlayer, timed
+    from cues.speaker import Speaker
+
+    session = find_session(args.name)
+    sink, renderer = open_audio(_audio(args, f"drills-{session.id}"), console)
+    try:
+        with console.status("Getting the words ready…"):
+            timeline = timed(session, renderer)
+        console.print(f"[bold]{session.title}[/]: {clock(timeline.total_s)}. Ctrl-C stops.")
+        player = DrillPlayer(timeline, Speaker(renderer, sink))
+        try:
+            asyncio.run(player.play())
+        except KeyboardInterrupt:
+            console.print("Stopped.")
+    finally:
+        sink.close()
+        renderer.close()
+    return 0
+
+
+def cmd_render(args: argparse.Namespace, console: Console) -> int:
+    from companion import paths
+    from companion.drill_player import timed, write_session
+    from cues.speech import SpeechRenderer
+
+    session: Session = find_session(args.name)
+    renderer = SpeechRenderer(paths.speech_cache(), voice_settings(args))
+    try:
+        with console.status(f"Rendering {session.title}…"):
+            seconds = write_session(timed(session, renderer), renderer, args.out)
+    finally:
+        renderer.close()
+    console.print(f"Wrote {args.out}: {session.title}, {clock(seconds)}")
+    return 0
+
+
+def _sound_file(text: str) -> Path:
+    from companion.drill_player import FORMATS
+
+    path = Path(text)
+    if path.suffix.lower() not in FORMATS:
+        raise argparse.ArgumentTypeError(f"{text}: name a .wav, .ogg, .mp3 or .flac file")
+    return path
+
+
+def add_drill_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    drills = sub.add_parser(
+        "drills",
+        help="guided posture and mobility sessions: list, show, play, render",
+        description="Guided drill sessions, led by voice. NAME is a bundled session "
+        "(see `companion drills list`) or the path of your own session file.",
+    )
+    actions = drills.add_subparsers(dest="drills_command", required=True, metavar="ACTION")
+    listing = actions.add_parser("list", help="the sessions, with their length")
+    listing.set_defaults(handler=cmd_list)
+    show = actions.add_parser("show", help="a session's steps, doses and cues")
+    show.add_argument("name")
+    show.add_argument("--timeline", action="store_true", help="every word and chime, timed")
+    show.set_defaults(handler=cmd_show)
+    play = actions.add_parser("play", help="lead a session out loud now")
+    play.add_argument("name")
+    play.add_argument("--audio", choices=("auto", "device", "files"))
+    add_voice_options(play)
+    play.set_defaults(handler=cmd_play)
+    render = actions.add_parser("render", help="the whole session as one sound file")
+    render.add_argument("name")
+    render.add_argument(
+        "--out", type=_sound_file, required=True, help="the file: .wav, .ogg, .mp3 or .flac"
+    )
+    add_voice_options(render)
+    render.set_defaults(handler=cmd_render)
