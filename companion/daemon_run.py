@@ -41,7 +41,8 @@ from companion.runner import (
 )
 from companion.schedule import RunSchedule
 from companion.session import Session
-from companion.timeline import EventFile, clock
+from companion.spoken import clock
+from companion.timeline import EventFile
 from cues.datafile import DataFileError
 from sensors.clock import PacedClock
 from sensors.live import LiveSource

@@ -12,7 +12,7 @@ from rich.table import Table
 from companion.config import load_config
 from companion.cue_commands import add_voice_options, voice_settings
 from companion.options import RunOptions, open_audio
-from companion.timeline import clock
+from companion.spoken import clock
 from cues.drills import Session, Step, bundled_sessions, find_session
 
 
@@ -113,6 +113,43 @@ def cmd_render(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+def cmd_suggest(args: argparse.Namespace, console: Console) -> int:
+    import json
+
+    from companion import paths
+    from companion.drill_advice import Drift, advise
+
+    path: Path | None = args.run
+    if path is None:
+        runs = sorted(paths.runs_dir().glob("*.events.jsonl"))
+        if not runs:
+            console.print(
+                "No run recorded yet: after a run with `companion start`, or give the "
+                "events of one (`companion replay FILE --json > run.jsonl`)."
+            )
+            return 0
+        path = runs[-1]
+    drifts: dict[int, Drift] = {}
+    end = 0.0
+    try:
+        for line in path.read_text(encoding="utf-8").splitlines():
+            event = json.loads(line)
+            end = max(end, float(event.get("t", 0.0)))
+            if event.get("kind") in ("drift_start", "drift_end"):
+                ep = event["episode"]
+                drifts[ep["episode"]] = Drift(event["id"], ep["start"], ep["end"] or event["t"])
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        console.print(f"[red]{path}: not a run's events ({err})")
+        return 2
+    advice = advise(list(drifts.values()), list(bundled_sessions()))
+    if advice is None:
+        console.print("No session to suggest.")
+        return 0
+    console.print(f"{path.name}: {advice.text}")
+    console.print(f"`companion drills play {advice.session.id}`  ({advice.session.info.about})")
+    return 0
+
+
 def _sound_file(text: str) -> Path:
     from companion.drill_player import FORMATS
 
@@ -141,6 +178,13 @@ def add_drill_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser])
     play.add_argument("--audio", choices=("auto", "device", "files"))
     add_voice_options(play)
     play.set_defaults(handler=cmd_play)
+    suggest = actions.add_parser(
+        "suggest", help="the session for what your last run showed (or RUN's events)"
+    )
+    suggest.add_argument(
+        "run", nargs="?", type=Path, help="a run's events (JSON lines); default: the last run"
+    )
+    suggest.set_defaults(handler=cmd_suggest)
     render = actions.add_parser("render", help="the whole session as one sound file")
     render.add_argument("name")
     render.add_argument(

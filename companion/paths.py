@@ -29,9 +29,14 @@ def audio_out(name: str) -> Path:
     return base / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
+def runs_dir() -> Path:
+    """Each run's files: its raw log (live runs) and its events."""
+    return private_dir(platformdirs.user_data_path(APP), "runs")
+
+
 def new_run_name() -> Path:
     """A run's files without their suffixes: runs/run-<date>-<time>, never one in use."""
-    runs = private_dir(platformdirs.user_data_path(APP), "runs")
+    runs = runs_dir()
     stem = f"run-{time.strftime('%Y%m%d-%H%M%S')}"
     base, n = runs / stem, 1
     while any(runs.glob(f"{base.name}.*")):

@@ -12,8 +12,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Protocol
 
+from companion.drill_advice import Advice, Drift, advise
 from companion.events import CueSpoken, Event, MetronomeTicks, Summary
 from companion.summary import RunStats, summary_text
+from cues.drills import bundled_sessions
 from cues.speaker import Speaker
 from sensors.clock import Clock
 from sensors.source import SensorSource
@@ -28,6 +30,12 @@ class Frontend(Protocol):
     """Something that shows the run: the terminal timeline, JSON lines, later the daemon."""
 
     def show(self, event: Event) -> None: ...
+
+
+def drill_advice(stats: RunStats) -> Advice | None:
+    """The drill session for what this run showed, from the bundled ones."""
+    drifts = [Drift(ep.fault.value, ep.start, ep.end or stats.duration_s) for ep in stats.episodes]
+    return advise(drifts, list(bundled_sessions()))
 
 
 class Session:
@@ -113,7 +121,8 @@ class Session:
             raise failure
         end_events, stats = engine.finish(clock.now() if clock else None)
         await self.handle(end_events)
-        text = summary_text(stats)
+        advice = drill_advice(stats) if stats.form_held is not None else None
+        text = summary_text(stats, advice.text if advice else None)
         audio = (
             await self.speaker.say(text, "summary", stats.duration_s, priority=100)
             if self.speak_summary

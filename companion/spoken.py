@@ -1,4 +1,5 @@
-"""Numbers as they are said: durations, distances and paces in words espeak-ng reads well."""
+"""Numbers as they are said (durations, distances and paces in words espeak-ng reads well)
+and as they are shown (a run clock)."""
 
 from __future__ import annotations
 
@@ -37,3 +38,8 @@ def spoken_pace(metres: float, seconds: float) -> str | None:
     if secs == 0:
         return f"{minutes} minutes a kilometre"
     return f"{minutes} {secs if secs >= 10 else f'oh {secs}'} a kilometre"
+
+
+def clock(t: float) -> str:
+    minutes, seconds = divmod(round(t), 60)
+    return f"{minutes:02d}:{seconds:02d}"

@@ -46,8 +46,9 @@ def _count(n: int, one: str, many: str) -> str:
     return f"one {one}" if n == 1 else f"{n} {many}"
 
 
-def summary_text(stats: RunStats) -> str:
-    """A few short sentences: how long, cadence, how well form held, the drifts, the cues."""
+def summary_text(stats: RunStats, advice: str | None = None) -> str:
+    """A few short sentences: how long, cadence, how well form held, the drifts, the cues,
+    and the drill session `advice` names."""
     first = f"Run complete: {spoken_duration(stats.duration_s)}"
     if stats.distance_m:
         first += f", {spoken_distance(stats.distance_m)}"
@@ -67,4 +68,6 @@ def summary_text(stats: RunStats) -> str:
         parts.append(f"{_count(len(stats.episodes), 'drift', 'drifts').capitalize()}: {faults}.")
     if stats.form_cues:
         parts.append(f"{_count(stats.form_cues, 'cue', 'cues').capitalize()}.")
+    if advice:
+        parts.append(advice)
     return " ".join(parts)

@@ -33,13 +33,9 @@ from companion.events import (
     StateChanged,
     Summary,
 )
+from companion.spoken import clock
 
 log = logging.getLogger(__name__)
-
-
-def clock(t: float) -> str:
-    minutes, seconds = divmod(round(t), 60)
-    return f"{minutes:02d}:{seconds:02d}"
 
 
 def _signed(x: float | None, unit: str = "°") -> str:

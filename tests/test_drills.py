@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import time
 from pathlib import Path
 
@@ -13,6 +14,7 @@ import pytest
 import soundfile
 
 from companion.drift import Fault
+from companion.drill_advice import Drift, advise
 from companion.drill_player import DrillPlayer, timed, write_session
 from companion.drill_timeline import COUNTDOWN_S, READY_S, Timeline, build_timeline
 from cues.audio import WavFileSink
@@ -26,6 +28,7 @@ from cues.drills import (
 )
 from cues.speaker import Speaker
 from cues.speech import SpeechRenderer
+from tests.test_cli import companion
 
 SESSIONS = {s.id: s for s in bundled_sessions()}
 
@@ -269,3 +272,35 @@ def test_render_writes_the_whole_session_with_speech_in_it(
     quiet = next(m for m in timeline.marks if m.label == "go")
     hold = audio[int((quiet.end + 0.5) * rate) : int((quiet.end + 5) * rate)]
     assert np.sqrt(np.mean(hold**2)) < 0.002  # and the hold before the first cue is silence
+
+
+def test_the_longest_drift_names_the_session_that_addresses_it() -> None:
+    sessions = list(bundled_sessions())
+    calm = advise([], sessions)
+    assert calm is not None and calm.session.id == "daily-routine"
+    demo = [
+        Drift("overstride", 400, 500),
+        Drift("anterior_tilt", 610, 900),
+        Drift("bounce", 1000, 1010),
+    ]
+    advice = advise(demo, sessions)
+    assert advice is not None and advice.session.id == "hip-mobility-strength"
+    assert advice.text == "Pelvis tipping forward from minute 10: try hip mobility and strength."
+    shoulders = advise([Drift("shoulder_tension", 60, 300)], sessions)
+    assert shoulders is not None
+    assert "shoulder_tension" in shoulders.session.info.addresses
+    assert shoulders.session.id != "daily-routine"  # the specific one, not the catch-all
+
+
+def test_suggest_reads_the_drift_of_a_run(tmp_path: Path) -> None:
+    run = companion("demo", "--speed", "0", "--json", "--audio", "files", "--out", str(tmp_path))
+    assert run.returncode == 0, run.stderr
+    events = tmp_path / "run.jsonl"
+    events.write_text(run.stdout)
+    summary = json.loads(run.stdout.splitlines()[-1])
+    assert summary["text"].endswith("try hip mobility and strength.")  # said after the run
+    done = companion("drills", "suggest", str(events))
+    assert done.returncode == 0, done.stderr
+    assert "companion drills play hip-mobility-strength" in done.stdout
+    none = companion("drills", "suggest")
+    assert none.returncode == 0 and "No run recorded yet" in none.stdout

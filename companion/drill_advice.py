@@ -1,0 +1,59 @@
+"""Which drill session to do after a run, from the drift the run showed. Pure.
+
+The fault that drifted longest decides; of the sessions that address it, the most
+specific one (addressing fewest faults) is named, the one covering more of the run's
+other faults if two are as specific. A run with no drift gets the daily routine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from companion.drift import Fault
+from cues.drills import Session
+
+EVERYDAY = "daily-routine"
+
+
+@dataclass(frozen=True)
+class Drift:
+    """What the advice needs of a drift episode: its fault and when."""
+
+    fault: str  # a Fault value
+    start: float
+    end: float
+
+
+@dataclass(frozen=True)
+class Advice:
+    session: Session
+    text: str  # a sentence for the summary, spoken
+    fault: str | None = None
+    first_s: float | None = None
+
+
+def advise(drifts: Iterable[Drift], sessions: Sequence[Session]) -> Advice | None:
+    by_fault: dict[str, float] = {}
+    first: dict[str, float] = {}
+    for d in drifts:
+        by_fault[d.fault] = by_fault.get(d.fault, 0.0) + max(0.0, d.end - d.start)
+        first[d.fault] = min(first.get(d.fault, d.start), d.start)
+    if not by_fault:
+        everyday = next((s for s in sessions if s.id == EVERYDAY), None)
+        if everyday is None:
+            return None
+        return Advice(everyday, f"To keep it that way: the {everyday.title.lower()}.")
+    fault = max(by_fault, key=lambda f: (by_fault[f], -first[f]))
+    helping = [s for s in sessions if fault in s.info.addresses]
+    if not helping:
+        return None
+
+    def rank(s: Session) -> tuple[int, int]:
+        return (len(s.info.addresses), -len(set(s.info.addresses) & set(by_fault)))
+
+    session = min(helping, key=rank)
+    minute = int(first[fault] // 60)
+    words = Fault(fault).description
+    text = f"{words[0].upper()}{words[1:]} from minute {minute}: try {session.title.lower()}."
+    return Advice(session, text, fault, first[fault])
