@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 MAX_MESSAGE = 4096  # bytes in one line, newline included: a request is a few words
-COMMANDS = ("status", "start", "stop", "pause", "resume", "say")
+COMMANDS = ("status", "start", "stop", "pause", "resume", "say", "drill", "skip", "back", "repeat")
 
 
 class ProtocolError(ValueError):
@@ -54,11 +54,31 @@ class Say(_Request):
     text: str = Field(min_length=1, max_length=200)
 
 
-Request = Annotated[Status | Start | Stop | Pause | Resume | Say, Field(discriminator="cmd")]
-_REQUEST: TypeAdapter[Status | Start | Stop | Pause | Resume | Say] = TypeAdapter(Request)
+class Drill(_Request):
+    """Lead a drill session: a bundled one's name, or a session file's absolute path."""
+
+    cmd: Literal["drill"]
+    name: str = Field(min_length=1, max_length=1000)
 
 
-def decode_request(line: bytes) -> Status | Start | Stop | Pause | Resume | Say:
+class Skip(_Request):
+    cmd: Literal["skip"]
+
+
+class Back(_Request):
+    cmd: Literal["back"]
+
+
+class Repeat(_Request):
+    cmd: Literal["repeat"]
+
+
+AnyRequest = Status | Start | Stop | Pause | Resume | Say | Drill | Skip | Back | Repeat
+Request = Annotated[AnyRequest, Field(discriminator="cmd")]
+_REQUEST: TypeAdapter[AnyRequest] = TypeAdapter(Request)
+
+
+def decode_request(line: bytes) -> AnyRequest:
     """One request line (with or without its newline), checked."""
     if len(line) > MAX_MESSAGE:
         raise ProtocolError(f"message too long: {len(line)} bytes (at most {MAX_MESSAGE})")

@@ -67,10 +67,13 @@ def add_control_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser
     for name, text in (
         ("status", "what the daemon is doing: run state, clock, sensors, metrics, last cue"),
         ("start", "start a run with the paired sensors (or --replay a recording)"),
-        ("stop", "end the run (its data is kept) and hear its summary"),
-        ("pause", "pause the run"),
-        ("resume", "resume the run"),
+        ("stop", "end the run (its data is kept) and hear its summary, or the drill session"),
+        ("pause", "pause the run, or the drill session"),
+        ("resume", "resume the run, or the drill session"),
         ("say", "say something in the runner's ears"),
+        ("skip", "skip to the next step of the drill session playing"),
+        ("back", "back to the start of the step (or the one before, if just begun)"),
+        ("repeat", "the current step of the drill session again"),
     ):
         p = sub.add_parser(name, help=f"{text} (talks to `companion daemon`)")
         if name == "say":

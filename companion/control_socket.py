@@ -21,13 +21,8 @@ import platformdirs
 
 from companion.control import (
     MAX_MESSAGE,
-    Pause,
+    AnyRequest,
     ProtocolError,
-    Resume,
-    Say,
-    Start,
-    Status,
-    Stop,
     decode_reply,
     decode_request,
     encode_request,
@@ -35,7 +30,7 @@ from companion.control import (
 )
 from companion.paths import APP
 
-Handler = Callable[[Status | Start | Stop | Pause | Resume | Say], Awaitable[bytes]]
+Handler = Callable[[AnyRequest], Awaitable[bytes]]
 
 
 class NoDaemon(RuntimeError):

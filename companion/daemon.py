@@ -27,18 +27,35 @@ import sdnotify
 
 from companion import paths
 from companion.config import Config, ConfigError, SoundConfig, SpeechConfig, load_config
-from companion.control import Pause, Resume, Say, Start, Status, Stop, error_reply, reply
+from companion.control import (
+    AnyRequest,
+    Back,
+    Drill,
+    Pause,
+    Repeat,
+    Resume,
+    Say,
+    Skip,
+    Start,
+    Status,
+    Stop,
+    error_reply,
+    reply,
+)
 from companion.control_socket import claim, serve, socket_path
 from companion.lifecycle import ACTIVE, LifecycleError, Phase
 from companion.options import RunError, RunOptions, open_audio
 from companion.schedule import Reminders, new_scheduler, on_reminder
+from companion.spoken import clock
 from cues.audio import AudioSink
 from cues.catalogue import load_catalogue
+from cues.datafile import DataFileError
 from cues.speaker import Speaker
 from cues.speech import SpeechRenderer
 
 if TYPE_CHECKING:
     from companion.daemon_run import ActiveRun
+    from companion.drill_player import DrillPlayer
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +73,8 @@ class Daemon:
             self.notifier.socket.setblocking(False)
         self.started = time.monotonic()
         self._watching: asyncio.Task[None] | None = None
+        self.drill: DrillPlayer | None = None  # the drill session playing, between runs
+        self._drill_task: asyncio.Task[None]
         self._starting = asyncio.Lock()
         self.sink: AudioSink  # opened by `main`, again when the sound settings change
         self.renderer: SpeechRenderer
@@ -174,6 +193,9 @@ class Daemon:
         async with self._starting:  # two starts at once: the second finds the first's run
             if self.run is not None:
                 self.run.lifecycle.check_start()  # refused, saying what the run is doing
+            if self.drill is not None:
+                title = self.drill.timeline.session.title
+                raise LifecycleError(f"{title} is playing; `companion stop` ends it first")
             if self._watching is not None:
                 self._watching.cancel()  # the run connects to the footpod itself
                 await asyncio.gather(self._watching, return_exceptions=True)
@@ -201,8 +223,8 @@ class Daemon:
         self._auto_start()
 
     async def _reminder(self) -> None:
-        if self.run is not None:
-            log.info("drill reminder not said: a run is going")
+        if self.run is not None or self.drill is not None:
+            log.info("drill reminder not said: a run or a session is going")
             return
         text = load_catalogue(self.config.coach.cues)["drill-reminder"].say[0]
         log.info("drill reminder: %s", text)
@@ -226,16 +248,16 @@ class Daemon:
 
     # The control socket ---------------------------------------------------------------------
 
-    async def handle(self, request: Status | Start | Stop | Pause | Resume | Say) -> bytes:
+    async def handle(self, request: AnyRequest) -> bytes:
         try:
             return await self._answer(request)
-        except (LifecycleError, RunError) as err:
+        except (LifecycleError, RunError, DataFileError) as err:
             return error_reply(str(err))
         except OSError as err:  # a full disk, a file that cannot be read
             log.error("%s failed: %s", request.cmd, err)
             return error_reply(f"{request.cmd} failed: {err}")
 
-    async def _answer(self, request: Status | Start | Stop | Pause | Resume | Say) -> bytes:
+    async def _answer(self, request: AnyRequest) -> bytes:
         run = self.run
         if isinstance(request, Status):
             return reply(**self.describe())
@@ -246,6 +268,15 @@ class Daemon:
         if isinstance(request, Start):
             run = await self.start(request)
             return reply(state=run.phase.value, source=run.plan.header.source)
+        if isinstance(request, Drill):
+            player = await self.play_drill(request)
+            return reply(drill=self._describe_drill(player))
+        if run is None and self.drill is not None:
+            return reply(drill=self._control_drill(self.drill, request))
+        if isinstance(request, Skip | Back | Repeat):
+            raise LifecycleError(
+                "no drill session is playing: start one with `companion drills play NAME`"
+            )
         if run is None:
             raise LifecycleError(f"no run to {request.cmd}: start one with `companion start`")
         if isinstance(request, Pause):
@@ -263,6 +294,69 @@ class Daemon:
             raw_log=str(run.plan.raw_log_path) if run.plan.raw_log_path else None,
         )
 
+    # Drill sessions ---------------------------------------------------------------------
+
+    async def play_drill(self, request: Drill) -> DrillPlayer:
+        """Lead a drill session between runs (the voice work loaded with the first one)."""
+        from companion.drill_player import DrillPlayer, timed
+        from cues.drills import find_session
+
+        async with self._starting:
+            if self.run is not None:
+                raise LifecycleError("a run is going: drill sessions are for between runs")
+            if self.drill is not None:
+                title = self.drill.timeline.session.title
+                raise LifecycleError(f"{title} is playing; `companion stop` ends it")
+            session = find_session(request.name)
+            timeline = await asyncio.to_thread(timed, session, self.renderer)
+            player = DrillPlayer(timeline, self.speaker)
+            self.drill = player
+        log.info("drill session: %s (%s)", session.title, clock(timeline.total_s))
+        self._drill_task = asyncio.create_task(player.play())
+
+        def over(_: asyncio.Task[None]) -> None:
+            if self.drill is player:
+                self.drill = None
+                log.info("drill session over: %s", session.title)
+
+        self._drill_task.add_done_callback(over)
+        return player
+
+    def _control_drill(self, player: DrillPlayer, request: AnyRequest) -> dict[str, Any]:
+        """Pause, resume, skip, back, repeat or stop the session playing."""
+        if isinstance(request, Pause):
+            if player.paused:
+                raise LifecycleError("the drill session is already paused")
+            player.pause()
+        elif isinstance(request, Resume):
+            if not player.paused:
+                raise LifecycleError("the drill session is not paused")
+            player.resume()
+        elif isinstance(request, Skip):
+            player.skip()
+        elif isinstance(request, Back):
+            player.back()
+        elif isinstance(request, Repeat):
+            player.repeat()
+        elif isinstance(request, Stop):
+            self._drill_task.cancel()
+            self.drill = None
+            return {"stopped": player.timeline.session.title}
+        return self._describe_drill(player)
+
+    def _describe_drill(self, player: DrillPlayer) -> dict[str, Any]:
+        timeline = player.timeline
+        step = player.step()
+        steps = timeline.session.steps
+        return {
+            "session": timeline.session.id,
+            "title": timeline.session.title,
+            "step": steps[step].name if 0 <= step < len(steps) else None,
+            "at": clock(player.position()),
+            "length": clock(timeline.total_s),
+            "paused": player.paused,
+        }
+
     def describe(self) -> dict[str, Any]:
         status: dict[str, Any] = (
             self.run.describe()
@@ -274,6 +368,8 @@ class Daemon:
             next_reminder.isoformat(timespec="minutes") if next_reminder else None
         )
         status["auto_start"] = self._watching is not None
+        if self.drill is not None:
+            status["drill"] = self._describe_drill(self.drill)
         if self.last_run is not None:
             status["last_run"] = self.last_run
         status["daemon_up_s"] = round(time.monotonic() - self.started, 1)

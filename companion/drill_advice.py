@@ -28,7 +28,8 @@ class Drift:
 @dataclass(frozen=True)
 class Advice:
     session: Session
-    text: str  # a sentence for the summary, spoken
+    text: str  # why, for `companion drills suggest`
+    spoken: str  # short, for the end of the spoken summary (the drifts were just said)
     fault: str | None = None
     first_s: float | None = None
 
@@ -43,7 +44,8 @@ def advise(drifts: Iterable[Drift], sessions: Sequence[Session]) -> Advice | Non
         everyday = next((s for s in sessions if s.id == EVERYDAY), None)
         if everyday is None:
             return None
-        return Advice(everyday, f"To keep it that way: the {everyday.title.lower()}.")
+        keep = f"Keep it up with the {everyday.title.lower()}."
+        return Advice(everyday, f"No drift: {keep[0].lower()}{keep[1:]}", keep)
     fault = max(by_fault, key=lambda f: (by_fault[f], -first[f]))
     helping = [s for s in sessions if fault in s.info.addresses]
     if not helping:
@@ -56,4 +58,4 @@ def advise(drifts: Iterable[Drift], sessions: Sequence[Session]) -> Advice | Non
     minute = int(first[fault] // 60)
     words = Fault(fault).description
     text = f"{words[0].upper()}{words[1:]} from minute {minute}: try {session.title.lower()}."
-    return Advice(session, text, fault, first[fault])
+    return Advice(session, text, f"Try {session.title.lower()}.", fault, first[fault])

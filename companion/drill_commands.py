@@ -13,7 +13,7 @@ from companion.config import load_config
 from companion.cue_commands import add_voice_options, voice_settings
 from companion.options import RunOptions, open_audio
 from companion.spoken import clock
-from cues.drills import Session, Step, bundled_sessions, find_session
+from cues.drills import BUNDLED, Session, Step, bundled_sessions, find_session
 
 
 def _dose(step: Step) -> str:
@@ -77,10 +77,27 @@ def _audio(args: argparse.Namespace, name: str) -> RunOptions:
 
 
 def cmd_play(args: argparse.Namespace, console: Console) -> int:
+    from companion.control_socket import NoDaemon, request, socket_path
     from companion.drill_player import DrillPlayer, timed
     from cues.speaker import Speaker
 
     session = find_session(args.name)
+    if not args.here:
+        name = session.id if session.source.parent == BUNDLED else str(session.source.resolve())
+        try:
+            answer = request(socket_path(), "drill", timeout=60.0, name=name)
+        except NoDaemon:
+            pass  # no daemon: lead it from here
+        else:
+            if not answer["ok"]:
+                console.print(f"[red]The daemon says: {answer['error']}")
+                return 2
+            drill = answer["drill"]
+            console.print(
+                f"The daemon leads {drill['title']} ({drill['length']}). "
+                "`companion pause`, `resume`, `skip`, `back`, `repeat` and `stop` control it."
+            )
+            return 0
     sink, renderer = open_audio(_audio(args, f"drills-{session.id}"), console)
     try:
         with console.status("Getting the words ready…"):
@@ -175,6 +192,11 @@ def add_drill_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser])
     show.set_defaults(handler=cmd_show)
     play = actions.add_parser("play", help="lead a session out loud now")
     play.add_argument("name")
+    play.add_argument(
+        "--here",
+        action="store_true",
+        help="lead it from this command even when the daemon runs (Ctrl-C stops)",
+    )
     play.add_argument("--audio", choices=("auto", "device", "files"))
     add_voice_options(play)
     play.set_defaults(handler=cmd_play)

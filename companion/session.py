@@ -122,7 +122,7 @@ class Session:
         end_events, stats = engine.finish(clock.now() if clock else None)
         await self.handle(end_events)
         advice = drill_advice(stats) if stats.form_held is not None else None
-        text = summary_text(stats, advice.text if advice else None)
+        text = summary_text(stats, advice.spoken if advice else None)
         audio = (
             await self.speaker.say(text, "summary", stats.duration_s, priority=100)
             if self.speak_summary

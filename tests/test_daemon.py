@@ -33,6 +33,7 @@ from sensors.profiles import PairedSensor, Role
 from sensors.recording import load_recording
 from tests.test_cli import COMPANION, companion, json_lines, replay_json
 from tests.test_cli_live import FOOTPOD, STRAP, free_port, simulator, stop
+from tests.test_drills import TINY
 from tests.test_schedule import local
 
 HIP_RUN = Path(__file__).parents[1] / "companion" / "data" / "outdoor_run_hip_100hz.csv.xz"
@@ -380,3 +381,32 @@ def test_a_pause_asked_for_while_stopped_is_the_runners_to_resume(tmp_path: Path
         resumed = ask("resume")
         assert resumed["state"] == "running" and resumed["paused_by"] is None
         ask("stop")
+
+
+def test_a_drill_session_led_by_the_daemon(tmp_path: Path) -> None:
+    session = tmp_path / "tiny.toml"
+    session.write_text(TINY)
+    write_config("")
+    with running_daemon(tmp_path) as (_proc, _notify, _log):
+        done = companion("drills", "play", str(session), timeout=60)
+        assert done.returncode == 0 and "The daemon leads Tiny" in done.stdout, done.stderr
+        assert ask("status")["drill"]["title"] == "Tiny"
+        assert "Tiny is playing" in refused("start")
+        assert "is playing" in companion("drills", "play", "posture-walk", timeout=60).stdout
+
+        paused = ask("pause")["drill"]
+        assert paused["paused"]
+        time.sleep(1.5)
+        assert ask("status")["drill"]["at"] == paused["at"]  # the session holds still
+        assert "already paused" in refused("pause")
+        assert not ask("resume")["drill"]["paused"]
+        assert ask("skip")["drill"]["step"] == "Wall sit"  # from the intro
+        assert ask("skip")["drill"]["step"] == "Squats"
+        assert ask("back")["drill"]["step"] == "Wall sit"  # just begun: the one before
+        assert ask("repeat")["drill"]["step"] == "Wall sit"
+        assert ask("stop")["drill"] == {"stopped": "Tiny"}
+        status = ask("status")
+        assert "drill" not in status and status["state"] == "idle"
+        assert "no drill session is playing" in refused("skip")
+    audio = platformdirs.user_data_path(paths.APP) / "audio"
+    assert list(audio.glob("daemon-*/*drill-step.wav"))  # the steps were said

@@ -298,7 +298,7 @@ def test_suggest_reads_the_drift_of_a_run(tmp_path: Path) -> None:
     events = tmp_path / "run.jsonl"
     events.write_text(run.stdout)
     summary = json.loads(run.stdout.splitlines()[-1])
-    assert summary["text"].endswith("try hip mobility and strength.")  # said after the run
+    assert summary["text"].endswith("Try hip mobility and strength.")  # said after the run
     done = companion("drills", "suggest", str(events))
     assert done.returncode == 0, done.stderr
     assert "companion drills play hip-mobility-strength" in done.stdout
