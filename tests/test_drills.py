@@ -304,3 +304,15 @@ def test_suggest_reads_the_drift_of_a_run(tmp_path: Path) -> None:
     assert "companion drills play hip-mobility-strength" in done.stdout
     none = companion("drills", "suggest")
     assert none.returncode == 0 and "No run recorded yet" in none.stdout
+
+
+def test_every_session_renders_to_a_file_of_its_length(tmp_path: Path) -> None:
+    for name in SESSIONS:
+        out = tmp_path / f"{name}.ogg"
+        done = companion("drills", "render", name, "--out", str(out))
+        assert done.returncode == 0, done.stderr
+        length = done.stdout.strip().rsplit(", ", 1)[-1]  # "Wrote FILE: TITLE, mm:ss"
+        minutes, seconds = map(int, length.split(":"))
+        assert soundfile.info(out).duration == pytest.approx(60 * minutes + seconds, abs=1.0)
+    wrong = companion("drills", "render", "posture-walk", "--out", str(tmp_path / "x.aac"))
+    assert wrong.returncode == 2 and "name a .wav, .ogg, .mp3 or .flac file" in wrong.stderr
