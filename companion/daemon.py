@@ -226,9 +226,24 @@ class Daemon:
         if self.run is not None or self.drill is not None:
             log.info("drill reminder not said: a run or a session is going")
             return
-        text = load_catalogue(self.config.coach.cues)["drill-reminder"].say[0]
+        wording = load_catalogue(self.config.coach.cues)["drill-reminder"].say[0]
+        text = wording.format(session=self._session_to_do())
         log.info("drill reminder: %s", text)
         await self.speaker.say(text, "drill-reminder", 0.0, priority=60)
+
+    def _session_to_do(self) -> str:
+        """The drill session for what the last run showed, as it is said."""
+        from companion.drill_advice import advise, drifts_in
+        from cues.drills import bundled_sessions
+
+        events = paths.latest_events()
+        try:
+            drifts = drifts_in(events.read_text(encoding="utf-8").splitlines()) if events else []
+        except (OSError, ValueError) as err:
+            log.warning("the last run's events cannot be read (%s)", err)
+            drifts = []
+        advice = advise(drifts, list(bundled_sessions()))
+        return advice.session.title.lower() if advice else "mobility first, then strength"
 
     # Auto-start ---------------------------------------------------------------------------
 

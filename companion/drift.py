@@ -13,7 +13,6 @@ not taken for drift.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
 from pathlib import Path
 from typing import Literal
 
@@ -21,35 +20,11 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from companion.analysis import FOOTPOD, METRICS, SOURCES, FormWindow, key
+from companion.faults import Fault
 from cues.datafile import DataFileError, load_entries
 
 DEFAULT_RULES = Path(__file__).with_name("drift_rules.toml")
 SPEED = key(FOOTPOD, "speed_mps")
-
-
-class Fault(StrEnum):
-    """The posture faults of the coaching knowledge a drift can suggest."""
-
-    FORWARD_LEAN = "forward_lean"
-    ANTERIOR_TILT = "anterior_tilt"
-    OVERSTRIDE = "overstride"
-    BOUNCE = "bounce"
-    GLUTES_OFF = "glutes_off"
-    SHOULDER_TENSION = "shoulder_tension"
-
-    @property
-    def description(self) -> str:
-        return _FAULT_WORDS[self]
-
-
-_FAULT_WORDS = {
-    Fault.FORWARD_LEAN: "leaning forward",
-    Fault.ANTERIOR_TILT: "pelvis tipping forward",
-    Fault.OVERSTRIDE: "overstriding",
-    Fault.BOUNCE: "bouncing",
-    Fault.GLUTES_OFF: "glutes switching off",
-    Fault.SHOULDER_TENSION: "tense shoulders",
-}
 
 
 class DriftRule(BaseModel):

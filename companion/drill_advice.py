@@ -7,10 +7,11 @@ other faults if two are as specific. A run with no drift gets the daily routine.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from companion.drift import Fault
+from companion.faults import Fault
 from cues.drills import Session
 
 EVERYDAY = "daily-routine"
@@ -32,6 +33,21 @@ class Advice:
     spoken: str  # short, for the end of the spoken summary (the drifts were just said)
     fault: str | None = None
     first_s: float | None = None
+
+
+def drifts_in(events: Iterable[str]) -> list[Drift]:
+    """The drifts of a run from its events as JSON lines (an events file, or `--json`
+    output); ValueError for lines that are not a run's events."""
+    drifts: dict[int, Drift] = {}
+    for line in events:
+        try:
+            event = json.loads(line)
+            if event.get("kind") in ("drift_start", "drift_end"):
+                ep = event["episode"]
+                drifts[ep["episode"]] = Drift(event["id"], ep["start"], ep["end"] or event["t"])
+        except (ValueError, KeyError, TypeError, AttributeError) as err:
+            raise ValueError(f"not a run's events ({err})") from None
+    return list(drifts.values())
 
 
 def advise(drifts: Iterable[Drift], sessions: Sequence[Session]) -> Advice | None:

@@ -131,34 +131,22 @@ def cmd_render(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_suggest(args: argparse.Namespace, console: Console) -> int:
-    import json
-
     from companion import paths
-    from companion.drill_advice import Drift, advise
+    from companion.drill_advice import advise, drifts_in
 
-    path: Path | None = args.run
+    path: Path | None = args.run or paths.latest_events()
     if path is None:
-        runs = sorted(paths.runs_dir().glob("*.events.jsonl"))
-        if not runs:
-            console.print(
-                "No run recorded yet: after a run with `companion start`, or give the "
-                "events of one (`companion replay FILE --json > run.jsonl`)."
-            )
-            return 0
-        path = runs[-1]
-    drifts: dict[int, Drift] = {}
-    end = 0.0
+        console.print(
+            "No run recorded yet: after a run with `companion start`, or give the "
+            "events of one (`companion replay FILE --json > run.jsonl`)."
+        )
+        return 0
     try:
-        for line in path.read_text(encoding="utf-8").splitlines():
-            event = json.loads(line)
-            end = max(end, float(event.get("t", 0.0)))
-            if event.get("kind") in ("drift_start", "drift_end"):
-                ep = event["episode"]
-                drifts[ep["episode"]] = Drift(event["id"], ep["start"], ep["end"] or event["t"])
-    except (OSError, ValueError, KeyError, TypeError) as err:
-        console.print(f"[red]{path}: not a run's events ({err})")
+        drifts = drifts_in(path.read_text(encoding="utf-8").splitlines())
+    except (OSError, ValueError) as err:
+        console.print(f"[red]{path}: {err}")
         return 2
-    advice = advise(list(drifts.values()), list(bundled_sessions()))
+    advice = advise(drifts, list(bundled_sessions()))
     if advice is None:
         console.print("No session to suggest.")
         return 0

@@ -25,7 +25,6 @@ from companion.drift import (
     DriftDetector,
     DriftRule,
     Episode,
-    Fault,
     overstride_pct,
 )
 from companion.events import (
@@ -41,6 +40,7 @@ from companion.events import (
     SensorChanged,
     StateChanged,
 )
+from companion.faults import Fault
 from companion.spoken import spoken_distance, spoken_duration, spoken_pace
 from companion.summary import RunStats
 from companion.trunk import AnalysisSettings

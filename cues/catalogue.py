@@ -18,9 +18,9 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from cues.datafile import DataFileError, load_entries
 
 DEFAULT_CATALOGUE = Path(__file__).with_name("catalogue.toml")
-# Filled in when said: the sensor's spoken name, and the numbers of a split or a heart-rate
-# announcement (in words, see companion/spoken.py).
-PLACEHOLDERS = {"sensor", "time", "distance", "pace", "cadence", "bpm"}
+# Filled in when said: the sensor's spoken name, the numbers of a split or a heart-rate
+# announcement (in words, see companion/spoken.py), and a drill session's title.
+PLACEHOLDERS = {"sensor", "time", "distance", "pace", "cadence", "bpm", "session"}
 # A typical value of each, for trying a wording out (`companion cues say`) and for tests.
 EXAMPLES = {
     "sensor": "Chest sensor",
@@ -29,6 +29,7 @@ EXAMPLES = {
     "pace": "5 12 a kilometre",
     "cadence": "172",
     "bpm": "158",
+    "session": "hip mobility and strength",
 }
 
 

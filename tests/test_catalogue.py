@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from companion.drift import Fault, load_rules
+from companion.drift import load_rules
+from companion.faults import Fault
 from cues.catalogue import CatalogueError, Category, load_catalogue
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import os
 import shutil
 import signal
@@ -23,6 +24,7 @@ from typing import Any
 
 import numpy as np
 import platformdirs
+import pytest
 import time_machine
 
 from companion import pairing, paths
@@ -328,10 +330,19 @@ def test_auto_start_begins_a_run_when_the_footpod_shows_running(tmp_path: Path) 
             assert wait_until(lambda: ask("status")["auto_start"], 30)  # watching again
 
 
-def test_a_drill_reminder_is_said_between_runs(tmp_path: Path) -> None:
+def test_a_drill_reminder_is_said_between_runs(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     """The daemon itself, in this process, moved through time: its stored reminder comes
-    due and is said through its sound output."""
+    due and is said through its sound output, naming the session for the last run."""
     write_config('[schedule]\ndrill_reminders = ["08:00"]\n')
+    last_run = paths.runs_dir() / "run-20261124-180000.events.jsonl"
+    episode = {"episode": 1, "start": 610.0, "end": 900.0}
+    last_run.write_text(
+        json.dumps({"t": 610.0, "kind": "drift_start", "id": "anterior_tilt", "episode": episode})
+        + "\n"
+    )
+    caplog.set_level(logging.INFO, logger="companion.daemon")
 
     async def morning() -> None:
         with time_machine.travel(local(2026, 11, 25, 7, 59, 50), tick=False) as clock:
@@ -350,6 +361,7 @@ def test_a_drill_reminder_is_said_between_runs(tmp_path: Path) -> None:
     audio = platformdirs.user_data_path(paths.APP) / "audio"
     said = list(audio.glob("daemon-*/*drill-reminder*.wav"))
     assert len(said) == 1
+    assert "drill reminder: Drill time: hip mobility and strength." in caplog.text
 
 
 def utc_offset() -> str:

@@ -12,10 +12,10 @@ from companion.drift import (
     BaselineLearner,
     DriftDetector,
     DriftRule,
-    Fault,
     RulesError,
     load_rules,
 )
+from companion.faults import Fault
 
 LEAN = DriftRule(
     metric="lean_deg",

@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 import soundfile
 
-from companion.drift import Fault
 from companion.drill_advice import Drift, advise
 from companion.drill_player import DrillPlayer, timed, write_session
 from companion.drill_timeline import COUNTDOWN_S, READY_S, Timeline, build_timeline
+from companion.faults import Fault
 from cues.audio import WavFileSink
 from cues.drills import (
     BUNDLED,

@@ -14,7 +14,7 @@ from scipy import signal
 from scipy.spatial.transform import Rotation
 
 from companion.demo import DEMO_FAULT, demo_recording
-from companion.drift import DriftRule, Fault, load_rules
+from companion.drift import DriftRule, load_rules
 from companion.engine import ConfigurationError, EngineSettings, RunEngine
 from companion.events import (
     Battery,
@@ -26,6 +26,7 @@ from companion.events import (
     SensorChanged,
     StateChanged,
 )
+from companion.faults import Fault
 from companion.summary import RunStats, summary_text
 from cues.catalogue import load_catalogue
 from sensors.recording import AccelTrack, load_recording

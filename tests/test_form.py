@@ -15,8 +15,9 @@ import pytest
 
 from companion.alignment import BodyFrame, estimate_body_frame
 from companion.analysis import FormAnalysis, FormWindow
-from companion.drift import Baseline, DriftDetector, Fault, load_rules
+from companion.drift import Baseline, DriftDetector, load_rules
 from companion.engine import RunEngine
+from companion.faults import Fault
 from companion.synthetic import Ramp
 from companion.trunk import AnalysisSettings, TrunkAnalyzer, TrunkWindow
 from companion.validation import CHEST, PELVIS, synthetic_pair
