@@ -10,7 +10,7 @@ import re
 import tomllib
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
@@ -47,17 +47,32 @@ def line_of(text: str, loc: Sequence[str | int]) -> int | None:
     return None
 
 
-def load_entries(
-    path: Path, table: str, model: type[M], error: type[DataFileError] = DataFileError
-) -> list[M]:
-    """The ``[[table]]`` entries of the TOML file at `path`, each checked as `model`."""
+def read_toml(path: Path, error: type[DataFileError]) -> tuple[str, dict[str, Any]]:
+    """The text of the TOML file at `path` and its data; `error` saying what is wrong."""
     try:
         text = path.read_text(encoding="utf-8")
-        data = tomllib.loads(text)
+        return text, tomllib.loads(text)
     except OSError as err:
         raise error(f"{path}: cannot read the file: {err.strerror}") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
         raise error(f"{path}: not valid TOML: {err}") from None
+
+
+def problems(err: ValidationError, text: str, loc: Sequence[str | int]) -> str:
+    """What the schema found wrong in the entry at `loc` of the file's `text`, with lines."""
+    out = []
+    for e in err.errors():
+        field = ".".join(str(p) for p in e["loc"]) or "entry"
+        line = line_of(text, (*loc, *e["loc"])) or line_of(text, loc)
+        out.append(f"field {field!r}{f' at line {line}' if line else ''}: {e['msg']}")
+    return "; ".join(out)
+
+
+def load_entries(
+    path: Path, table: str, model: type[M], error: type[DataFileError] = DataFileError
+) -> list[M]:
+    """The ``[[table]]`` entries of the TOML file at `path`, each checked as `model`."""
+    text, data = read_toml(path, error)
     entries = data.get(table)
     if not isinstance(entries, list) or not entries:
         raise error(f"{path}: no [[{table}]] entries")
@@ -68,11 +83,5 @@ def load_entries(
         except ValidationError as err:
             ident = raw.get("id") if isinstance(raw, dict) else None
             name = ident if isinstance(ident, str) else f"#{i + 1}"
-            problems = []
-            for e in err.errors():
-                line = line_of(text, (table, i, *e["loc"]))
-                at = f" at line {line}" if line else ""
-                problems.append(f"field {'.'.join(map(str, e['loc'])) or table!r}{at}: {e['msg']}")
-            fields = "; ".join(problems)
-            raise error(f"{path}: {table} {name}: {fields}") from None
+            raise error(f"{path}: {table} {name}: {problems(err, text, (table, i))}") from None
     return checked

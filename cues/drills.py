@@ -27,7 +27,6 @@ the field. Runners may write their own files.
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,7 +34,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from cues.datafile import DataFileError, line_of
+from cues.datafile import DataFileError, line_of, problems, read_toml
 
 BUNDLED = Path(__file__).with_name("drills")
 SAY_MAX = 160  # characters in one instruction or cue: a breath or two
@@ -103,25 +102,10 @@ class Session:
         return self.info.title
 
 
-def _problems(err: ValidationError, text: str, loc: tuple[str | int, ...]) -> str:
-    out = []
-    for e in err.errors():
-        field = ".".join(str(p) for p in e["loc"]) or "entry"
-        line = line_of(text, (*loc, *e["loc"])) or line_of(text, loc)
-        out.append(f"field {field!r}{f' at line {line}' if line else ''}: {e['msg']}")
-    return "; ".join(out)
-
-
 def load_session(path: Path | str) -> Session:
     """Read and check one session file."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-        data = tomllib.loads(text)
-    except OSError as err:
-        raise DrillError(f"{path}: cannot read the file: {err.strerror}") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
-        raise DrillError(f"{path}: not valid TOML: {err}") from None
+    text, data = read_toml(path, DrillError)
     unknown = set(data) - {"session", "step"}
     if unknown:
         name = sorted(unknown)[0]
@@ -133,7 +117,7 @@ def load_session(path: Path | str) -> Session:
     try:
         info = SessionInfo.model_validate(data["session"])
     except ValidationError as err:
-        raise DrillError(f"{path}: session: {_problems(err, text, ('session',))}") from None
+        raise DrillError(f"{path}: session: {problems(err, text, ('session',))}") from None
     raw_steps = data.get("step")
     if not isinstance(raw_steps, list) or not raw_steps:
         raise DrillError(f"{path}: no [[step]] entries")
@@ -144,7 +128,7 @@ def load_session(path: Path | str) -> Session:
         except ValidationError as err:
             label = raw.get("name") if isinstance(raw, dict) else None
             which = repr(label) if isinstance(label, str) else f"#{i + 1}"
-            raise DrillError(f"{path}: step {which}: {_problems(err, text, ('step', i))}") from None
+            raise DrillError(f"{path}: step {which}: {problems(err, text, ('step', i))}") from None
     return Session(info, tuple(steps), path)
 
 
