@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import os
+import subprocess
 import time
 from pathlib import Path
 
@@ -26,9 +28,13 @@ from cues.drills import (
     find_session,
     load_session,
 )
+from cues.earcons import synthesize
 from cues.speaker import Speaker
 from cues.speech import SpeechRenderer
-from tests.test_cli import companion
+from tests.conftest import speech_level
+from tests.pulse import PulseSink
+from tests.test_audio import onset
+from tests.test_cli import COMPANION, companion
 
 SESSIONS = {s.id: s for s in bundled_sessions()}
 
@@ -316,3 +322,48 @@ def test_every_session_renders_to_a_file_of_its_length(tmp_path: Path) -> None:
         assert soundfile.info(out).duration == pytest.approx(60 * minutes + seconds, abs=1.0)
     wrong = companion("drills", "render", "posture-walk", "--out", str(tmp_path / "x.aac"))
     assert wrong.returncode == 2 and "name a .wav, .ogg, .mp3 or .flac file" in wrong.stderr
+
+
+SHORT = """
+[session]
+id = "short"
+title = "Short"
+about = "One hold, to hear on a device."
+
+[[step]]
+name = "Wall sit"
+instructions = ["Back to the wall."]
+hold_s = 5
+"""
+
+
+@pytest.mark.audio
+def test_a_session_is_heard_on_the_device_on_time(
+    pulse: PulseSink, renderer: SpeechRenderer, tmp_path: Path
+) -> None:
+    """`companion drills play` through PortAudio into the null sink, recorded back: the
+    chimes come where the timeline put them."""
+    path = tmp_path / "short.toml"
+    path.write_text(SHORT)
+    recording = tmp_path / "monitor.raw"
+    rec = pulse.record(recording)
+    names = ("PULSE_RUNTIME_PATH", "PULSE_STATE_PATH", "PULSE_SERVER")
+    env = {**os.environ, **{k: pulse.env[k] for k in names}}
+    done = subprocess.run(
+        [COMPANION, "drills", "play", str(path), "--here", "--audio", "device"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    heard = PulseSink.stop(rec, recording)
+    assert done.returncode == 0, done.stderr
+    timeline = timed(load_session(path), renderer)
+    marks = {m.label: m for m in timeline.marks}  # each of these comes once
+    (start, match_start) = onset(heard, synthesize("start"))
+    (go, match_go) = onset(heard, synthesize("go"))
+    assert match_start > 0.9 and match_go > 0.9
+    assert go - start == pytest.approx(marks["go"].t - marks["start"].t, abs=0.3)
+    voiced, _ = speech_level(heard, 22050)
+    said = sum(m.duration_s for m in timeline.marks if m.kind == "say")
+    assert voiced == pytest.approx(said, rel=0.35)  # every word, once
