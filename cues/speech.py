@@ -139,6 +139,7 @@ class _SpeechThread:
                     f"unknown voice {v.voice!r}; some known voices: " + ", ".join(sorted(known)[:8])
                 )
             engine.setProperty("voice", v.voice)
+            _settle()  # the voice change waits in espeak-ng's queue: the rate is set after it
         engine.setProperty("rate", v.rate)
         engine.setProperty("volume", v.volume)
         _settle()
