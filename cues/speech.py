@@ -190,6 +190,7 @@ def _settle() -> None:
         _espeak.Synchronize()
 
 
+ATTEMPTS = 3
 MIN_FREE_BYTES = 4 << 20  # a phrase is about 100 kB; leave room to spare
 
 
@@ -206,16 +207,26 @@ def _render(engine: Any, text: str, path: Path, finished: _Finished) -> Path:
     if free < MIN_FREE_BYTES or not os.access(path.parent, os.W_OK):
         raise SpeechError(f"no room to write speech in {path.parent}")
     tmp = path.with_suffix(".tmp.wav")
-    finished.event.clear()
-    # One save_to_file per runAndWait: queueing several writes only the last.
-    engine.save_to_file(text, str(tmp))
-    engine.runAndWait()
-    _settle()
-    if not finished.event.wait(timeout=10) or not finished.completed:
-        raise SpeechError(f"the engine did not finish {text!r}")
+    # pyttsx3's espeak loop once ended without the phrase (seen in CI, under load);
+    # asking again is cheap, and a phrase that never comes still fails clearly.
+    for _attempt in range(ATTEMPTS):
+        if _synthesise(engine, text, tmp, finished):
+            break
+    else:
+        raise SpeechError(f"the engine did not finish {text!r} in {ATTEMPTS} attempts")
     if not tmp.exists() or wav_duration(tmp) <= 0:
         tmp.unlink(missing_ok=True)
         raise SpeechError(f"the engine wrote no audio for {text!r}")
     tmp.chmod(0o600)  # summaries speak about the runner: private like the rest
     tmp.replace(path)  # atomic: a reader never sees half a file
     return path
+
+
+def _synthesise(engine: Any, text: str, tmp: Path, finished: _Finished) -> bool:
+    """One try at writing `text` to `tmp`; whether the engine said it finished."""
+    finished.event.clear()
+    # One save_to_file per runAndWait: queueing several writes only the last.
+    engine.save_to_file(text, str(tmp))
+    engine.runAndWait()
+    _settle()
+    return finished.event.wait(timeout=10) and finished.completed
