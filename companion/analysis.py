@@ -18,48 +18,14 @@ from dataclasses import dataclass, field, fields
 
 import numpy as np
 
+from companion.metrics import FOOTPOD, METRICS, SPINE, key
+from companion.run_record import Step
 from companion.trunk import AnalysisSettings, TrunkAnalyzer, TrunkWindow
 from sensors.samples import AccelBatch, FootpodSample, GyroBatch, Placement, Sample
 
-
-@dataclass(frozen=True)
-class MetricInfo:
-    label: str
-    unit: str
-    digits: int = 1
-    short: str = ""  # for narrow table headings
-
-    @property
-    def heading(self) -> str:
-        return self.short or self.label
-
-
-# What each metric is, for tables and spoken summaries.
-METRICS: dict[str, MetricInfo] = {
-    "cadence_spm": MetricInfo("cadence", "steps/min", 0, "cadence"),
-    "step_time_cv_pct": MetricInfo("step-time variability", "%", 1, "step var"),
-    "bounce_cm": MetricInfo("bounce", "cm"),
-    "braking_g": MetricInfo("braking", "g", 2),
-    "contact_ms": MetricInfo("ground contact", "ms", 0, "contact"),
-    "lean_deg": MetricInfo("forward lean", "°", 1, "lean"),
-    "side_lean_deg": MetricInfo("side lean", "°", 1, "side"),
-    "pelvic_drop_deg": MetricInfo("pelvic drop", "°", 1, "drop"),
-    "rotation_deg": MetricInfo("rotation", "°", 1, "rotation"),
-    "speed_mps": MetricInfo("speed", "m/s", 2),
-    "stride_m": MetricInfo("stride length", "m", 2, "stride"),
-    "overstride_pct": MetricInfo("overstride (vs own stride at this speed)", "%", 1, "overstride"),
-    "lumbar_arch_deg": MetricInfo("lumbar arch", "°", 1, "arch"),
-}
 TRUNK_METRICS = tuple(
     f.name for f in fields(TrunkWindow) if f.name in METRICS and f.name != "steps"
 )
-FOOTPOD = "footpod"
-SPINE = "spine"  # the chest and the pelvis sensor together
-SOURCES = (Placement.PELVIS.value, Placement.CHEST.value, FOOTPOD, SPINE)
-
-
-def key(source: str, metric: str) -> str:
-    return f"{source}.{metric}"
 
 
 @dataclass(frozen=True)
@@ -69,7 +35,7 @@ class FormWindow:
     t: float
     running: bool
     values: dict[str, float] = field(default_factory=dict)
-    steps: tuple[float, ...] = ()  # new steps, from the sensor that leads
+    steps: tuple[Step, ...] = ()  # new steps, from the sensor that leads
 
     def get(self, name: str) -> float | None:
         return self.values.get(name)

@@ -8,7 +8,7 @@ into minutes and shows them.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import IO, Any
 
@@ -16,10 +16,11 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from companion.analysis import METRICS, FormWindow
 from companion.drift import Baseline, DriftRule
 from companion.engine import EngineSettings, RunEngine
 from companion.events import CueSpoken
+from companion.metrics import METRICS
+from companion.run_record import Second
 from cues.catalogue import Catalogue
 from sensors.samples import Sample
 
@@ -41,7 +42,7 @@ class MinuteTable:
         self.hop_s = hop_s
         self.minutes: dict[int, Minute] = {}
 
-    def add(self, w: FormWindow) -> None:
+    def add(self, w: Second) -> None:
         index = int((w.t - 1e-9) // 60)
         minute = self.minutes.setdefault(index, Minute(index))
         if not w.running:
@@ -105,7 +106,7 @@ def analyze(
     """Run every sample through the engine and gather what it found."""
     engine = RunEngine(catalogue, rules, settings)
     table = MinuteTable(engine.settings.analysis.hop_s)
-    engine.on_window = table.add
+    engine.on_second = table.add
     engine.start()
     end = 0.0
     for sample in samples:
@@ -122,10 +123,6 @@ def analyze(
         cues=tuple(engine.cues),
         notes=notes,
     )
-
-
-def just_samples(timed: Iterator[tuple[float, Sample]]) -> Iterator[Sample]:
-    return (sample for _, sample in timed)
 
 
 def _heading(name: str) -> str:

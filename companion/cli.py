@@ -19,44 +19,13 @@ from companion.drill_commands import add_drill_commands
 from companion.options import RunOptions
 from companion.sensor_commands import add_commands, add_transport
 from companion.service import add_service_commands
+from companion.source_options import add_recording_options, add_source_options, open_samples
 from sensors.protocols.rsc import CadenceUnit
-from sensors.samples import Placement
 
 # The analysis, the Bluetooth stack and the recordings are imported by the commands that
 # use them: `companion daemon` and `companion status` start without them.
 
 T = TypeVar("T")
-
-
-def _placement(text: str) -> tuple[str, Placement]:
-    sensor, _, place = text.partition("=")
-    try:
-        return sensor, Placement(place)
-    except ValueError:
-        choices = ", ".join(p.value for p in Placement)
-        raise argparse.ArgumentTypeError(
-            f"expected SENSOR=PLACEMENT with PLACEMENT one of {choices}, got {text!r}"
-        ) from None
-
-
-def _column_map(text: str) -> dict[str, str]:
-    pairs = [part.partition("=") for part in text.split(",") if part.strip()]
-    if not pairs or any(not role or not sep or not col for role, sep, col in pairs):
-        raise argparse.ArgumentTypeError(f"expected ROLE=COLUMN,... got {text!r}")
-    return {role.strip(): col.strip() for role, _, col in pairs}
-
-
-def _add_recording_options(p: argparse.ArgumentParser) -> None:
-    """For a recording in the data folder's format."""
-    p.add_argument(
-        "--placement",
-        type=_placement,
-        action="append",
-        default=[],
-        metavar="SENSOR=PLACE",
-        help="where a sensor sat: chest, pelvis, other",
-    )
-    p.add_argument("--trial", type=int, help="one trial of a file with a 'trial' column")
 
 
 def _add_run_options(p: argparse.ArgumentParser, replay: bool) -> None:
@@ -131,7 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument(
         "--sensor", help="which accelerometer to follow (default: the first on the trunk)"
     )
-    _add_recording_options(replay)
+    add_recording_options(replay)
     _add_run_options(replay, replay=True)
     replay.set_defaults(handler=cmd_replay)
 
@@ -161,26 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
         "of each minute, the runner's baseline and the drift episodes.",
     )
     analyze.add_argument("file", type=Path, help="the recording")
-    analyze.add_argument(
-        "--columns",
-        type=_column_map,
-        metavar="ROLE=COLUMN,...",
-        help="a plain CSV file: which columns hold t, x, y, z (and gx, gy, gz for a "
-        "gyroscope in deg/s), e.g. t=time,x=ax,y=ay,z=az",
-    )
-    analyze.add_argument(
-        "--worn",
-        choices=[Placement.PELVIS.value, Placement.CHEST.value],
-        default=Placement.PELVIS.value,
-        help="with --columns: where the sensor sat (default pelvis)",
-    )
-    analyze.add_argument(
-        "--units", choices=("g", "ms2"), default="g", help="with --columns: accelerometer unit"
-    )
-    analyze.add_argument(
-        "--time-unit", choices=("s", "ms"), default="s", help="with --columns: unit of t"
-    )
-    _add_recording_options(analyze)
+    add_source_options(analyze)
     analyze.add_argument(
         "--warmup",
         type=float,
@@ -264,33 +214,13 @@ def cmd_replay(args: argparse.Namespace, console: Console) -> int:
 def cmd_analyze(args: argparse.Namespace, console: Console) -> int:
     from dataclasses import replace
 
-    from companion.analyze import analyze, just_samples, print_table, write_json
+    from companion.analyze import analyze, print_table, write_json
     from companion.drift import load_rules
     from companion.engine import EngineSettings
     from companion.trunk import AnalysisSettings
     from cues.catalogue import load_catalogue
-    from sensors.clock import UnpacedClock
-    from sensors.rawlog import RawLogSource, is_raw_log
-    from sensors.recording import load_plain_csv, load_recording, timed_samples
 
-    chunk_s = 10.0  # big batches: the analysis gives the same windows for any batch size
-    if is_raw_log(args.file):
-        log = RawLogSource(args.file, UnpacedClock())
-        samples = just_samples(log.timed())
-        notes: tuple[str, ...] = ()
-    else:
-        if args.columns is not None:
-            recording = load_plain_csv(
-                args.file,
-                args.columns,
-                Placement(args.worn),
-                unit=args.units,
-                seconds_per_tick=0.001 if args.time_unit == "ms" else 1.0,
-            )
-        else:
-            recording = load_recording(args.file, trial=args.trial, placements=dict(args.placement))
-        samples = just_samples(timed_samples(recording, chunk_s))
-        notes = recording.notes
+    samples, notes, chunk_s = open_samples(args)
     cfg = load_config()
     settings = EngineSettings(
         warmup_s=_given(args.warmup, cfg.coach.warmup_s),

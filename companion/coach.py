@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 from cues.catalogue import Catalogue, Category, Cue
 
 if TYPE_CHECKING:
-    from companion.drift import Episode
+    from companion.run_record import Episode
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,7 @@ class Utterance:
     category: Category
     priority: int
     about: str | None = None  # the fault a form cue or confirmation is about
+    episode: int | None = None  # the drift a form cue answers
 
 
 def estimate_duration(text: str) -> float:
@@ -151,10 +152,11 @@ class Coach:
             chosen.said_at = now
             self._form_times.append(now)
             about: str | None = chosen.episode.fault.value
+            episode: int | None = chosen.episode.id
         else:
             self._pending.remove(chosen)
-            about = chosen.about
-        return Utterance(now, cue.id, text, cue.category, cue.priority, about)
+            about, episode = chosen.about, None
+        return Utterance(now, cue.id, text, cue.category, cue.priority, about, episode)
 
     def _cooled(self, cue: Cue, now: float) -> bool:
         last = self._last_said.get(cue.id)

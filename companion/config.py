@@ -80,12 +80,19 @@ class DaemonConfig(_Section):
         return Transport.parse(spec).spec
 
 
+class HistoryConfig(_Section):
+    # Runs older than this many days keep their totals, drifts and cues but drop their
+    # seconds, steps and raw notifications, each one logged; 0 keeps everything.
+    keep_detail_days: int = Field(default=0, ge=0)
+
+
 class Config(_Section):
     speech: SpeechConfig = SpeechConfig()
     sound: SoundConfig = SoundConfig()
     coach: CoachConfig = CoachConfig()
     schedule: ScheduleConfig = ScheduleConfig()
     daemon: DaemonConfig = DaemonConfig()
+    history: HistoryConfig = HistoryConfig()
 
 
 class ConfigError(DataFileError):

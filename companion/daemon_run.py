@@ -30,17 +30,19 @@ from companion.events import (
 )
 from companion.lifecycle import MOVING, AutoStart, Lifecycle, Phase
 from companion.options import RunError, RunOptions
+from companion.recorder import RunRecorder
 from companion.runner import (
     Plan,
     live_plan,
     new_engine,
     pace,
     raw_log_plan,
+    record,
     recording_plan,
     scheduled,
 )
 from companion.schedule import RunSchedule
-from companion.session import Session
+from companion.session import Frontend, Session
 from companion.spoken import clock
 from companion.timeline import EventFile
 from cues.datafile import DataFileError
@@ -86,9 +88,16 @@ async def begin(daemon: Daemon, request: Start, options: RunOptions) -> ActiveRu
         pairing.PairingError,
     ) as err:
         raise RunError(str(err)) from None
+    base = plan.raw_log_path.with_suffix("") if plan.raw_log_path else paths.new_run_name()
+    files = {"events": str(base.with_suffix(".events.jsonl"))}
+    if plan.raw_log_path is not None:
+        files["raw_log"] = str(plan.raw_log_path)
+    recorder = await asyncio.to_thread(record, plan, base, files)
     try:
-        return ActiveRun(daemon, plan, options, speed)
+        return ActiveRun(daemon, plan, options, speed, base, recorder)
     except ConfigurationError as err:
+        if recorder is not None:
+            await asyncio.to_thread(recorder.close)
         plan.close()
         raise RunError(str(err)) from None
     except Exception:
@@ -187,7 +196,15 @@ class _FirstSample:
 class ActiveRun:
     """One run coached by the daemon, from `start` to its summary."""
 
-    def __init__(self, daemon: Daemon, plan: Plan, options: RunOptions, speed: float):
+    def __init__(
+        self,
+        daemon: Daemon,
+        plan: Plan,
+        options: RunOptions,
+        speed: float,
+        base: Path,
+        recorder: RunRecorder | None,
+    ):
         self.daemon = daemon
         self.plan = plan
         self.options = options
@@ -198,16 +215,21 @@ class ActiveRun:
         self.stop_event = asyncio.Event()
         self.arrived = asyncio.Event()
         self.clock, hold = pace(speed, daemon.sink)
-        base = plan.raw_log_path.with_suffix("") if plan.raw_log_path else paths.new_run_name()
         self.events_path = base.with_suffix(".events.jsonl")
         engine = new_engine(options, daemon.renderer)
         self.events = EventFile(self.events_path)
+        self.recorder = recorder
+        frontends: list[Frontend] = [self.status, self.events]
+        if recorder is not None:
+            frontends.append(recorder)
+            engine.on_second = recorder.second
         self.session = Session(
             engine,
             daemon.speaker,
-            [self.status, self.events],
+            frontends,
             hold_for_speech=hold,
             speak_summary=daemon.config.daemon.speak_summary,
+            earlier=recorder.earlier if recorder is not None else (),
         )
         self.schedule: RunSchedule | None = None
         self.task = asyncio.create_task(self._coach())
@@ -217,7 +239,8 @@ class ActiveRun:
         return self.lifecycle.phase
 
     async def _coach(self) -> Summary | None:
-        self.events.show(self.plan.header)
+        for frontend in self.session.frontends:
+            frontend.show(self.plan.header)
         arrived = asyncio.create_task(self._when_data())
         try:
             _, summary = await self.session.run(
@@ -235,6 +258,8 @@ class ActiveRun:
                 self.schedule.stop()
             self.plan.close()
             self.events.close()
+            if self.recorder is not None:
+                await asyncio.to_thread(self.recorder.close)
             self.lifecycle.engine(Phase.FINISHED, held=False)
             self.daemon.run_ended(self)
 

@@ -19,8 +19,10 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from companion.analysis import FOOTPOD, METRICS, SOURCES, FormWindow, key
+from companion.analysis import FormWindow
 from companion.faults import Fault
+from companion.metrics import FOOTPOD, METRICS, SOURCES, key
+from companion.run_record import Episode
 from cues.datafile import DataFileError, load_entries
 
 DEFAULT_RULES = Path(__file__).with_name("drift_rules.toml")
@@ -134,43 +136,6 @@ def overstride_pct(w: FormWindow, baseline: Baseline, rules: tuple[DriftRule, ..
 
 
 @dataclass
-class Episode:
-    """One drift: when it started, how far it went (peak) and when it ended."""
-
-    metric: str  # source.metric
-    direction: str
-    fault: Fault
-    baseline: float
-    start: float
-    value: float
-    excess: float
-    relative: bool
-    peak_t: float = 0.0
-    peak_excess: float = 0.0
-    end: float | None = None
-    id: int = 0  # numbered by the detector, 1, 2, ... within a run
-
-    def to_dict(self) -> dict[str, object]:
-        source, name = self.metric.split(".", 1)
-        unit = "fraction" if self.relative else METRICS[name].unit
-        return {
-            "episode": self.id,
-            "metric": name,
-            "source": source,
-            "direction": self.direction,
-            "fault": self.fault.description,
-            "baseline": round(self.baseline, 2),
-            "value": round(self.value, 2),
-            "excess": round(self.excess, 3),
-            "peak_excess": round(self.peak_excess, 3),
-            "peak_t": round(self.peak_t, 2),
-            "unit": unit,
-            "start": round(self.start, 2),
-            "end": None if self.end is None else round(self.end, 2),
-        }
-
-
-@dataclass
 class _RuleState:
     past_since: float | None = None  # running past the threshold since
     back_since: float | None = None  # an open episode back within `clear` since
@@ -256,7 +221,7 @@ class DriftDetector:
         closed = []
         for *_, st in self._rules:
             if st.episode is not None:
-                st.episode.end = t
+                st.episode.end, st.episode.ran_out = t, True
                 closed.append(st.episode)
                 st.episode = None
         return closed

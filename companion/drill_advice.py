@@ -10,9 +10,13 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from companion.faults import Fault
-from cues.drills import Session
+from cues.drills import Session, bundled_sessions
+
+if TYPE_CHECKING:
+    from companion.run_record import Episode
 
 EVERYDAY = "daily-routine"
 
@@ -75,3 +79,9 @@ def advise(drifts: Iterable[Drift], sessions: Sequence[Session]) -> Advice | Non
     words = Fault(fault).description
     text = f"{words[0].upper()}{words[1:]} from minute {minute}: try {session.title.lower()}."
     return Advice(session, text, f"Try {session.title.lower()}.", fault, first[fault])
+
+
+def for_run(episodes: Iterable[Episode], duration_s: float) -> Advice | None:
+    """The bundled session for what a run's drift episodes showed."""
+    drifts = [Drift(ep.fault.value, ep.start, ep.end or duration_s) for ep in episodes]
+    return advise(drifts, list(bundled_sessions()))

@@ -17,14 +17,13 @@ from enum import StrEnum
 
 import numpy as np
 
-from companion.analysis import FOOTPOD, FormAnalysis, FormWindow, key
+from companion.analysis import FormAnalysis, FormWindow
 from companion.coach import Coach, CoachSettings, Utterance, estimate_duration
 from companion.drift import (
     Baseline,
     BaselineLearner,
     DriftDetector,
     DriftRule,
-    Episode,
     overstride_pct,
 )
 from companion.events import (
@@ -41,8 +40,10 @@ from companion.events import (
     StateChanged,
 )
 from companion.faults import Fault
+from companion.metrics import FOOTPOD, key
+from companion.run_record import Episode, Second
 from companion.spoken import spoken_distance, spoken_duration, spoken_pace
-from companion.summary import RunStats
+from companion.summary import RunStats, cue_results
 from companion.trunk import AnalysisSettings
 from cues.catalogue import Catalogue, Category
 from sensors.profiles import spoken_name
@@ -124,7 +125,7 @@ class RunEngine:
         self._heart_rates: list[float] = []
         self._lost: set[str] = set()
         self._low_battery: set[str] = set()
-        self.on_window: Callable[[FormWindow], None] | None = None  # sees every window
+        self.on_second: Callable[[Second], None] | None = None  # sees every judged window
 
     def start(self, t: float = 0.0) -> list[Event]:
         """The run begins: say so, and that the first minutes are for learning."""
@@ -189,11 +190,10 @@ class RunEngine:
             indicator = overstride_pct(w, self.baseline, self.rules)
             if indicator is not None:
                 w.values[key(FOOTPOD, "overstride_pct")] = indicator
-        if self.on_window is not None:
-            self.on_window(w)
         hop = self.settings.analysis.hop_s
         events: list[Event] = []
         self._last_t = w.t
+        judged_before = self._judged_s
         if self._held:
             pass  # the runner paused the run: analysed, but neither counted nor judged
         elif w.running:
@@ -221,7 +221,24 @@ class RunEngine:
         if w.t >= self._next_metrics:
             self._next_metrics = w.t + self.settings.metrics_every_s
             events.append(self._metrics(w))
+        if self.on_second is not None:
+            self.on_second(self._second(w, judged_before))
         return events + self._say(w.t)
+
+    def _second(self, w: FormWindow, judged_before: float) -> Second:
+        counted = w.running and not self._held
+        return Second(
+            t=w.t,
+            running=counted,
+            judged=self._judged_s > judged_before,
+            drifting=self.detector is not None and bool(self.detector.open_episodes),
+            cadence_spm=w.cadence_spm if counted else None,
+            speed_mps=self._speed,
+            distance_m=self.distance_m,
+            heart_rate_bpm=self._heart_rates[-1] if self._heart_rates else None,
+            values=dict(w.values),
+            steps=w.steps,
+        )
 
     def _judge(self, w: FormWindow) -> list[Event]:
         if self.detector is None:
@@ -232,7 +249,7 @@ class RunEngine:
             self.detector = DriftDetector(self.rules, baseline)
             self.coach.announce("baseline-set", w.t)
             return [
-                BaselineLearned(t=w.t, values={str(k): v for k, v in baseline.values.items()}),
+                BaselineLearned(t=w.t, values=dict(baseline.values), spread=dict(baseline.spread)),
                 *self._set_state(RunState.RUNNING, w.t),
             ]
         events: list[Event] = []
@@ -325,7 +342,12 @@ class RunEngine:
         if said is None:
             return []
         cue = CueSpoken(
-            t=t, id=said.cue_id, text=said.text, category=said.category.value, about=said.about
+            t=t,
+            id=said.cue_id,
+            text=said.text,
+            category=said.category.value,
+            about=said.about,
+            episode=said.episode,
         )
         self.cues.append(cue)
         events: list[Event] = [cue]
@@ -377,5 +399,8 @@ class RunEngine:
             cues=len(self.cues),
             heart_rate_bpm=float(np.mean(self._heart_rates)) if self._heart_rates else None,
             distance_m=self.distance_m,
+            cue_results=cue_results(
+                ((c.t, c.id, c.text, c.episode) for c in self.cues), self.episodes
+            ),
         )
         return events, stats

@@ -11,7 +11,7 @@ from enum import Enum
 from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 if TYPE_CHECKING:
-    from companion.drift import Episode
+    from companion.run_record import Episode
 
 
 def _plain(value: Any) -> Any:
@@ -68,6 +68,7 @@ class Calibrated(Event):
 class BaselineLearned(Event):
     kind: ClassVar[str] = "baseline"
     values: dict[str, float]
+    spread: dict[str, float] = field(default_factory=dict)  # median absolute deviation
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -112,6 +113,7 @@ class CueSpoken(Event):
     text: str
     category: str
     about: str | None = None
+    episode: int | None = None  # the drift a form cue answers
     audio: str | None = None  # the rendered speech file, once there is one
 
 

@@ -55,6 +55,11 @@ def new_raw_log() -> Path:
     return new_run_name().with_suffix(".pcraw")
 
 
+def history_db() -> Path:
+    """The run history (companion/store.py)."""
+    return private_dir(platformdirs.user_data_path(APP)) / "history.sqlite"
+
+
 def schedule_db() -> Path:
     """The drill reminders' job store."""
     return private_dir(platformdirs.user_data_path(APP)) / "schedule.sqlite"

@@ -7,10 +7,13 @@ lines) around a sensor source. Only the source and the clock differ.
 from __future__ import annotations
 
 import asyncio
+import logging
 import signal
+import sqlite3
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from functools import partial
 from pathlib import Path
 from typing import IO
@@ -24,8 +27,10 @@ from companion.drift import load_rules
 from companion.engine import EngineSettings, RunEngine
 from companion.events import Event, RunStarted, Summary
 from companion.options import RunError, RunOptions, open_audio
+from companion.recorder import NewRun, RunRecorder, recover
 from companion.schedule import RunSchedule
-from companion.session import Session
+from companion.session import Frontend, Session
+from companion.store import RAW_MAGIC, StoreError
 from companion.timeline import JsonLines, Timeline
 from cues.audio import AudioSink, DevicePlayer, WavFileSink
 from cues.catalogue import load_catalogue
@@ -38,6 +43,8 @@ from sensors.rawlog import RawLogSource, RawLogWriter
 from sensors.recording import AccelTrack, Recording, ReplaySource
 from sensors.source import SensorSource
 from sensors.transport import Transport
+
+log = logging.getLogger(__name__)
 
 
 def new_engine(options: RunOptions, renderer: SpeechRenderer) -> RunEngine:
@@ -91,8 +98,22 @@ def coach(
     speed = 1.0 if live else options.speed
     clock, hold = pace(speed, sink)
     frontend = JsonLines(stdout) if options.json else Timeline(Console(file=stdout))
-
-    session = Session(engine, Speaker(renderer, sink), [frontend], markers, hold)
+    recorder = None
+    if live and plan.raw_log_path is not None:  # a live run is kept in the history
+        recorder = record(
+            plan, plan.raw_log_path.with_suffix(""), {"raw_log": str(plan.raw_log_path)}
+        )
+    frontends: list[Frontend] = [frontend] if recorder is None else [frontend, recorder]
+    if recorder is not None:
+        engine.on_second = recorder.second
+    session = Session(
+        engine,
+        Speaker(renderer, sink),
+        frontends,
+        markers,
+        hold,
+        earlier=recorder.earlier if recorder is not None else (),
+    )
 
     async def run() -> Summary:
         stop = asyncio.Event()
@@ -116,11 +137,14 @@ def coach(
 
     try:
         with frontend:
-            frontend.show(plan.header)
+            for f in frontends:
+                f.show(plan.header)
             summary = asyncio.run(run())
         if not options.json:
             info.print("[dim]Finishing the audio…")
     finally:
+        if recorder is not None:
+            recorder.close()
         sink.close()  # plays out (or writes) everything queued, the summary last
         renderer.close()
     files = sink if isinstance(sink, WavFileSink) else getattr(sink, "fallback", None)
@@ -141,10 +165,30 @@ class Plan:
     live: bool = False
     raw_log: RawLogWriter | None = None  # a live run keeps every notification here
     raw_log_path: Path | None = None
+    replayed_log: Path | None = None  # the raw log a replay reads
 
     def close(self) -> None:
         if self.raw_log is not None:
             self.raw_log.close()
+
+
+def record(plan: Plan, base: Path, files: dict[str, str]) -> RunRecorder | None:
+    """Keep the run `plan` describes in the history, as run `base.name`; None (said in the
+    log) when the history cannot be written: the run goes on, kept in its files. Blocking."""
+    db = paths.history_db()
+    try:
+        recover(db)
+        kind = "live" if plan.live else "replay"
+        started = datetime.now().astimezone()
+        recorder = RunRecorder(db, NewRun(base.name, started, plan.header.source, kind, files))
+    except (StoreError, OSError, sqlite3.Error) as err:
+        log.error("the run cannot be kept in the history (%s); its files are kept", err)
+        return None
+    if plan.raw_log is not None:
+        plan.raw_log.also = recorder.raw
+    elif plan.replayed_log is not None:
+        recorder.raw(plan.replayed_log.read_bytes()[len(RAW_MAGIC) :])
+    return recorder
 
 
 def recording_plan(recording: Recording, sensor: str | None = None) -> Plan:
@@ -182,7 +226,7 @@ def raw_log_plan(path: Path) -> Plan:
         placement=trunk[0]["placement"] if trunk else "none",
         notes=tuple(f"{d['role']}: {d['name']} ({d['address']})" for d in probe.devices.values()),
     )
-    return Plan(header, lambda clock: RawLogSource(path, clock))
+    return Plan(header, lambda clock: RawLogSource(path, clock), replayed_log=path)
 
 
 def live_plan(

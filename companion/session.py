@@ -12,16 +12,16 @@ from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Protocol
 
-from companion.drill_advice import Advice, Drift, advise
+from companion.drill_advice import for_run
 from companion.events import CueSpoken, Event, MetronomeTicks, Summary
 from companion.summary import RunStats, summary_text
-from cues.drills import bundled_sessions
 from cues.speaker import Speaker
 from sensors.clock import Clock
 from sensors.source import SensorSource
 
 if TYPE_CHECKING:
     from companion.engine import RunEngine
+    from companion.run_record import RunInfo
 
 log = logging.getLogger(__name__)
 
@@ -30,12 +30,6 @@ class Frontend(Protocol):
     """Something that shows the run: the terminal timeline, JSON lines, later the daemon."""
 
     def show(self, event: Event) -> None: ...
-
-
-def drill_advice(stats: RunStats) -> Advice | None:
-    """The drill session for what this run showed, from the bundled ones."""
-    drifts = [Drift(ep.fault.value, ep.start, ep.end or stats.duration_s) for ep in stats.episodes]
-    return advise(drifts, list(bundled_sessions()))
 
 
 class Session:
@@ -55,8 +49,10 @@ class Session:
         markers: Iterable[Event] = (),
         hold_for_speech: bool = False,
         speak_summary: bool = True,
+        earlier: Sequence[RunInfo] = (),
     ):
         self.engine = engine
+        self.earlier = earlier  # the runs before, which the summary compares this one with
         self.speaker = speaker
         self.frontends = list(frontends)
         self.hold_for_speech = hold_for_speech
@@ -121,8 +117,8 @@ class Session:
             raise failure
         end_events, stats = engine.finish(clock.now() if clock else None)
         await self.handle(end_events)
-        advice = drill_advice(stats) if stats.form_held is not None else None
-        text = summary_text(stats, advice.spoken if advice else None)
+        advice = for_run(stats.episodes, stats.duration_s) if stats.form_held is not None else None
+        text = summary_text(stats, advice.spoken if advice else None, self.earlier)
         audio = (
             await self.speaker.say(text, "summary", stats.duration_s, priority=100)
             if self.speak_summary

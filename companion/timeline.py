@@ -17,7 +17,6 @@ from rich.rule import Rule
 from rich.table import Table
 from rich.text import Text
 
-from companion.analysis import METRICS
 from companion.events import (
     BaselineLearned,
     Calibrated,
@@ -33,6 +32,7 @@ from companion.events import (
     StateChanged,
     Summary,
 )
+from companion.metrics import METRICS
 from companion.spoken import clock
 
 log = logging.getLogger(__name__)

@@ -15,6 +15,7 @@ import numpy as np
 
 from companion.alignment import BodyFrame, estimate_body_frame
 from companion.orientation import Orientation, body_angles, stride_ranges
+from companion.run_record import Step
 from companion.steps import (
     STEP_CONTEXT_S,
     CadenceSpectrum,
@@ -58,7 +59,7 @@ class TrunkWindow:
     side_lean_deg: float | None = None  # tilt to the runner's right
     pelvic_drop_deg: float | None = None  # range of side-to-side tilt per stride (gyroscope)
     rotation_deg: float | None = None  # range of turning per stride (gyroscope)
-    steps: tuple[float, ...] = ()  # times of steps first seen in this window
+    steps: tuple[Step, ...] = ()  # steps first seen in this window
 
 
 class _Signal:
@@ -78,6 +79,19 @@ class _Signal:
 _X, _Y, _Z, _V, _LP, _SX, _SY, _SZ, _GX, _GY, _GZ = range(11)
 _ST, _SINT, _SBOUNCE, _SBRAKE, _SCONTACT, _SFROM, _STO, _SDROP, _SROT = range(9)
 _STEP_COLUMNS = 9
+
+
+def _step(row: FloatArray) -> Step:
+    def known(x: float) -> float | None:
+        return float(x) if np.isfinite(x) else None
+
+    return Step(
+        float(row[_ST]),
+        known(row[_SINT]),
+        known(row[_SBOUNCE]),
+        known(row[_SBRAKE]),
+        known(row[_SCONTACT]),
+    )
 
 
 class TrunkAnalyzer:
@@ -355,7 +369,7 @@ class TrunkAnalyzer:
             even = intervals[np.abs(intervals - typical) < 0.3 * typical]  # NaN is not
             cv = float(100 * even.std() / even.mean()) if even.size >= 4 else None
 
-        fresh = steps[steps[:, _ST] > self._reported, _ST]
+        fresh = steps[steps[:, _ST] > self._reported]
         self._reported = end
         return TrunkWindow(
             t=end,
@@ -371,7 +385,7 @@ class TrunkAnalyzer:
             side_lean_deg=side,
             pelvic_drop_deg=drop,
             rotation_deg=rotation,
-            steps=tuple(float(x) for x in fresh),
+            steps=tuple(_step(row) for row in fresh),
         )
 
     def _braking(self) -> None:

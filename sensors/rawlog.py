@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 import struct
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -66,6 +66,7 @@ class RawLogWriter:
 
     def __init__(self, stream: IO[bytes]):
         self._out = stream
+        self.also: Callable[[bytes], None] | None = None  # sees every record (the history)
         self._devices: dict[str, int] = {}
         self._chars: dict[str, int] = {}
         if stream.tell() == 0:
@@ -79,7 +80,10 @@ class RawLogWriter:
         return cls(fd)
 
     def _record(self, kind: int, payload: bytes) -> None:
-        self._out.write(_HEAD.pack(kind, len(payload)) + payload)
+        record = _HEAD.pack(kind, len(payload)) + payload
+        self._out.write(record)
+        if self.also is not None:
+            self.also(record)
 
     def _device(self, device: dict[str, Any]) -> int:
         key = device["address"]

@@ -8,8 +8,8 @@ import random
 import pytest
 
 from companion.coach import Coach, CoachSettings, Utterance, estimate_duration
-from companion.drift import Episode
 from companion.faults import Fault
+from companion.run_record import Episode
 from cues.catalogue import Category, load_catalogue
 
 CATALOGUE = load_catalogue()

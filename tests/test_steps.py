@@ -99,7 +99,7 @@ def test_outdoor_cadence_agrees_with_the_ankle_sensor_window_by_window(running_d
 
 def test_steps_are_counted_once_across_overlapping_windows(running_data: Path) -> None:
     windows = analyse(load_recording(OUTDOOR).track("hip"))
-    steps = np.array([t for w in windows for t in w.steps])
+    steps = np.array([step.t for w in windows for step in w.steps])
     # Never the same step twice: no two within half a step (0.17 s even at 175 spm). The
     # hip's broad vertical peak leaves about ±0.05 s of jitter on each step's time.
     assert np.diff(steps).min() >= 0.2

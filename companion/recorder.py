@@ -1,0 +1,312 @@
+"""Keeping a run in the history while it happens, and closing runs a killed process left.
+
+`RunRecorder` is a frontend of the run (it sees every event), takes the engine's seconds
+and the raw notifications, and writes them on a thread of its own, committing at least
+once a second of the run and once a second of wall time: a killed process loses about a
+second. While it records it holds a lock on the run (an flock, which dies with the process),
+so `recover` can tell a run whose process is gone from one still going in the daemon.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+import os
+import queue
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from companion import store
+from companion.events import (
+    BaselineLearned,
+    Battery,
+    CueSpoken,
+    DriftEnded,
+    DriftStarted,
+    Event,
+    RunStarted,
+    SensorChanged,
+    Summary,
+)
+from companion.run_record import RunInfo, Second
+from companion.store import Store
+
+log = logging.getLogger(__name__)
+_Op = Callable[[sqlite3.Connection], None]  # a change to the history, on the writer thread
+
+COMMIT_EVERY_S = 1.0  # of the run, and of wall time: what a killed process may lose
+RETRY_EVERY_S = 5.0  # after a failed write (a full disk), the next try
+
+
+@dataclass(frozen=True)
+class NewRun:
+    """What is known of a run when it starts."""
+
+    name: str
+    started: datetime
+    source: str
+    kind: str  # "live", "replay" or "import"
+    files: dict[str, str] = field(default_factory=dict)
+
+
+def lock_path(db: Path, name: str) -> Path:
+    return db.parent / "recording" / f"{name}.lock"
+
+
+def _try_lock(path: Path) -> int | None:
+    """An exclusive lock on `path` (its descriptor), or None when another process holds it."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd
+
+
+class RunRecorder:
+    def __init__(self, db: Path, run: NewRun):
+        self.db = db
+        self.run = run
+        self.broken: str | None = None  # why the history cannot be written, once it cannot
+        self._conn = store.connect(db)
+        self.id, self.name, self._lock = self._insert(run)
+        with Store(db) as history:
+            self.earlier = history.earlier(history.run(self.id))  # for the summary
+        # (the run time it brings, or None; the change), or None to close
+        self._ops: queue.SimpleQueue[tuple[float | None, _Op] | None] = queue.SimpleQueue()
+        self._sensors: dict[str, dict[str, Any]] = {}
+        self._raw = bytearray()
+        self._raw_seq = 0
+        self._thread = threading.Thread(target=self._write, name="history", daemon=True)
+        self._thread.start()
+
+    def _insert(self, run: NewRun) -> tuple[int, str, int]:
+        """The run's row, its name and its lock (taken first, so that `recover` never takes
+        the run for one left behind). A name already taken gets a number."""
+        for n in range(1, 1000):
+            name = run.name if n == 1 else f"{run.name}-{n}"
+            lock = _try_lock(lock_path(self.db, name))
+            if lock is None:
+                continue
+            try:
+                with store.transaction(self._conn):
+                    cursor = self._conn.execute(
+                        "INSERT INTO run (name, started, source, kind, state, files) "
+                        "VALUES (?, ?, ?, ?, 'recording', ?)",
+                        (
+                            name,
+                            run.started.isoformat(timespec="seconds"),
+                            run.source,
+                            run.kind,
+                            store._json(run.files),
+                        ),
+                    )
+            except sqlite3.IntegrityError:
+                lock_path(self.db, name).unlink()  # ours: we held it
+                os.close(lock)
+                continue
+            assert cursor.lastrowid is not None
+            return cursor.lastrowid, name, lock
+        raise store.StoreError(f"no free name for run {run.name}")
+
+    # What the run hands over (on the event loop; never blocks) -------------------------
+
+    def show(self, event: Event) -> None:
+        op = self._op_for(event)
+        if op is not None:
+            self._ops.put((None, op))
+
+    def second(self, s: Second) -> None:
+        run = self.id
+        self._ops.put((s.t, lambda c: _second(c, run, s)))
+
+    def raw(self, record: bytes) -> None:
+        """Raw log records (without the magic line), as the raw log writer writes them."""
+        self._ops.put((None, lambda c: self._raw.extend(record)))
+
+    def close(self) -> None:
+        """Write what is waiting, then let go of the run (blocking: call it from a thread
+        when a loop is waiting)."""
+        self._ops.put(None)
+        self._thread.join()
+        self._conn.close()
+        with contextlib.suppress(OSError):
+            lock_path(self.db, self.name).unlink()
+        os.close(self._lock)
+
+    def __enter__(self) -> RunRecorder:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # Events into rows ------------------------------------------------------------------
+
+    def _op_for(self, event: Event) -> _Op | None:
+        run = self.id
+        if isinstance(event, RunStarted):
+            for name, place in _named(event.sensor, event.placement):
+                self._sensors[name] = {"placement": place}
+            return self._save_sensors
+        if isinstance(event, SensorChanged | Battery):
+            entry = self._sensors.setdefault(event.id, {})
+            entry["role"] = event.role
+            if isinstance(event, Battery):
+                entry["battery"] = event.percent
+            else:
+                entry.setdefault("links", []).append([round(event.t, 1), event.link])
+            return self._save_sensors
+        if isinstance(event, BaselineLearned):
+            rows = [(run, k, v, event.spread.get(k)) for k, v in event.values.items()]
+            return lambda c: c.executemany(
+                "INSERT OR REPLACE INTO baseline VALUES (?, ?, ?, ?)", rows
+            ).close()
+        if isinstance(event, DriftStarted | DriftEnded):
+            row = store.episode_row(run, event.episode, event.id)
+            return lambda c: c.execute(store.INSERT_EPISODE, row).close()
+        if isinstance(event, CueSpoken):
+            cue = (run, event.t, event.id, event.category, event.about, event.episode, event.text)
+            return lambda c: c.execute(store.INSERT_CUE, cue).close()
+        if isinstance(event, Summary):
+            stats, text = event.stats, event.text
+            return lambda c: store.finish_row(c, run, "finished", stats, text)
+        return None
+
+    def _save_sensors(self, c: sqlite3.Connection) -> None:
+        c.execute(
+            "UPDATE run SET sensors = ? WHERE id = ?",
+            (store._json([{"name": n, **v} for n, v in self._sensors.items()]), self.id),
+        )
+
+    # The writer thread -------------------------------------------------------------------
+
+    def _write(self) -> None:
+        done: list[_Op] = []  # since the last commit
+        last_commit = time.monotonic()
+        committed_t = run_t = -1.0  # run time covered
+        retry_at = 0.0
+        closing = False
+        while not closing or (done and not self.broken):
+            try:
+                item = self._ops.get(timeout=COMMIT_EVERY_S / 2)
+            except queue.Empty:
+                item = (None, _nothing)
+            if item is None:
+                closing = True
+            else:
+                t, op = item
+                done.append(op)
+                run_t = t if t is not None else run_t
+            now = time.monotonic()
+            due = closing or now - last_commit >= COMMIT_EVERY_S
+            due = due or run_t - committed_t >= COMMIT_EVERY_S
+            if done and due and now >= retry_at:
+                if self._commit(done):
+                    done, committed_t, retry_at = [], run_t, 0.0
+                else:
+                    retry_at = now + RETRY_EVERY_S
+                    if closing:
+                        break
+                last_commit = now
+        if done:
+            log.error("%d changes to run %s could not be kept", len(done), self.name)
+
+    def _commit(self, ops: list[_Op]) -> bool:
+        """Apply `ops` in one transaction with the raw data gathered meanwhile."""
+        before = len(self._raw)
+        try:
+            with store.transaction(self._conn):
+                for op in ops:
+                    op(self._conn)
+                if self._raw:
+                    for chunk in store.chunks_of(bytes(self._raw)):
+                        self._conn.execute(store.INSERT_RAW, (self.id, self._raw_seq, chunk))
+                        self._raw_seq += 1
+        except sqlite3.Error as err:
+            del self._raw[before:]  # the raw ops run again with the rest
+            if self.broken is None:
+                log.error(
+                    "the history cannot be written (%s); the run goes on, its events and raw "
+                    "log files are kept, and writing is tried again",
+                    err,
+                )
+            self.broken = str(err)
+            return False
+        self._raw.clear()
+        if self.broken is not None:
+            log.info("the history can be written again")
+            self.broken = None
+        return True
+
+
+def _nothing(c: sqlite3.Connection) -> None:
+    pass
+
+
+def _second(c: sqlite3.Connection, run: int, s: Second) -> None:
+    c.execute(store.INSERT_SECOND, store.second_row(run, s))
+    if s.steps:
+        c.executemany(store.INSERT_STEP, [(run, *step) for step in s.steps])
+
+
+def _named(sensors: str, placements: str) -> list[tuple[str, str]]:
+    names = [n.strip() for n in sensors.split(",") if n.strip() and n.strip() != "none"]
+    places = [p.strip() for p in placements.split(",")]
+    return [(n, places[i] if i < len(places) else "") for i, n in enumerate(names)]
+
+
+def recover(db: Path, now: datetime | None = None) -> list[RunInfo]:
+    """Close the runs a killed process left open: their totals and summary from what was
+    kept, their open drifts ended where the data ends. Runs still being recorded (their
+    lock held) are left alone. The runs closed."""
+    from companion.drill_advice import for_run  # the drill sessions: only when needed
+    from companion.summary import stats_of, summary_text
+
+    closed = []
+    with Store(db) as history:
+        for run in history.runs(state="recording"):
+            lock = _try_lock(lock_path(db, run.name))
+            if lock is None:
+                continue  # still being recorded
+            try:
+                run = history.run(run.id)
+                if run.state != "recording":
+                    continue  # closed by its process a moment ago
+                seconds = history.seconds(run.id)
+                episodes = history.episodes(run.id)
+                stats = stats_of(seconds, episodes, history.cues(run.id))
+                advice = for_run(stats.episodes, stats.duration_s) if stats.judged_s else None
+                text = summary_text(
+                    stats,
+                    advice.spoken if advice else None,
+                    history.earlier(run),
+                    now or run.started,
+                )
+                with store.transaction(history.conn):
+                    for ep in stats.episodes:
+                        history.conn.execute(
+                            store.INSERT_EPISODE,
+                            store.episode_row(run.id, ep.to_dict(), ep.fault.value),
+                        )
+                    store.finish_row(history.conn, run.id, "recovered", stats.to_dict(), text)
+                log.warning(
+                    "run %s was cut short (its process ended without closing it); recovered "
+                    "%s of it",
+                    run.name,
+                    f"{stats.duration_s:.0f} s",
+                )
+                closed.append(history.run(run.id))
+            finally:
+                with contextlib.suppress(OSError):
+                    lock_path(db, run.name).unlink()
+                os.close(lock)
+    return closed
