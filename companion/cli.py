@@ -16,6 +16,7 @@ from companion.config_commands import add_config_commands
 from companion.control_commands import add_control_commands
 from companion.cue_commands import add_cue_commands, add_voice_options, voice_settings
 from companion.drill_commands import add_drill_commands
+from companion.history_commands import add_history_commands
 from companion.options import RunOptions
 from companion.sensor_commands import add_commands, add_transport
 from companion.service import add_service_commands
@@ -154,6 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_control_commands(sub)
     add_service_commands(sub)
     add_drill_commands(sub)
+    add_history_commands(sub)
     return parser
 
 
@@ -260,11 +262,20 @@ def _input_errors() -> tuple[type[Exception], ...]:
     from companion.engine import ConfigurationError
     from companion.options import RunError
     from companion.pairing import PairingError
+    from companion.store import StoreError
     from cues.datafile import DataFileError
     from sensors.rawlog import RawLogError
     from sensors.recording import RecordingError
 
-    return (RecordingError, RawLogError, DataFileError, ConfigurationError, RunError, PairingError)
+    return (
+        RecordingError,
+        RawLogError,
+        DataFileError,
+        ConfigurationError,
+        RunError,
+        PairingError,
+        StoreError,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

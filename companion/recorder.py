@@ -19,7 +19,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -310,3 +310,26 @@ def recover(db: Path, now: datetime | None = None) -> list[RunInfo]:
                     lock_path(db, run.name).unlink()
                 os.close(lock)
     return closed
+
+
+def housekeeping(db: Path, keep_detail_days: int, now: datetime | None = None) -> None:
+    """Before the history is used: runs a killed process left are closed, and with
+    retention on, the detail of runs older than `keep_detail_days` is dropped, each said
+    in the log (their totals, drifts and cues stay)."""
+    recover(db)
+    if keep_detail_days <= 0:
+        return
+    now = now or datetime.now().astimezone()
+    with Store(db) as history:
+        for run in history.runs(before=now - timedelta(days=keep_detail_days)):
+            if run.detail_dropped is None and run.state != "recording":
+                size, _ = history.raw_size(run.id)
+                history.drop_detail(run, now)
+                log.warning(
+                    "retention (keep_detail_days = %d): run %s of %s kept its totals, drifts "
+                    "and cues; its seconds, steps and %d kB of raw data were dropped",
+                    keep_detail_days,
+                    run.name,
+                    run.started.date().isoformat(),
+                    size // 1024,
+                )

@@ -112,3 +112,14 @@ def pulse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PulseSink]:
     sink = start_pulse(tmp_path_factory.mktemp("pulse"))
     yield sink
     sink.kill()
+
+
+@pytest.fixture(scope="session")
+def kept_history(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A history file of three real runs (tests/history_data.py); copy it before changing it."""
+    from tests.history_data import build
+
+    need(OUTDOOR.exists(), f"the shared data folder is not at {SHARED}")
+    db = tmp_path_factory.mktemp("history") / "history.sqlite"
+    build(db)
+    return db

@@ -1,0 +1,280 @@
+"""`companion history|summary|report|export|import|delete`: the runs kept, from the command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import datetime
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from companion import paths
+from companion.config import load_config
+from companion.run_record import RunInfo
+from companion.source_options import add_source_options
+from companion.spoken import clock
+from companion.store import Store
+
+
+def open_history() -> Store:
+    """The history, with runs a killed process left closed first (and retention applied)."""
+    from companion.recorder import housekeeping
+
+    db = paths.history_db()
+    housekeeping(db, load_config().history.keep_detail_days)
+    return Store(db)
+
+
+def _pace(run: RunInfo) -> str:
+    if not run.distance_m or not run.running_s:
+        return ""
+    per_km = run.running_s * 1000 / run.distance_m
+    return f"{int(per_km // 60)}:{int(per_km % 60):02d}"
+
+
+def _held(run: RunInfo) -> str:
+    if run.form_held is None or run.held_s is None or run.judged_s is None:
+        return ""
+    return f"{run.held_s / 60:.0f}/{run.judged_s / 60:.0f} min"
+
+
+def _onset(run: RunInfo) -> str:
+    return "" if run.drift_onset_s is None else f"min {run.drift_onset_s / 60:.0f}"
+
+
+def cmd_history(args: argparse.Namespace, console: Console) -> int:
+    with open_history() as history:
+        runs = history.runs()
+    if args.limit:
+        runs = runs[: args.limit]
+    if args.json:
+        rows = [run_dict(r) for r in runs]
+        json.dump(rows, sys.stdout, ensure_ascii=False)
+        sys.stdout.write("\n")
+        return 0
+    if not runs:
+        console.print(
+            "No runs kept yet. A run coached by `companion start` or `companion run`, "
+            "or one brought in with `companion import FILE`, is kept here."
+        )
+        return 0
+    table = Table(title=f"Runs kept ({len(runs)})")
+    for column, justify in (
+        ("#", "right"),
+        ("started", "left"),
+        ("time", "right"),
+        ("km", "right"),
+        ("pace", "right"),
+        ("cadence", "right"),
+        ("form held", "right"),
+        ("drift from", "right"),
+        ("cues", "right"),
+        ("", "left"),
+    ):
+        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+    for r in runs:
+        note = {"recording": "recording…", "recovered": "recovered"}.get(r.state, "")
+        if r.detail_dropped:
+            note = (note + " detail dropped").strip()
+        table.add_row(
+            str(r.id),
+            r.started.strftime("%a %d %b %Y %H:%M"),
+            clock(r.duration_s) if r.duration_s is not None else "",
+            f"{r.distance_m / 1000:.2f}" if r.distance_m else "",
+            _pace(r),
+            f"{r.cadence_spm:.0f}" if r.cadence_spm else "",
+            _held(r),
+            _onset(r),
+            "" if r.form_cues is None else str(r.form_cues),
+            note,
+        )
+    console.print(table)
+    return 0
+
+
+def run_dict(r: RunInfo) -> dict[str, object]:
+    return {
+        "id": r.id,
+        "name": r.name,
+        "started": r.started.isoformat(),
+        "source": r.source,
+        "kind": r.kind,
+        "state": r.state,
+        "duration_s": r.duration_s,
+        "running_s": r.running_s,
+        "distance_m": r.distance_m,
+        "cadence_spm": r.cadence_spm,
+        "heart_rate_bpm": r.heart_rate_bpm,
+        "judged_s": r.judged_s,
+        "held_s": r.held_s,
+        "form_held": r.form_held,
+        "drift_onset_s": r.drift_onset_s,
+        "drifts": r.drifts,
+        "cues": r.cues,
+        "form_cues": r.form_cues,
+        "summary": r.summary,
+        "sensors": list(r.sensors),
+        "files": r.files,
+        "detail_dropped": r.detail_dropped,
+    }
+
+
+def summary_of(history: Store, run: RunInfo) -> str:
+    """The summary of a kept run, said as after it, compared with the runs before it."""
+    from companion.drill_advice import for_run
+    from companion.summary import stats_of, summary_text
+
+    stats = stats_of(history.seconds(run.id), history.episodes(run.id), history.cues(run.id))
+    if not stats.duration_s and run.summary:
+        return run.summary  # retention dropped its seconds: the words said then
+    advice = for_run(stats.episodes, stats.duration_s) if stats.judged_s else None
+    return summary_text(stats, advice.spoken if advice else None, history.earlier(run), run.started)
+
+
+def cmd_summary(args: argparse.Namespace, console: Console) -> int:
+    with open_history() as history:
+        run = history.run(args.run)
+        text = summary_of(history, run)
+    if args.json:
+        print(json.dumps({"run": run.name, "summary": text}, ensure_ascii=False))
+    else:
+        console.print(f"[bold]{run.name}[/] ({run.started:%a %d %b %Y %H:%M})")
+        console.print(text)
+    if args.speak:
+        _speak(text, args, console)
+    return 0
+
+
+def _speak(text: str, args: argparse.Namespace, console: Console) -> None:
+    import asyncio
+
+    from companion.options import RunOptions, open_audio
+    from cues.speaker import Speaker
+
+    cfg = load_config()
+    options = RunOptions.configured(cfg, name="summary", audio=args.audio, out=args.out)
+    sink, renderer = open_audio(options, console)
+    try:
+        speaker = Speaker(renderer, sink)
+
+        async def say() -> None:
+            await speaker.say(text, "summary", 0.0, priority=100)
+            await speaker.heard()
+
+        asyncio.run(say())
+    finally:
+        sink.close()
+        renderer.close()
+
+
+def cmd_import(args: argparse.Namespace, console: Console) -> int:
+    from dataclasses import replace
+
+    from companion.drift import load_rules
+    from companion.engine import EngineSettings
+    from companion.importer import import_run
+    from companion.source_options import open_samples
+    from companion.trunk import AnalysisSettings
+    from cues.catalogue import load_catalogue
+    from sensors.rawlog import is_raw_log
+
+    cfg = load_config()
+    samples, _, chunk_s = open_samples(args)
+    settings = EngineSettings(
+        warmup_s=cfg.coach.warmup_s,
+        baseline_s=cfg.coach.baseline_s,
+        analysis=replace(AnalysisSettings(), sensor_wait_s=chunk_s + 5),
+    )
+    path: Path = args.file
+    started = args.when or datetime.fromtimestamp(path.stat().st_mtime).astimezone()
+    with open_history():
+        pass  # recovery and retention first, as for any run
+    run = import_run(
+        paths.history_db(),
+        path.name,
+        samples,
+        load_catalogue(cfg.coach.cues),
+        load_rules(cfg.coach.rules),
+        settings,
+        started,
+        raw_log=path.read_bytes() if is_raw_log(path) else None,
+        files={"source": str(path.resolve())},
+    )
+    console.print(f"Kept as run {run.id} ({run.name}): {run.summary}")
+    return 0
+
+
+def cmd_delete(args: argparse.Namespace, console: Console) -> int:
+    with open_history() as history:
+        run = history.run(args.run)
+        size, _ = history.raw_size(run.id)
+        what = f"run {run.id} ({run.name}, {run.started:%a %d %b %Y %H:%M}"
+        what += f", {clock(run.duration_s)})" if run.duration_s is not None else ")"
+        if run.state == "recording":
+            console.print(f"{what} is being recorded; stop it first.")
+            return 1
+        if not args.yes:
+            if not sys.stdin.isatty():
+                console.print(f"Not deleted: {what}. Say --yes to delete it without asking.")
+                return 1
+            raw = f" and its {size / 1024:.0f} kB of raw sensor data" if size else ""
+            answer = console.input(f"Delete {what}{raw}? This cannot be undone. [y/N] ")
+            if answer.strip().lower() not in ("y", "yes"):
+                console.print("Kept.")
+                return 1
+        history.delete(run)
+    removed = []
+    for key in ("events", "raw_log"):
+        name = run.files.get(key)
+        if name and Path(name).exists():
+            Path(name).unlink()
+            removed.append(name)
+    console.print(f"Deleted {what}" + (f", and its files {', '.join(removed)}" if removed else ""))
+    return 0
+
+
+def _when(text: str) -> datetime:
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a date and time such as 2026-11-20T07:30, got {text!r}"
+        ) from None
+    return when if when.tzinfo else when.astimezone()
+
+
+def add_history_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    run_help = "a run's number or name from `companion history` (default: the last)"
+
+    p = sub.add_parser("history", help="the runs kept: a table, newest first")
+    p.add_argument("--limit", type=int, help="only the newest N")
+    p.add_argument("--json", action="store_true", help="the runs as one JSON list")
+    p.set_defaults(handler=cmd_history)
+
+    p = sub.add_parser("summary", help="a kept run's summary, compared with the runs before it")
+    p.add_argument("run", nargs="?", help=run_help)
+    p.add_argument("--speak", action="store_true", help="say it, too")
+    p.add_argument("--json", action="store_true", help="as JSON")
+    p.add_argument("--audio", choices=("auto", "device", "files"), help="with --speak: where")
+    p.add_argument("--out", type=Path, help="with --speak --audio files: the folder")
+    p.set_defaults(handler=cmd_summary)
+
+    p = sub.add_parser(
+        "import",
+        help="keep a recording (a raw log, the data folder's CSV, or any CSV with --columns) "
+        "in the history, analysed as if coached",
+    )
+    p.add_argument("file", type=Path, help="the recording")
+    add_source_options(p)
+    p.add_argument(
+        "--when", type=_when, metavar="DATE", help="when it was run (default: the file's time)"
+    )
+    p.set_defaults(handler=cmd_import)
+
+    p = sub.add_parser("delete", help="delete a run from the history, and its files")
+    p.add_argument("run", help=run_help.replace(" (default: the last)", ""))
+    p.add_argument("--yes", action="store_true", help="do not ask")
+    p.set_defaults(handler=cmd_delete)

@@ -1,0 +1,72 @@
+"""`companion import`: a recording analysed as fast as the machine goes and kept in the
+history as a run, as if it had been coached (the cues it would have heard included).
+
+The same engine and the same recorder as a coached run: only the clock (none) and the
+voice (none) differ.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+
+from companion.drift import DriftRule
+from companion.drill_advice import for_run
+from companion.engine import EngineSettings, RunEngine
+from companion.events import RunStarted, Summary
+from companion.recorder import NewRun, RunRecorder
+from companion.run_record import RunInfo
+from companion.store import RAW_MAGIC, Store
+from companion.summary import summary_text
+from cues.catalogue import Catalogue
+from sensors.samples import AccelBatch, GyroBatch, Sample
+
+
+def import_run(
+    db: Path,
+    source: str,
+    samples: Iterable[Sample],
+    catalogue: Catalogue,
+    rules: tuple[DriftRule, ...],
+    settings: EngineSettings,
+    started: datetime,
+    raw_log: bytes | None = None,
+    files: dict[str, str] | None = None,
+) -> RunInfo:
+    """Keep the run `samples` make in the history at `db`; the run kept."""
+    engine = RunEngine(catalogue, rules, settings)
+    name = f"run-{started.strftime('%Y%m%d-%H%M%S')}"
+    sensors: dict[str, str] = {}
+    with RunRecorder(db, NewRun(name, started, source, "import", files or {})) as recorder:
+        engine.on_second = recorder.second
+        for event in engine.start():
+            recorder.show(event)
+        end = 0.0
+        for sample in samples:
+            if isinstance(sample, AccelBatch | GyroBatch):
+                sensors.setdefault(sample.sensor, sample.placement.value)
+            for event in engine.feed(sample):
+                recorder.show(event)
+            end = max(end, float(sample.t[-1]) if isinstance(sample.t, np.ndarray) else sample.t)
+        recorder.show(
+            RunStarted(
+                t=0.0,
+                source=source,
+                sensor=", ".join(sensors) or "none",
+                placement=", ".join(sensors.values()) or "none",
+            )
+        )
+        events, stats = engine.finish(end)
+        for event in events:
+            recorder.show(event)
+        advice = for_run(stats.episodes, stats.duration_s) if stats.judged_s else None
+        text = summary_text(stats, advice.spoken if advice else None, recorder.earlier, started)
+        recorder.show(Summary(t=stats.duration_s, text=text, stats=stats.to_dict()))
+        if raw_log is not None:
+            recorder.raw(raw_log[len(RAW_MAGIC) :])
+        run_id = recorder.id
+    with Store(db) as history:
+        return history.run(run_id)
