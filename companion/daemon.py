@@ -17,6 +17,7 @@ import contextlib
 import logging
 import os
 import signal
+import sqlite3
 import time
 from collections.abc import Coroutine
 from datetime import datetime
@@ -47,6 +48,7 @@ from companion.lifecycle import ACTIVE, LifecycleError, Phase
 from companion.options import RunError, RunOptions, open_audio
 from companion.schedule import Reminders, new_scheduler, on_reminder
 from companion.spoken import clock
+from companion.store import StoreError
 from cues.audio import AudioSink
 from cues.catalogue import load_catalogue
 from cues.datafile import DataFileError
@@ -111,6 +113,7 @@ class Daemon:
         self.done = asyncio.Event()
         claim(self.sock)  # a second daemon stops here, before it opens anything
         await self._refresh_audio(first=True)  # the voice is there before any request
+        await asyncio.to_thread(self._tidy_history)  # a run a killed daemon left is closed
         self.scheduler = new_scheduler(paths.schedule_db())
         self.scheduler.start(paused=True)  # stored reminders first, then the configuration
         self.reminders = Reminders(self.scheduler)
@@ -145,6 +148,14 @@ class Daemon:
             for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
                 loop.remove_signal_handler(signum)
         return 0
+
+    def _tidy_history(self) -> None:
+        from companion.recorder import housekeeping
+
+        try:
+            housekeeping(paths.history_db(), self.config.history.keep_detail_days)
+        except (StoreError, sqlite3.Error, OSError) as err:
+            log.error("the run history cannot be used (%s); runs are kept in files", err)
 
     async def _watchdog(self) -> None:
         """Tell systemd we are alive at half its watchdog period, while the loop turns."""
@@ -219,6 +230,7 @@ class Daemon:
         if self.run is run:
             self.run = None
         log.info("run finished; events kept in %s", run.events_path)
+        self._background(asyncio.to_thread(self._tidy_history), "tidying the history")
         self.notify_status()
         self._auto_start()
 

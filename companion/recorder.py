@@ -195,7 +195,7 @@ class RunRecorder:
         committed_t = run_t = -1.0  # run time covered
         retry_at = 0.0
         closing = False
-        while not closing or (done and not self.broken):
+        while not closing or done:
             try:
                 item = self._ops.get(timeout=COMMIT_EVERY_S / 2)
             except queue.Empty:
@@ -207,18 +207,16 @@ class RunRecorder:
                 done.append(op)
                 run_t = t if t is not None else run_t
             now = time.monotonic()
-            due = closing or now - last_commit >= COMMIT_EVERY_S
-            due = due or run_t - committed_t >= COMMIT_EVERY_S
-            if done and due and now >= retry_at:
+            due = now - last_commit >= COMMIT_EVERY_S or run_t - committed_t >= COMMIT_EVERY_S
+            if done and (closing or (due and now >= retry_at)):
+                last_commit = now
                 if self._commit(done):
                     done, committed_t, retry_at = [], run_t, 0.0
+                elif closing:  # a last try at the end of the run, then the files keep it
+                    log.error("%d changes to run %s could not be kept", len(done), self.name)
+                    return
                 else:
                     retry_at = now + RETRY_EVERY_S
-                    if closing:
-                        break
-                last_commit = now
-        if done:
-            log.error("%d changes to run %s could not be kept", len(done), self.name)
 
     def _commit(self, ops: list[_Op]) -> bool:
         """Apply `ops` in one transaction with the raw data gathered meanwhile."""
