@@ -48,7 +48,7 @@ from companion.lifecycle import ACTIVE, LifecycleError, Phase
 from companion.options import RunError, RunOptions, open_audio
 from companion.schedule import Reminders, new_scheduler, on_reminder
 from companion.spoken import clock
-from companion.store import StoreError
+from companion.store import Store, StoreError
 from cues.audio import AudioSink
 from cues.catalogue import load_catalogue
 from cues.datafile import DataFileError
@@ -239,22 +239,23 @@ class Daemon:
             log.info("drill reminder not said: a run or a session is going")
             return
         wording = load_catalogue(self.config.coach.cues)["drill-reminder"].say[0]
-        text = wording.format(session=self._session_to_do())
+        text = wording.format(session=await asyncio.to_thread(self._session_to_do))
         log.info("drill reminder: %s", text)
         await self.speaker.say(text, "drill-reminder", 0.0, priority=60)
 
     def _session_to_do(self) -> str:
-        """The drill session for what the last run showed, as it is said."""
-        from companion.drill_advice import advise, drifts_in
-        from cues.drills import bundled_sessions
+        """The drill session for what the last run kept showed, as it is said (blocking)."""
+        from companion.drill_advice import for_run
 
-        events = paths.latest_events()
         try:
-            drifts = drifts_in(events.read_text(encoding="utf-8").splitlines()) if events else []
-        except (OSError, ValueError) as err:
-            log.warning("the last run's events cannot be read (%s)", err)
-            drifts = []
-        advice = advise(drifts, list(bundled_sessions()))
+            with Store(paths.history_db()) as history:
+                last = next((r for r in history.runs() if r.state != "recording"), None)
+                episodes = history.episodes(last.id) if last is not None else []
+        except (StoreError, sqlite3.Error) as err:
+            log.warning("the last run cannot be read from the history (%s)", err)
+            last, episodes = None, []
+        duration = last.duration_s or 0.0 if last is not None else 0.0
+        advice = for_run(episodes, duration)
         return advice.session.title.lower() if advice else "mobility first, then strength"
 
     # Auto-start ---------------------------------------------------------------------------

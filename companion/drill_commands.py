@@ -131,26 +131,33 @@ def cmd_render(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_suggest(args: argparse.Namespace, console: Console) -> int:
-    from companion import paths
-    from companion.drill_advice import advise, drifts_in
+    from companion.drill_advice import advise, drifts_in, for_run
 
-    path: Path | None = args.run or paths.latest_events()
-    if path is None:
-        console.print(
-            "No run recorded yet: after a run with `companion start`, or give the "
-            "events of one (`companion replay FILE --json > run.jsonl`)."
-        )
-        return 0
-    try:
-        drifts = drifts_in(path.read_text(encoding="utf-8").splitlines())
-    except (OSError, ValueError) as err:
-        console.print(f"[red]{path}: {err}")
-        return 2
-    advice = advise(drifts, list(bundled_sessions()))
+    if args.run is None:  # the last run kept
+        from companion.history_commands import open_history
+
+        with open_history() as history:
+            runs = history.runs()
+            if not runs:
+                console.print(
+                    "No run kept yet: after a run with `companion start`, or give the "
+                    "events of one (`companion replay FILE --json > run.jsonl`)."
+                )
+                return 0
+            name, episodes = runs[0].name, history.episodes(runs[0].id)
+        advice = for_run(episodes, runs[0].duration_s or 0.0)
+    else:
+        name = args.run.name
+        try:
+            drifts = drifts_in(args.run.read_text(encoding="utf-8").splitlines())
+        except (OSError, ValueError) as err:
+            console.print(f"[red]{args.run}: {err}")
+            return 2
+        advice = advise(drifts, list(bundled_sessions()))
     if advice is None:
         console.print("No session to suggest.")
         return 0
-    console.print(f"{path.name}: {advice.text}")
+    console.print(f"{name}: {advice.text}")
     console.print(f"`companion drills play {advice.session.id}`  ({advice.session.info.about})")
     return 0
 
@@ -192,7 +199,7 @@ def add_drill_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser])
         "suggest", help="the session for what your last run showed (or RUN's events)"
     )
     suggest.add_argument(
-        "run", nargs="?", type=Path, help="a run's events (JSON lines); default: the last run"
+        "run", nargs="?", type=Path, help="a run's events (JSON lines); default: the last run kept"
     )
     suggest.set_defaults(handler=cmd_suggest)
     render = actions.add_parser("render", help="the whole session as one sound file")

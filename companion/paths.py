@@ -34,11 +34,6 @@ def runs_dir() -> Path:
     return private_dir(platformdirs.user_data_path(APP), "runs")
 
 
-def latest_events() -> Path | None:
-    """The events of the last run the daemon coached, if there is one."""
-    return max(runs_dir().glob("*.events.jsonl"), default=None)
-
-
 def new_run_name() -> Path:
     """A run's files without their suffixes: runs/run-<date>-<time>, never one in use."""
     runs = runs_dir()

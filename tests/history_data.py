@@ -44,7 +44,8 @@ def build(db: Path) -> list[RunInfo]:
 
 
 def copy_to(built: Path, data_home: Path) -> Path:
-    """The built history where `companion` finds it under XDG_DATA_HOME `data_home`."""
+    """The built history where `companion` finds it under XDG_DATA_HOME `data_home` (each
+    test's is its tmp_path / "data")."""
     target = data_home / "posture-companion" / "history.sqlite"
     target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     shutil.copy(built, target)

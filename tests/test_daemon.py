@@ -31,8 +31,10 @@ from companion import pairing, paths
 from companion.config import config_path
 from companion.control_socket import socket_path
 from companion.daemon import Daemon
+from companion.store import Store
 from sensors.profiles import PairedSensor, Role
 from sensors.recording import load_recording
+from tests.history_data import copy_to
 from tests.test_cli import COMPANION, companion, json_lines, replay_json
 from tests.test_cli_live import FOOTPOD, STRAP, free_port, simulator, stop
 from tests.test_drills import TINY
@@ -279,6 +281,12 @@ def test_sigterm_mid_run_leaves_a_complete_saved_run(tmp_path: Path) -> None:
     assert list(audio.glob("daemon-*/*summary*.wav")), "the summary was not spoken"
     raw_log = events_file.with_name(events_file.name.replace(".events.jsonl", ".pcraw"))
     assert raw_log.stat().st_mode & 0o777 == 0o600
+    with Store(paths.history_db()) as history:  # the history has it all, raw bytes too
+        run = history.run()
+        assert run.state == "finished" and run.kind == "live"
+        assert run.running_s == events[-1]["stats"]["running_s"]
+        assert history.raw_log(run.id) == raw_log.read_bytes()
+        assert {s["name"] for s in run.sensors} >= {"Virtual Footpod", "Virtual Strap"}
     replay = replay_json(raw_log, tmp_path / "wavs")
     assert replay.returncode == 0, replay.stderr
     replayed = json_lines(replay.stdout)
@@ -331,17 +339,13 @@ def test_auto_start_begins_a_run_when_the_footpod_shows_running(tmp_path: Path) 
 
 
 def test_a_drill_reminder_is_said_between_runs(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, kept_history: Path
 ) -> None:
     """The daemon itself, in this process, moved through time: its stored reminder comes
-    due and is said through its sound output, naming the session for the last run."""
+    due and is said through its sound output, naming the session for the last run kept
+    (in which the pelvis tipped forward)."""
     write_config('[schedule]\ndrill_reminders = ["08:00"]\n')
-    last_run = paths.runs_dir() / "run-20261124-180000.events.jsonl"
-    episode = {"episode": 1, "start": 610.0, "end": 900.0}
-    last_run.write_text(
-        json.dumps({"t": 610.0, "kind": "drift_start", "id": "anterior_tilt", "episode": episode})
-        + "\n"
-    )
+    copy_to(kept_history, tmp_path / "data")
     caplog.set_level(logging.INFO, logger="companion.daemon")
 
     async def morning() -> None:

@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import json
 import logging
-import shutil
 import signal
 import sqlite3
 from datetime import datetime, timedelta
 from pathlib import Path
 
-import platformdirs
 import pytest
 
 from companion import paths, store
@@ -25,9 +23,9 @@ from tests.test_daemon import HIP_RUN, ask, running_daemon, wait_until, write_co
 
 
 @pytest.fixture
-def history(kept_history: Path) -> Path:
+def history(kept_history: Path, tmp_path: Path) -> Path:
     """The three kept runs, in this test's data folder."""
-    return copy_to(kept_history, platformdirs.user_data_path().parent / "data")
+    return copy_to(kept_history, tmp_path / "data")
 
 
 def test_the_file_and_its_folder_are_the_runners_alone(tmp_path: Path) -> None:
@@ -255,4 +253,3 @@ def test_a_damaged_file_is_refused_clearly(tmp_path: Path) -> None:
     db.write_bytes(b"not a database at all" * 100)
     with pytest.raises(StoreError, match="cannot be used as the run history"):
         Store(db)
-    shutil.rmtree(tmp_path)
