@@ -24,6 +24,8 @@ from companion.summary import summary_text
 from cues.catalogue import Catalogue
 from sensors.samples import AccelBatch, GyroBatch, Sample
 
+IMPORT_COMMIT_S = 300.0  # of the run: an import cut short is simply done again
+
 
 def import_run(
     db: Path,
@@ -40,7 +42,8 @@ def import_run(
     engine = RunEngine(catalogue, rules, settings)
     name = f"run-{started.strftime('%Y%m%d-%H%M%S')}"
     sensors: dict[str, str] = {}
-    with RunRecorder(db, NewRun(name, started, source, "import", files or {})) as recorder:
+    new = NewRun(name, started, source, "import", files or {})
+    with RunRecorder(db, new, commit_every_s=IMPORT_COMMIT_S) as recorder:
         engine.on_second = recorder.second
         for event in engine.start():
             recorder.show(event)

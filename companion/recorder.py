@@ -17,6 +17,7 @@ import queue
 import sqlite3
 import threading
 import time
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -73,9 +74,11 @@ def _try_lock(path: Path) -> int | None:
 
 
 class RunRecorder:
-    def __init__(self, db: Path, run: NewRun):
+    def __init__(self, db: Path, run: NewRun, commit_every_s: float = COMMIT_EVERY_S):
         self.db = db
         self.run = run
+        self.commit_every_s = commit_every_s  # of the run; an import that can be done again
+        # needs no commit a second
         self.broken: str | None = None  # why the history cannot be written, once it cannot
         self._conn = store.connect(db)
         self.id, self.name, self._lock = self._insert(run)
@@ -86,6 +89,7 @@ class RunRecorder:
         self._sensors: dict[str, dict[str, Any]] = {}
         self._raw = bytearray()
         self._raw_seq = 0
+        self._packer = zlib.compressobj(6)
         self._thread = threading.Thread(target=self._write, name="history", daemon=True)
         self._thread.start()
 
@@ -207,7 +211,7 @@ class RunRecorder:
                 done.append(op)
                 run_t = t if t is not None else run_t
             now = time.monotonic()
-            due = now - last_commit >= COMMIT_EVERY_S or run_t - committed_t >= COMMIT_EVERY_S
+            due = now - last_commit >= COMMIT_EVERY_S or run_t - committed_t >= self.commit_every_s
             if done and (closing or (due and now >= retry_at)):
                 last_commit = now
                 if self._commit(done):
@@ -221,14 +225,16 @@ class RunRecorder:
     def _commit(self, ops: list[_Op]) -> bool:
         """Apply `ops` in one transaction with the raw data gathered meanwhile."""
         before = len(self._raw)
+        packer = self._packer.copy()  # kept only if the chunk is
         try:
             with store.transaction(self._conn):
                 for op in ops:
                     op(self._conn)
                 if self._raw:
-                    for chunk in store.chunks_of(bytes(self._raw)):
-                        self._conn.execute(store.INSERT_RAW, (self.id, self._raw_seq, chunk))
-                        self._raw_seq += 1
+                    # One deflate stream for the run, flushed at each commit: compressed
+                    # as well as the whole file would be, and readable up to the last commit.
+                    chunk = packer.compress(self._raw) + packer.flush(zlib.Z_SYNC_FLUSH)
+                    self._conn.execute(store.INSERT_RAW, (self.id, self._raw_seq, chunk))
         except sqlite3.Error as err:
             del self._raw[before:]  # the raw ops run again with the rest
             if self.broken is None:
@@ -239,7 +245,9 @@ class RunRecorder:
                 )
             self.broken = str(err)
             return False
-        self._raw.clear()
+        if self._raw:
+            self._packer, self._raw_seq = packer, self._raw_seq + 1
+            self._raw.clear()
         if self.broken is not None:
             log.info("the history can be written again")
             self.broken = None

@@ -15,7 +15,7 @@ import json
 import os
 import sqlite3
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -80,7 +80,8 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE TABLE raw (
         run INTEGER NOT NULL REFERENCES run(id) ON DELETE CASCADE,
         seq INTEGER NOT NULL,
-        data BLOB NOT NULL,               -- zlib: raw log records (sensors/rawlog.py)
+        data BLOB NOT NULL,               -- raw log records (sensors/rawlog.py), the run's
+                                          -- chunks one zlib stream, flushed at each commit
         PRIMARY KEY (run, seq)
     ) WITHOUT ROWID;
     """,
@@ -347,7 +348,8 @@ class Store:
     def raw_log(self, run: int) -> bytes:
         """The run's raw notifications as a raw log file's bytes (empty if none were kept)."""
         chunks = self.conn.execute("SELECT data FROM raw WHERE run = ? ORDER BY seq", (run,))
-        body = b"".join(zlib.decompress(data) for (data,) in chunks)
+        stream = zlib.decompressobj()  # the chunks are one deflate stream (companion.recorder)
+        body = b"".join(stream.decompress(data) for (data,) in chunks)
         return RAW_MAGIC + body if body else b""
 
     def raw_size(self, run: int) -> tuple[int, int]:
@@ -406,8 +408,3 @@ def finish_row(
             run,
         ),
     )
-
-
-def chunks_of(data: bytes, size: int = 1 << 16) -> Sequence[bytes]:
-    """Raw log records (after the magic line) as compressed chunks for the `raw` table."""
-    return [zlib.compress(data[i : i + size], 6) for i in range(0, len(data), size)]

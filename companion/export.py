@@ -1,0 +1,248 @@
+"""`companion export RUN --fit FILE --csv FILE --json FILE`: a kept run for other programs.
+
+FIT is the activity file Garmin Connect, Strava and GoldenCheetah take in (companion/fit.py);
+CSV is one row per second for a spreadsheet; JSON is everything the history keeps of the run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import math
+import os
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from companion.history_commands import open_history, run_dict
+from companion.metrics import METRICS, SOURCES
+from companion.run_record import Episode, RunInfo, Second, Step
+from companion.store import Store, StoreError
+
+Cue = tuple[float, str, str, str, int | None]
+
+
+class ExportError(StoreError):
+    """The run cannot be exported as asked (its seconds are gone, a file cannot be written)."""
+
+
+@dataclass(frozen=True)
+class RunDetail:
+    """Everything the history keeps of one run."""
+
+    run: RunInfo
+    seconds: list[Second]
+    steps: list[Step]
+    baseline: dict[str, tuple[float, float | None]]
+    episodes: list[Episode]
+    cues: list[Cue]
+
+    @classmethod
+    def read(cls, history: Store, run: RunInfo) -> RunDetail:
+        return cls(
+            run,
+            history.seconds(run.id),
+            history.steps(run.id),
+            history.baseline(run.id),
+            history.episodes(run.id),
+            history.cues(run.id),
+        )
+
+
+def finite(value: float | None) -> float | None:
+    """A value FIT, CSV and JSON can carry: NaN and infinities are not known values."""
+    return value if value is not None and math.isfinite(value) else None
+
+
+# FIT -----------------------------------------------------------------------------------
+
+
+CSV_COLUMNS = (
+    "t_s",
+    "time",
+    "running",
+    "judged",
+    "drifting",
+    "cadence_spm",
+    "speed_mps",
+    "distance_m",
+    "heart_rate_bpm",
+)
+
+
+def metric_columns(seconds: Sequence[Second]) -> list[str]:
+    """Every `source.metric` seen in the run, in the order of `METRICS`, then of the
+    sources; any the vocabulary lacks (from a newer release) last, by name."""
+    names = list(METRICS)
+
+    def order(key: str) -> tuple[int, int, str]:
+        source, _, name = key.partition(".")
+        at = names.index(name) if name in names else len(names)
+        return at, SOURCES.index(source) if source in SOURCES else len(SOURCES), key
+
+    return sorted({k for s in seconds for k in s.values}, key=order)
+
+
+def _cell(value: float | None) -> str:
+    value = finite(value)
+    return "" if value is None else repr(value)  # repr: read back as the very same float
+
+
+def csv_text(run: RunInfo, seconds: Sequence[Second]) -> str:
+    """One row per second; a value not known is an empty cell, a yes or no is 1 or 0."""
+    metrics = metric_columns(seconds)
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow([*CSV_COLUMNS, *metrics])
+    for s in seconds:
+        when = run.started + timedelta(seconds=s.t)
+        writer.writerow(
+            [
+                _cell(s.t),
+                when.isoformat(timespec="milliseconds"),
+                int(s.running),
+                int(s.judged),
+                int(s.drifting),
+                _cell(s.cadence_spm),
+                _cell(s.speed_mps),
+                _cell(s.distance_m),
+                _cell(s.heart_rate_bpm),
+                *(_cell(s.values.get(k)) for k in metrics),
+            ]
+        )
+    return out.getvalue()
+
+
+def _known(values: dict[str, float]) -> dict[str, float | None]:
+    return {k: finite(v) for k, v in values.items()}
+
+
+def run_json(detail: RunDetail) -> dict[str, Any]:
+    """Everything kept of the run, as JSON values (a value not known is null)."""
+    return {
+        "format": "posture-companion run",
+        "version": 1,
+        "run": run_dict(detail.run),
+        "baseline": {
+            metric: {"value": finite(value), "spread": finite(spread)}
+            for metric, (value, spread) in sorted(detail.baseline.items())
+        },
+        "episodes": [ep.to_dict() for ep in detail.episodes],
+        "cues": [
+            {"t": t, "cue": cue, "category": category, "text": text, "episode": episode}
+            for t, cue, category, text, episode in detail.cues
+        ],
+        "seconds": [
+            {
+                "t": s.t,
+                "running": s.running,
+                "judged": s.judged,
+                "drifting": s.drifting,
+                "cadence_spm": finite(s.cadence_spm),
+                "speed_mps": finite(s.speed_mps),
+                "distance_m": finite(s.distance_m),
+                "heart_rate_bpm": finite(s.heart_rate_bpm),
+                "values": _known(s.values),
+            }
+            for s in detail.seconds
+        ],
+        "steps": [{k: finite(v) for k, v in step._asdict().items()} for step in detail.steps],
+    }
+
+
+def json_text(detail: RunDetail) -> str:
+    return json.dumps(run_json(detail), ensure_ascii=False, allow_nan=False) + "\n"
+
+
+# Files and the command -------------------------------------------------------------------
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """`data` as the file `path`, readable by this user only (it holds the runner's runs).
+    Written beside it (mkstemp makes it 0600) and renamed over it: a failed export leaves
+    no half-written file, and a file that was there before does not keep its mode."""
+    fd, part = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        Path(part).replace(path)
+    except BaseException:
+        Path(part).unlink(missing_ok=True)
+        raise
+
+
+def _fit(detail: RunDetail) -> bytes:
+    from companion.fit import fit_bytes  # the FIT SDK, only when asked for
+
+    return fit_bytes(detail.run, detail.seconds)
+
+
+FORMATS: dict[str, tuple[str, Callable[[RunDetail], bytes]]] = {
+    "fit": ("FIT activity", _fit),
+    "csv": ("CSV, one row a second", lambda d: csv_text(d.run, d.seconds).encode()),
+    "json": ("JSON", lambda d: json_text(d).encode()),
+}
+
+
+def no_seconds(run: RunInfo) -> str:
+    """Why a run has nothing to export, and where its totals still are."""
+    why = (
+        f"its seconds were dropped on {run.detail_dropped[:10]} "
+        "(history.keep_detail_days in the configuration)"
+        if run.detail_dropped
+        else "it has no seconds kept"
+    )
+    return (
+        f"run {run.id} ({run.name}) cannot be exported: {why}. Its totals are still in "
+        f"`companion history --json` and `companion summary {run.id}`."
+    )
+
+
+def cmd_export(args: argparse.Namespace, console: Console) -> int:
+    wanted = [(fmt, path) for fmt in FORMATS if (path := getattr(args, fmt)) is not None]
+    if not wanted:
+        raise ExportError("say which file to write: --fit FILE, --csv FILE or --json FILE")
+    paths = [path.resolve() for _, path in wanted]
+    if len(set(paths)) < len(paths):
+        raise ExportError("each format needs a file of its own")
+    with open_history() as history:
+        run = history.run(args.run)
+        detail = RunDetail.read(history, run)
+    if not detail.seconds:
+        raise ExportError(no_seconds(run))
+    if run.state == "recording":
+        console.print(f"Run {run.id} is still being recorded: exported as far as it has gone.")
+    for fmt, path in wanted:
+        what, render = FORMATS[fmt]
+        try:
+            write_private(path, render(detail))
+        except OSError as err:
+            raise ExportError(f"cannot write {path}: {err.strerror or err}") from None
+        console.print(f"Run {run.id} ({run.name}) written to {path} ({what})")
+    return 0
+
+
+def add_export_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "export",
+        help="a kept run as a FIT activity (Garmin Connect, Strava, GoldenCheetah), "
+        "a CSV of its seconds, or JSON of all of it",
+        description="Write a kept run for other programs: --fit for a FIT activity file "
+        "(one record a second, a lap a kilometre when a footpod measured distance), --csv for "
+        "a table of its seconds and every metric, --json for everything the history keeps of "
+        "it. Several at once if you like. The files are readable by you alone.",
+    )
+    p.add_argument(
+        "run", nargs="?", help="a run's number or name from `companion history` (default: the last)"
+    )
+    p.add_argument("--fit", type=Path, metavar="FILE", help="a FIT activity file")
+    p.add_argument("--csv", type=Path, metavar="FILE", help="a CSV file, one row per second")
+    p.add_argument("--json", type=Path, metavar="FILE", help="a JSON file of the whole run")
+    p.set_defaults(handler=cmd_export)
