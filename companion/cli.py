@@ -16,8 +16,10 @@ from companion.config_commands import add_config_commands
 from companion.control_commands import add_control_commands
 from companion.cue_commands import add_cue_commands, add_voice_options, voice_settings
 from companion.drill_commands import add_drill_commands
+from companion.export import add_export_commands
 from companion.history_commands import add_history_commands
 from companion.options import RunOptions
+from companion.report import add_report_commands
 from companion.sensor_commands import add_commands, add_transport
 from companion.service import add_service_commands
 from companion.source_options import add_recording_options, add_source_options, open_samples
@@ -156,6 +158,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_service_commands(sub)
     add_drill_commands(sub)
     add_history_commands(sub)
+    add_report_commands(sub)
+    add_export_commands(sub)
     return parser
 
 

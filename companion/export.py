@@ -11,8 +11,6 @@ import csv
 import io
 import json
 import math
-import os
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -23,6 +21,7 @@ from rich.console import Console
 
 from companion.history_commands import open_history, run_dict
 from companion.metrics import METRICS, SOURCES
+from companion.paths import write_private
 from companion.run_record import Episode, RunInfo, Second, Step
 from companion.store import Store, StoreError
 
@@ -162,20 +161,6 @@ def json_text(detail: RunDetail) -> str:
 
 
 # Files and the command -------------------------------------------------------------------
-
-
-def write_private(path: Path, data: bytes) -> None:
-    """`data` as the file `path`, readable by this user only (it holds the runner's runs).
-    Written beside it (mkstemp makes it 0600) and renamed over it: a failed export leaves
-    no half-written file, and a file that was there before does not keep its mode."""
-    fd, part = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        Path(part).replace(path)
-    except BaseException:
-        Path(part).unlink(missing_ok=True)
-        raise
 
 
 def _fit(detail: RunDetail) -> bytes:

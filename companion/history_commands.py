@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -15,7 +17,7 @@ from companion import paths
 from companion.config import load_config
 from companion.run_record import RunInfo
 from companion.source_options import add_source_options
-from companion.spoken import clock
+from companion.spoken import duration_clock
 from companion.store import Store
 
 
@@ -31,8 +33,7 @@ def open_history() -> Store:
 def _pace(run: RunInfo) -> str:
     if not run.distance_m or not run.running_s:
         return ""
-    per_km = run.running_s * 1000 / run.distance_m
-    return f"{int(per_km // 60)}:{int(per_km % 60):02d}"
+    return duration_clock(run.running_s * 1000 / run.distance_m)
 
 
 def _held(run: RunInfo) -> str:
@@ -42,7 +43,12 @@ def _held(run: RunInfo) -> str:
 
 
 def _onset(run: RunInfo) -> str:
-    return "" if run.drift_onset_s is None else f"min {run.drift_onset_s / 60:.0f}"
+    return "none" if run.drift_onset_s is None else f"min {run.drift_onset_s / 60:.0f}"
+
+
+def _note(run: RunInfo) -> str:
+    note = {"recording": "recording…", "recovered": "recovered"}.get(run.state, "")
+    return f"{note} detail dropped".strip() if run.detail_dropped else note
 
 
 def cmd_history(args: argparse.Namespace, console: Console) -> int:
@@ -61,36 +67,25 @@ def cmd_history(args: argparse.Namespace, console: Console) -> int:
             "or one brought in with `companion import FILE`, is kept here."
         )
         return 0
-    table = Table(title=f"Runs kept ({len(runs)})")
-    for column, justify in (
-        ("#", "right"),
-        ("started", "left"),
-        ("time", "right"),
-        ("km", "right"),
-        ("pace", "right"),
-        ("cadence", "right"),
-        ("form held", "right"),
-        ("drift from", "right"),
-        ("cues", "right"),
-        ("", "left"),
-    ):
-        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+    table = Table(title=f"Runs kept ({len(runs)})", box=box.SIMPLE_HEAD)
+    cells: dict[str, Callable[[RunInfo], str]] = {
+        "#": lambda r: str(r.id),
+        "started": lambda r: r.started.strftime("%Y-%m-%d %H:%M"),
+        "time": lambda r: duration_clock(r.duration_s) if r.duration_s is not None else "",
+        "km": lambda r: f"{r.distance_m / 1000:.2f}" if r.distance_m else "",
+        "pace": _pace,
+        "cadence": lambda r: f"{r.cadence_spm:.0f}" if r.cadence_spm else "",
+        "form held": _held,
+        "drift": _onset,
+        "cues": lambda r: "" if r.form_cues is None else str(r.form_cues),
+        "note": _note,
+    }
+    # Columns no run has a value for are left out: the table fits a narrow terminal.
+    shown = [name for name, cell in cells.items() if any(cell(r) for r in runs)]
+    for name in shown:
+        table.add_column(name, justify="left" if name in ("started", "note") else "right")
     for r in runs:
-        note = {"recording": "recording…", "recovered": "recovered"}.get(r.state, "")
-        if r.detail_dropped:
-            note = (note + " detail dropped").strip()
-        table.add_row(
-            str(r.id),
-            r.started.strftime("%a %d %b %Y %H:%M"),
-            clock(r.duration_s) if r.duration_s is not None else "",
-            f"{r.distance_m / 1000:.2f}" if r.distance_m else "",
-            _pace(r),
-            f"{r.cadence_spm:.0f}" if r.cadence_spm else "",
-            _held(r),
-            _onset(r),
-            "" if r.form_cues is None else str(r.form_cues),
-            note,
-        )
+        table.add_row(*(cells[name](r) for name in shown))
     console.print(table)
     return 0
 
@@ -212,7 +207,7 @@ def cmd_delete(args: argparse.Namespace, console: Console) -> int:
         run = history.run(args.run)
         size, _ = history.raw_size(run.id)
         what = f"run {run.id} ({run.name}, {run.started:%a %d %b %Y %H:%M}"
-        what += f", {clock(run.duration_s)})" if run.duration_s is not None else ")"
+        what += f", {duration_clock(run.duration_s)})" if run.duration_s is not None else ")"
         if run.state == "recording":
             console.print(f"{what} is being recorded; stop it first.")
             return 1

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 import time
 from pathlib import Path
 
@@ -63,3 +65,17 @@ def schedule_db() -> Path:
 def paired_sensors() -> Path:
     """The runner's paired sensors (written by `companion pair`)."""
     return private_dir(platformdirs.user_data_path(APP)) / "paired-sensors.json"
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """`data` as the file `path`, readable by this user only (it holds the runner's runs).
+    Written beside it (mkstemp makes it 0600) and renamed over it: a failed export leaves
+    no half-written file, and a file that was there before does not keep its mode."""
+    fd, part = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        Path(part).replace(path)
+    except BaseException:
+        Path(part).unlink(missing_ok=True)
+        raise

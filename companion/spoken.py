@@ -43,3 +43,10 @@ def spoken_pace(metres: float, seconds: float) -> str | None:
 def clock(t: float) -> str:
     minutes, seconds = divmod(round(t), 60)
     return f"{minutes:02d}:{seconds:02d}"
+
+
+def duration_clock(seconds: float) -> str:
+    """A length of time as written: "4:05", "1:02:05"."""
+    minutes, secs = divmod(round(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"

@@ -17,6 +17,7 @@ from companion.recorder import NewRun, RunRecorder, housekeeping, lock_path, rec
 from companion.run_record import RunInfo, Second
 from companion.store import Store, StoreError
 from companion.summary import RunStats, compared, stats_of, summary_text
+from tests.conftest import assert_speech
 from tests.history_data import FIRST, copy_to
 from tests.test_cli import companion
 from tests.test_daemon import HIP_RUN, ask, running_daemon, wait_until, write_config
@@ -165,9 +166,12 @@ def test_a_run_killed_mid_way_is_recovered_at_the_next_start(tmp_path: Path) -> 
             assert run.summary is not None and run.summary.startswith("Run complete")
             assert all(ep.end is not None for ep in history.episodes(run.id))
         assert not lock_path(db, run.name).exists()
-        # The history lists it, closed; and a new run is kept beside it.
+        # A new run is kept beside it, and its summary, said at its end, compares the two.
+        ask("start", "--replay", str(HIP_RUN), "--speed", "0")
+        last = wait_until(lambda: ask("status").get("last_run"), timeout=120)
+        assert "Form held" in last["summary"] and " than " in last["summary"], last
         listed = json.loads(companion("history", "--json").stdout)
-        assert [r["state"] for r in listed] == ["recovered"]
+        assert [r["state"] for r in listed] == ["finished", "recovered"]
 
 
 def test_the_run_being_recorded_is_not_recovered_by_another_process(tmp_path: Path) -> None:
@@ -179,7 +183,7 @@ def test_the_run_being_recorded_is_not_recovered_by_another_process(tmp_path: Pa
             assert history.run("run-now").state == "recording"
 
 
-def test_history_summary_and_delete_from_the_command_line(history: Path) -> None:
+def test_history_summary_and_delete_from_the_command_line(history: Path, tmp_path: Path) -> None:
     listed = json.loads(companion("history", "--json").stdout)
     assert [r["id"] for r in listed] == [3, 2, 1]
     table = companion("history").stdout
@@ -189,6 +193,9 @@ def test_history_summary_and_delete_from_the_command_line(history: Path) -> None
     assert said["summary"].startswith("Run complete: 25 minutes")
     assert "Form held 2 minutes longer than on Monday." in said["summary"]
     assert json.loads(companion("summary", "--json").stdout)["run"] == listed[0]["name"]
+    spoken = companion("summary", "1", "--speak", "--audio", "files", "--out", str(tmp_path / "s"))
+    assert spoken.returncode == 0, spoken.stderr
+    assert_speech(next((tmp_path / "s").glob("*summary.wav")), max_s=25.0)
     missing = companion("summary", "9")
     assert missing.returncode == 2 and "no run '9'" in missing.stderr
 
