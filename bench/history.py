@@ -11,8 +11,8 @@
 2. A year of runs. Four runs a week for 52 weeks, each 20 to 60 minutes of the real run's
    seconds (with the fault injected at different minutes, so the drift onsets vary), kept
    through the same recorder. Measured: `companion history` (reading and drawing the
-   table), a run's summary, and the report with its trends over the year, each against
-   the same on a history of a single run.
+   table), the last run's summary, and its report (a PNG with its trends over the
+   year), each against the same on a history of that single run.
 
 Run: .venv/bin/python bench/history.py
 """
@@ -252,9 +252,22 @@ def main() -> None:
 
             return timed(once)
 
+        def report(path: Path) -> float:
+            from companion.drift import load_rules
+            from companion.report import gather, render
+
+            rules = load_rules()
+
+            def once() -> None:
+                with Store(path) as h:
+                    render(gather(h, h.run(), rules), "png")
+
+            return timed(once, repeat=3)
+
         rows = [
             ("history table", history(one), history(full)),
             ("summary of the last run", summary(one), summary(full)),
+            ("report of the last run (PNG, with trends)", report(one), report(full)),
         ]
         size_year = full.stat().st_size
 

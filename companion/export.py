@@ -24,6 +24,7 @@ from companion.metrics import METRICS, SOURCES
 from companion.paths import write_private
 from companion.run_record import Episode, RunInfo, Second, Step
 from companion.store import Store, StoreError
+from companion.summary import cue_results
 
 Cue = tuple[float, str, str, str, int | None]
 
@@ -125,6 +126,8 @@ def _known(values: dict[str, float]) -> dict[str, float | None]:
 
 def run_json(detail: RunDetail) -> dict[str, Any]:
     """Everything kept of the run, as JSON values (a value not known is null)."""
+    answered = cue_results(((t, c, text, ep) for t, c, _, text, ep in detail.cues), detail.episodes)
+    corrected = {(r.t, r.cue_id): r.corrected_after_s for r in answered}
     return {
         "format": "posture-companion run",
         "version": 1,
@@ -135,7 +138,14 @@ def run_json(detail: RunDetail) -> dict[str, Any]:
         },
         "episodes": [ep.to_dict() for ep in detail.episodes],
         "cues": [
-            {"t": t, "cue": cue, "category": category, "text": text, "episode": episode}
+            {
+                "t": t,
+                "cue": cue,
+                "category": category,
+                "text": text,
+                "episode": episode,
+                "corrected_after_s": corrected.get((t, cue)),  # null: not a form cue, or
+            }  # its drift lasted to the end of the run
             for t, cue, category, text, episode in detail.cues
         ],
         "seconds": [

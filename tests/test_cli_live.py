@@ -12,6 +12,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from companion import paths
+from companion.store import Store
 from tests.test_cli import COMPANION, companion, json_lines, replay_json
 
 FOOTPOD, STRAP = "F0:5C:00:00:00:01", "F0:5C:00:00:00:02"
@@ -103,6 +105,12 @@ def test_scan_pair_run_and_survive_a_restarted_simulator(tmp_path: Path) -> None
     assert replay.returncode == 0, replay.stderr
     replayed = [(e["id"], e["link"]) for e in json_lines(replay.stdout) if e["kind"] == "sensor"]
     assert replayed == links
+    with Store(paths.history_db()) as history:  # kept in the history too, lost and back
+        kept = history.run()
+        assert kept.kind == "live" and kept.state == "finished"
+        assert history.raw_log(kept.id) == log.read_bytes()
+        footpod = next(s for s in kept.sensors if s["name"] == "Virtual Footpod")
+        assert [link for _, link in footpod["links"]] == ["connected", "lost", "back"]
 
 
 def json_lines_plain(out: str) -> list[dict[str, Any]]:

@@ -304,6 +304,8 @@ def test_the_command_writes_private_files_that_hold_the_run(
     assert kept["episodes"] == [ep.to_dict() for ep in episodes] and episodes  # it drifted
     said = [(c["t"], c["cue"], c["category"], c["text"], c["episode"]) for c in kept["cues"]]
     assert said == cues
+    answered = [c["corrected_after_s"] for c in kept["cues"] if c["category"] == "form"]
+    assert answered and all(a is None or 0 <= a <= 600 for a in answered)
     assert {m: (b["value"], b["spread"]) for m, b in kept["baseline"].items()} == baseline
 
     # The last run by default; a file of each format is asked for.

@@ -7,6 +7,7 @@ import json
 import logging
 import signal
 import sqlite3
+import struct
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -17,6 +18,8 @@ from companion.recorder import NewRun, RunRecorder, housekeeping, lock_path, rec
 from companion.run_record import RunInfo, Second
 from companion.store import Store, StoreError
 from companion.summary import RunStats, compared, stats_of, summary_text
+from sensors.profiles import RSC_MEASUREMENT
+from sensors.rawlog import RawLogWriter
 from tests.conftest import assert_speech
 from tests.history_data import FIRST, copy_to
 from tests.test_cli import companion
@@ -260,3 +263,25 @@ def test_a_damaged_file_is_refused_clearly(tmp_path: Path) -> None:
     db.write_bytes(b"not a database at all" * 100)
     with pytest.raises(StoreError, match="cannot be used as the run history"):
         Store(db)
+
+
+def test_import_of_a_raw_log_keeps_it_byte_for_byte(tmp_path: Path) -> None:
+    # Ten minutes from a footpod at 3 m/s and 170 steps a minute, as a live run logs it.
+    log = tmp_path / "run.pcraw"
+    writer = RawLogWriter.create(log)
+    pod = {"address": "C0:00:00:00:00:02", "name": "Footpod", "role": "footpod"}
+    for t in range(1, 601):
+        flags = 0x02 | 0x04  # distance present, running
+        packet = struct.pack("<BHBI", flags, 3 * 256, 170, t * 30)  # distance in decimetres
+        writer.packet(float(t), pod, RSC_MEASUREMENT, packet)
+    writer.close()
+    imported = companion("import", str(log), "--when", "2026-11-21T18:00")
+    assert imported.returncode == 0, imported.stderr
+    with Store(paths.history_db()) as history:
+        run = history.run()
+        assert history.raw_log(run.id) == log.read_bytes()
+        assert run.distance_m == pytest.approx(1797, abs=5)  # from its first reading
+        assert run.cadence_spm == pytest.approx(170, abs=0.5)
+        assert run.judged_s and run.judged_s > 300
+        speeds = {s.speed_mps for s in history.seconds(run.id) if s.running}
+        assert speeds == {3.0}
