@@ -37,7 +37,7 @@ def test_what_show_prints_reads_back_as_the_same_settings(tmp_path: Path) -> Non
     copy.write_text(done.stdout)
     assert load_config(copy) == load_config(path) != Config()
     sections = re.findall(r"^\[(\w+)\]$", as_toml(load_config(path)), re.M)
-    assert sections == ["speech", "sound", "coach", "schedule", "daemon"]
+    assert sections == ["speech", "sound", "coach", "schedule", "daemon", "history"]
 
 
 @pytest.mark.parametrize(
