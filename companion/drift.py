@@ -14,16 +14,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from companion.analysis import FormWindow
 from companion.faults import Fault
 from companion.metrics import FOOTPOD, METRICS, SOURCES, key
 from companion.run_record import Episode
 from cues.datafile import DataFileError, load_entries
+
+if TYPE_CHECKING:
+    from companion.analysis import FormWindow  # the analysis (scipy) is not needed to read rules
 
 DEFAULT_RULES = Path(__file__).with_name("drift_rules.toml")
 SPEED = key(FOOTPOD, "speed_mps")

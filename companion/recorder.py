@@ -111,7 +111,7 @@ class RunRecorder:
                             run.started.isoformat(timespec="seconds"),
                             run.source,
                             run.kind,
-                            store._json(run.files),
+                            store.to_json(run.files),
                         ),
                     )
             except sqlite3.IntegrityError:
@@ -160,7 +160,7 @@ class RunRecorder:
         if isinstance(event, RunStarted):
             for name, place in _named(event.sensor, event.placement):
                 self._sensors[name] = {"placement": place}
-            return self._save_sensors
+            return self._sensors_now()
         if isinstance(event, SensorChanged | Battery):
             entry = self._sensors.setdefault(event.id, {})
             entry["role"] = event.role
@@ -168,7 +168,7 @@ class RunRecorder:
                 entry["battery"] = event.percent
             else:
                 entry.setdefault("links", []).append([round(event.t, 1), event.link])
-            return self._save_sensors
+            return self._sensors_now()
         if isinstance(event, BaselineLearned):
             rows = [(run, k, v, event.spread.get(k)) for k, v in event.values.items()]
             return lambda c: c.executemany(
@@ -185,11 +185,12 @@ class RunRecorder:
             return lambda c: store.finish_row(c, run, "finished", stats, text)
         return None
 
-    def _save_sensors(self, c: sqlite3.Connection) -> None:
-        c.execute(
-            "UPDATE run SET sensors = ? WHERE id = ?",
-            (store._json([{"name": n, **v} for n, v in self._sensors.items()]), self.id),
-        )
+    def _sensors_now(self) -> _Op:
+        """The sensors as they are now (written as text here: the dict changes on the loop
+        while the writer thread works)."""
+        text = store.to_json([{"name": n, **v} for n, v in self._sensors.items()])
+        run = self.id
+        return lambda c: c.execute("UPDATE run SET sensors = ? WHERE id = ?", (text, run)).close()
 
     # The writer thread -------------------------------------------------------------------
 
@@ -235,7 +236,7 @@ class RunRecorder:
                     # as well as the whole file would be, and readable up to the last commit.
                     chunk = packer.compress(self._raw) + packer.flush(zlib.Z_SYNC_FLUSH)
                     self._conn.execute(store.INSERT_RAW, (self.id, self._raw_seq, chunk))
-        except sqlite3.Error as err:
+        except Exception as err:  # a full disk, a locked file; whatever it is, the run goes on
             del self._raw[before:]  # the raw ops run again with the rest
             if self.broken is None:
                 log.error(

@@ -159,11 +159,9 @@ def metric_panels(
         centre = low = high = None
         if key in baseline:
             base, rule = baseline[key][0], own[0]
-            centre = np.full_like(values, base)
-            if rule.per_mps and base_speed is not None:
-                change = rule.per_mps * (speeds - base_speed)
-                moved = base * (1 + change) if rule.relative else base + change
-                centre = np.where(np.isnan(speeds), base, moved)
+            centre = np.array(
+                [rule.expected(base, base_speed, None if np.isnan(v) else v) for v in speeds]
+            )
             by_side = {r.direction: r for r in own}
             high = _band_edge(centre, by_side.get("above", rule), +1)
             low = _band_edge(centre, by_side.get("below", rule), -1)

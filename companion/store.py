@@ -174,7 +174,7 @@ def transaction(conn: sqlite3.Connection) -> Iterator[None]:
         conn.commit()
 
 
-def _json(value: Any) -> str:
+def to_json(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
@@ -189,7 +189,7 @@ def second_row(run: int, s: Second) -> tuple[Any, ...]:
         s.speed_mps,
         s.distance_m,
         s.heart_rate_bpm,
-        _json({k: round(v, 4) for k, v in s.values.items()}),
+        to_json({k: round(v, 4) for k, v in s.values.items()}),
     )
 
 
