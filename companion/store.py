@@ -129,6 +129,9 @@ def migrate(conn: sqlite3.Connection, to: int = VERSION) -> int:
     """Apply the migrations the file lacks, up to version `to`, in one transaction that
     holds the write lock (two processes opening a file at once migrate it once); the
     version it had."""
+    have = int(conn.execute("PRAGMA user_version").fetchone()[0])
+    if have == to:
+        return have  # the usual case: no write lock taken
     with transaction(conn):
         have = int(conn.execute("PRAGMA user_version").fetchone()[0])
         if have > VERSION:
