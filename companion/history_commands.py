@@ -184,9 +184,15 @@ def cmd_import(args: argparse.Namespace, console: Console) -> int:
         analysis=replace(AnalysisSettings(), sensor_wait_s=chunk_s + 5),
     )
     path: Path = args.file
-    started = args.when or datetime.fromtimestamp(path.stat().st_mtime).astimezone()
-    with open_history():
-        pass  # recovery and retention first, as for any run
+    started = args.when or _named_time(path) or _file_time(path)
+    with open_history() as history:  # recovery and retention first, as for any run
+        kept = [r for r in history.runs() if r.source == path.name and r.started == started]
+    if kept:
+        console.print(
+            f"{path.name} of {started:%Y-%m-%d %H:%M} is kept already as run {kept[0].id}; "
+            f"`companion delete {kept[0].id}` first to import it again."
+        )
+        return 1
     run = import_run(
         paths.history_db(),
         path.name,
@@ -200,6 +206,18 @@ def cmd_import(args: argparse.Namespace, console: Console) -> int:
     )
     console.print(f"Kept as run {run.id} ({run.name}): {run.summary}")
     return 0
+
+
+def _named_time(path: Path) -> datetime | None:
+    """When a run began, from its files' name (run-20261126-0715...), as the daemon names them."""
+    try:
+        return datetime.strptime(path.name[4:19], "%Y%m%d-%H%M%S").astimezone()
+    except ValueError:
+        return None
+
+
+def _file_time(path: Path) -> datetime:
+    return datetime.fromtimestamp(path.stat().st_mtime).astimezone().replace(microsecond=0)
 
 
 def cmd_delete(args: argparse.Namespace, console: Console) -> int:
@@ -265,7 +283,10 @@ def add_history_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser
     p.add_argument("file", type=Path, help="the recording")
     add_source_options(p)
     p.add_argument(
-        "--when", type=_when, metavar="DATE", help="when it was run (default: the file's time)"
+        "--when",
+        type=_when,
+        metavar="DATE",
+        help="when it was run (default: from a raw log's name, else the file's time)",
     )
     p.set_defaults(handler=cmd_import)
 

@@ -267,7 +267,7 @@ def test_a_damaged_file_is_refused_clearly(tmp_path: Path) -> None:
 
 def test_import_of_a_raw_log_keeps_it_byte_for_byte(tmp_path: Path) -> None:
     # Ten minutes from a footpod at 3 m/s and 170 steps a minute, as a live run logs it.
-    log = tmp_path / "run.pcraw"
+    log = tmp_path / "run-20261121-180000.pcraw"  # named as the daemon names them
     writer = RawLogWriter.create(log)
     pod = {"address": "C0:00:00:00:00:02", "name": "Footpod", "role": "footpod"}
     for t in range(1, 601):
@@ -275,10 +275,13 @@ def test_import_of_a_raw_log_keeps_it_byte_for_byte(tmp_path: Path) -> None:
         packet = struct.pack("<BHBI", flags, 3 * 256, 170, t * 30)  # distance in decimetres
         writer.packet(float(t), pod, RSC_MEASUREMENT, packet)
     writer.close()
-    imported = companion("import", str(log), "--when", "2026-11-21T18:00")
+    imported = companion("import", str(log))
     assert imported.returncode == 0, imported.stderr
+    again = companion("import", str(log))
+    assert again.returncode == 1 and "kept already as run 1" in again.stdout
     with Store(paths.history_db()) as history:
         run = history.run()
+        assert run.started.replace(tzinfo=None) == datetime(2026, 11, 21, 18, 0)
         assert history.raw_log(run.id) == log.read_bytes()
         assert run.distance_m == pytest.approx(1797, abs=5)  # from its first reading
         assert run.cadence_spm == pytest.approx(170, abs=0.5)
