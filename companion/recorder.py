@@ -74,11 +74,13 @@ def _try_lock(path: Path) -> int | None:
 
 
 class RunRecorder:
+    """One run kept in the history at `db` as it happens (see the module's docstring)."""
+
     def __init__(self, db: Path, run: NewRun, commit_every_s: float = COMMIT_EVERY_S):
         self.db = db
         self.run = run
-        self.commit_every_s = commit_every_s  # of the run; an import that can be done again
-        # needs no commit a second
+        self.commit_every_s = commit_every_s  # of run time: an import, which can be done
+        # again, commits far less often than a run
         self.broken: str | None = None  # why the history cannot be written, once it cannot
         self._conn = store.connect(db)
         self.id, self.name, self._lock = self._insert(run)
