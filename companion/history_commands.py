@@ -119,14 +119,12 @@ def run_dict(r: RunInfo) -> dict[str, object]:
 
 def summary_of(history: Store, run: RunInfo) -> str:
     """The summary of a kept run, said as after it, compared with the runs before it."""
-    from companion.drill_advice import for_run
-    from companion.summary import stats_of, summary_text
+    from companion.summary import spoken_summary, stats_of
 
     stats = stats_of(history.seconds(run.id), history.episodes(run.id), history.cues(run.id))
     if not stats.duration_s and run.summary:
         return run.summary  # retention dropped its seconds: the words said then
-    advice = for_run(stats.episodes, stats.duration_s) if stats.judged_s else None
-    return summary_text(stats, advice.spoken if advice else None, history.earlier(run), run.started)
+    return spoken_summary(stats, history.earlier(run), run.started)
 
 
 def cmd_summary(args: argparse.Namespace, console: Console) -> int:

@@ -14,13 +14,12 @@ from pathlib import Path
 import numpy as np
 
 from companion.drift import DriftRule
-from companion.drill_advice import for_run
 from companion.engine import EngineSettings, RunEngine
 from companion.events import RunStarted, Summary
 from companion.recorder import NewRun, RunRecorder
 from companion.run_record import RunInfo
 from companion.store import RAW_MAGIC, Store
-from companion.summary import summary_text
+from companion.summary import spoken_summary
 from cues.catalogue import Catalogue
 from sensors.samples import AccelBatch, GyroBatch, Sample
 
@@ -65,8 +64,7 @@ def import_run(
         events, stats = engine.finish(end)
         for event in events:
             recorder.show(event)
-        advice = for_run(stats.episodes, stats.duration_s) if stats.judged_s else None
-        text = summary_text(stats, advice.spoken if advice else None, recorder.earlier, started)
+        text = spoken_summary(stats, recorder.earlier, started)
         recorder.show(Summary(t=stats.duration_s, text=text, stats=stats.to_dict()))
         if raw_log is not None:
             recorder.raw(raw_log[len(RAW_MAGIC) :])

@@ -277,8 +277,7 @@ def recover(db: Path, now: datetime | None = None) -> list[RunInfo]:
     """Close the runs a killed process left open: their totals and summary from what was
     kept, their open drifts ended where the data ends. Runs still being recorded (their
     lock held) are left alone. The runs closed."""
-    from companion.drill_advice import for_run  # the drill sessions: only when needed
-    from companion.summary import stats_of, summary_text
+    from companion.summary import spoken_summary, stats_of
 
     closed = []
     with Store(db) as history:
@@ -293,13 +292,7 @@ def recover(db: Path, now: datetime | None = None) -> list[RunInfo]:
                 seconds = history.seconds(run.id)
                 episodes = history.episodes(run.id)
                 stats = stats_of(seconds, episodes, history.cues(run.id))
-                advice = for_run(stats.episodes, stats.duration_s) if stats.judged_s else None
-                text = summary_text(
-                    stats,
-                    advice.spoken if advice else None,
-                    history.earlier(run),
-                    now or run.started,
-                )
+                text = spoken_summary(stats, history.earlier(run), now or run.started)
                 with store.transaction(history.conn):
                     for ep in stats.episodes:
                         history.conn.execute(

@@ -12,9 +12,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Protocol
 
-from companion.drill_advice import for_run
 from companion.events import CueSpoken, Event, MetronomeTicks, Summary
-from companion.summary import RunStats, summary_text
+from companion.summary import RunStats, spoken_summary
 from cues.speaker import Speaker
 from sensors.clock import Clock
 from sensors.source import SensorSource
@@ -117,8 +116,7 @@ class Session:
             raise failure
         end_events, stats = engine.finish(clock.now() if clock else None)
         await self.handle(end_events)
-        advice = for_run(stats.episodes, stats.duration_s) if stats.form_held is not None else None
-        text = summary_text(stats, advice.spoken if advice else None, self.earlier)
+        text = spoken_summary(stats, self.earlier)
         audio = (
             await self.speaker.say(text, "summary", stats.duration_s, priority=100)
             if self.speak_summary

@@ -242,3 +242,14 @@ def summary_text(
     if advice:
         parts.append(advice)
     return " ".join(parts)
+
+
+def spoken_summary(
+    stats: RunStats, earlier: Sequence[RunInfo] = (), now: datetime | None = None
+) -> str:
+    """The summary said after a run: `summary_text` ending with the drill session for what
+    the run showed (none when too short to judge)."""
+    from companion.drill_advice import for_run  # the drill sessions, read from their files
+
+    advice = for_run(stats.episodes, stats.duration_s) if stats.form_held is not None else None
+    return summary_text(stats, advice.spoken if advice else None, earlier, now)
