@@ -34,7 +34,7 @@ from companion.validation import synthetic_pair, trunk_windows
 from sensors.recording import AccelTrack, Recording, load_recording, timed_samples
 from sensors.samples import Sample
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "running"
+DATA = Path(__file__).resolve().parents[1] / "tests" / "data" / "running"
 OUTDOOR = DATA / "adept_outdoor_run_hip_ankle_100hz.csv.gz"
 BOUTS = DATA / "adept_outdoor_run_bouts_derived.csv"
 CHUNK_S = 30.0  # an offline analysis hands over long stretches; results do not depend on it

@@ -8,7 +8,7 @@
   its threshold size);
 - false drift episodes on the unaltered run (goal: at most 1 per hour of running);
 - the same two for made-up chest and pelvis sensors with gyroscopes (test motion on the real
-  run: the shared data has no chest recording and no gyroscope).
+  run: the test data has no chest recording and no gyroscope).
 
 Run: .venv/bin/python bench/validation.py
 """
@@ -40,7 +40,7 @@ from companion.validation import (
 )
 from sensors.recording import load_recording
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "running"
+DATA = Path(__file__).resolve().parents[1] / "tests" / "data" / "running"
 OUTDOOR = DATA / "adept_outdoor_run_hip_ankle_100hz.csv.gz"
 TREADMILL = DATA / "alcantara_sacrum_grf_treadmill_500hz.csv.gz"
 TRIALS = DATA / "alcantara_sacrum_grf_trials.csv"

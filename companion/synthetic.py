@@ -1,6 +1,6 @@
 """Test motion with known angles, built on a real run: chest and pelvis, with gyroscopes.
 
-The shared data has no chest recording and no gyroscope. So that the code for them can be
+The test data has no chest recording and no gyroscope. So that the code for them can be
 checked against known answers, this makes them, clearly labelled as made up:
 
 - the body's acceleration (gravity included) is the real hip recording's, read in the body

@@ -1,4 +1,4 @@
-"""How well the analysis and the drift detector do on the real recordings in the shared data.
+"""How well the analysis and the drift detector do on the real recordings in tests/data.
 
 Used by `bench/validation.py` (which prints the table for BENCHMARKS.md) and by the tests
 (which hold the goals as thresholds):
@@ -9,7 +9,7 @@ Used by `bench/validation.py` (which prints the table for BENCHMARKS.md) and by 
   (labelled as such), from the moment the drift reaches its rule's threshold to the start
   of the episode;
 - false drift episodes on the unaltered run, per hour of judged running;
-- the same for what the shared data cannot show (a chest sensor, gyroscope angles, the
+- the same for what the test data cannot show (a chest sensor, gyroscope angles, the
   lumbar arch between two sensors), on made-up chest and pelvis sensors whose motion is the
   real run's with known angles added (see `synthetic`), labelled as such everywhere.
 """

@@ -25,9 +25,9 @@ from hypothesis import strategies as st
 from sensors.decoding import SensorDecoder
 from sensors.profiles import HR_MEASUREMENT, RSC_MEASUREMENT, Role
 from sensors.protocols import DecodeError, battery, heart_rate, imu, pmd, rsc
-from tests.conftest import SHARED
+from tests.conftest import DATA
 
-VECTORS = SHARED / "ble_vectors.json"
+VECTORS = DATA / "ble_vectors.json"
 
 
 def vectors(kind: str) -> list[dict[str, Any]]:
