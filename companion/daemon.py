@@ -1,7 +1,7 @@
 """`companion daemon`: the long-running service a runner talks to with `companion start`.
 
-One asyncio loop holds it all: the control socket, the scheduler (in-run announcements and
-drill reminders), the run with its sensors (companion/daemon_run.py), and the sound.
+One asyncio loop holds it all: the control socket, the scheduler (drill reminders), the run
+with its sensors (companion/daemon_run.py), and the sound.
 Speech rendering and audio playback keep their own threads, as in a foreground run.
 
 It tells systemd when it is ready and that it is alive (sd_notify, when started by
@@ -290,7 +290,7 @@ class Daemon:
         if isinstance(request, Status):
             return reply(**self.describe())
         if isinstance(request, Say):
-            t = run.clock.now() if run is not None else 0.0
+            t = run.session.now() if run is not None else 0.0
             await self.speaker.say(request.text, "say", t, priority=95)
             return reply(said=request.text)
         if isinstance(request, Start):

@@ -1,5 +1,5 @@
-"""A run coached by the daemon: its sensors or recording, its engine and its schedule, and
-what `companion status` says about it. Imported with the first run: the analysis and the
+"""A run coached by the daemon: its sensors or recording, its engine, and what `companion
+status` says about it. Imported with the first run: the analysis and the
 Bluetooth stack are not needed to wait between runs.
 """
 
@@ -9,7 +9,6 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,7 +27,7 @@ from companion.events import (
     StateChanged,
     Summary,
 )
-from companion.lifecycle import MOVING, AutoStart, Lifecycle, Phase
+from companion.lifecycle import AutoStart, Lifecycle, Phase
 from companion.options import RunError, RunOptions
 from companion.recorder import RunRecorder
 from companion.runner import (
@@ -39,9 +38,7 @@ from companion.runner import (
     raw_log_plan,
     record,
     recording_plan,
-    scheduled,
 )
-from companion.schedule import RunSchedule
 from companion.session import Frontend, Session
 from companion.spoken import clock
 from companion.timeline import EventFile
@@ -231,7 +228,6 @@ class ActiveRun:
             speak_summary=daemon.config.daemon.speak_summary,
             earlier=recorder.earlier if recorder is not None else (),
         )
-        self.schedule: RunSchedule | None = None
         self.task = asyncio.create_task(self._coach())
 
     @property
@@ -254,8 +250,6 @@ class ActiveRun:
             return None
         finally:
             arrived.cancel()
-            if self.schedule is not None:
-                self.schedule.stop()
             self.plan.close()
             self.events.close()
             if self.recorder is not None:
@@ -266,28 +260,17 @@ class ActiveRun:
     async def _when_data(self) -> None:
         await self.arrived.wait()
         self.lifecycle.data()
-        self.schedule = RunSchedule(
-            self.daemon.scheduler,
-            self.options.schedule,
-            partial(scheduled, self.session, self.clock),
-            self.speed,
-        )
         self._phase_changed()
 
     def engine_state(self, state: str) -> None:
         before = self.lifecycle.phase
         self.lifecycle.engine(state, self.session.engine.held)
         if self.lifecycle.phase is not before:
-            self._phase_changed(before)
+            self._phase_changed()
 
-    def _phase_changed(self, before: Phase | None = None) -> None:
+    def _phase_changed(self) -> None:
         phase = self.lifecycle.phase
         log.info("run %s", phase if phase is not Phase.PAUSED else f"paused ({self.paused_by})")
-        if self.schedule is not None and phase in (Phase.PAUSED, *MOVING):
-            if phase is Phase.PAUSED:
-                self.schedule.pause()
-            elif before is Phase.PAUSED:
-                self.schedule.resume()
         self.daemon.notify_status()
 
     @property
@@ -296,14 +279,14 @@ class ActiveRun:
 
     async def pause(self) -> None:
         self.lifecycle.check_pause()
-        await self.session.handle(self.session.engine.pause(self.clock.now()))
+        await self.session.handle(self.session.engine.pause(self.session.now()))
         # Paused already because the runner stopped, the engine says no new state; the
         # pause is the runner's from now on all the same.
         self.engine_state(self.session.engine.state.value)
 
     async def resume(self) -> None:
         self.lifecycle.check_resume()
-        await self.session.handle(self.session.engine.resume(self.clock.now()))
+        await self.session.handle(self.session.engine.resume(self.session.now()))
 
     async def stop(self, wait_s: float = STOP_WAIT_S) -> Summary | None:
         self.stop_event.set()
@@ -312,7 +295,7 @@ class ActiveRun:
         return self.task.result() if self.task.done() else None
 
     def describe(self) -> dict[str, Any]:
-        now = self.clock.now()
+        now = self.session.now()
         return {
             "state": self.phase.value,
             "paused_by": self.paused_by,

@@ -5,14 +5,15 @@ and acts on the events that come back (shows them, speaks the cues). The run clo
 samples' own time, so a replay at any speed decides exactly as the live run would.
 
 States: warmup (learning the baseline) → running ⇄ paused (the runner stopped or walks,
-or asked for a pause), then finished. Scheduled announcements (check-ins, splits, heart
-rate) come in through `announce` and `split`; the schedule itself lives outside.
+or asked for a pause), then finished. In-run announcements (check-ins, splits by time and
+distance, the heart rate) are due by running time (companion/timetable.py), so they come at
+the same moments of the run however fast it is replayed, and never while it is paused.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 import numpy as np
@@ -44,6 +45,7 @@ from companion.metrics import FOOTPOD, key
 from companion.run_record import Episode, Second
 from companion.spoken import spoken_distance, spoken_duration, spoken_pace
 from companion.summary import RunStats, cue_results
+from companion.timetable import Timetable
 from companion.trunk import AnalysisSettings
 from cues.catalogue import Catalogue, Category
 from sensors.profiles import spoken_name
@@ -74,6 +76,9 @@ class EngineSettings:
     battery_low_percent: int = 15
     metronome_beats: int = 0  # ticks at the baseline cadence after an overstriding cue; 0: off
     split_m: float = 0.0  # a split announced every this many metres of footpod distance; 0: off
+    checkin_s: float = 0.0  # a posture check-in every this many seconds of running; 0: off
+    split_s: float = 0.0  # time and cadence (or distance and pace) every this much running
+    heart_rate_s: float = 0.0  # the heart rate every this much running; 0: off
     analysis: AnalysisSettings = field(default_factory=AnalysisSettings)
     coach: CoachSettings = field(default_factory=CoachSettings)
 
@@ -115,7 +120,12 @@ class RunEngine:
         self._stopped_since: float | None = None
         self._ever_ran = False
         self._last_t = 0.0
+        self._now = 0.0  # the latest moment of the run the engine has been told of
+        self._shown_t = 0.0  # the time of the latest event given out
         self._next_metrics = 0.0
+        self._timetable = Timetable(
+            {"checkin": s.checkin_s, "split": s.split_s, "heart-rate": s.heart_rate_s}
+        )
         self._calibrated: set[str] = set()
         self._speed: float | None = None
         self._distance: float | None = None
@@ -129,10 +139,40 @@ class RunEngine:
 
     def start(self, t: float = 0.0) -> list[Event]:
         """The run begins: say so, and that the first minutes are for learning."""
+        t = self._at(t)
         self.coach.announce("warmup", t)
-        return [StateChanged(t=t, state=self.state.value), *self._say(t)]
+        return self._in_order([StateChanged(t=t, state=self.state.value), *self._say(t)])
+
+    @property
+    def now(self) -> float:
+        """The run's time as far as the engine knows: its latest sample or tick."""
+        return self._now
+
+    def _at(self, t: float) -> float:
+        """`t`, or the run's time if that is later: the events of one run never go back in
+        time, whoever stamps them (a sensor's own timestamps, or a control from outside)."""
+        self._now = max(self._now, t)
+        return self._now
+
+    def _in_order(self, events: list[Event]) -> list[Event]:
+        """`events` stamped no earlier than anything shown before: what the engine learns
+        late (a window completed after a later sensor note) is shown when it was learned."""
+        out = []
+        for e in events:
+            if e.t < self._shown_t:
+                e = replace(e, t=self._shown_t)
+            self._shown_t = e.t
+            out.append(e)
+        return out
 
     def feed(self, sample: Sample) -> list[Event]:
+        t = sample.t
+        if not isinstance(t, float | int):  # a batch: its last sample's time
+            t = float(t[-1]) if len(t) else self._now
+        self._at(t)
+        return self._in_order(self._feed(sample))
+
+    def _feed(self, sample: Sample) -> list[Event]:
         if isinstance(sample, SensorStatus):
             return self._link(sample)
         if isinstance(sample, BatteryLevel):
@@ -147,8 +187,8 @@ class RunEngine:
                 if self._distance0 is None:
                     self._distance0 = sample.distance_m
         events: list[Event] = []
-        if isinstance(sample, FootpodSample) and self.settings.split_m > 0:
-            events += self._distance_split(sample.t)
+        if isinstance(sample, FootpodSample) and self._distance_split(sample.t):
+            events += self._say(sample.t)
         for w in self.analysis.feed(sample):
             events += self._on_window(w)
         return events
@@ -204,6 +244,7 @@ class RunEngine:
                     RunState.RUNNING if self.baseline else RunState.WARMUP, w.t
                 )
             self.running_s += hop
+            self._queue_due(w.t)
             self._steps += len(w.steps)
             if w.cadence_spm is not None:
                 self._cadences.append(w.cadence_spm)
@@ -269,63 +310,88 @@ class RunEngine:
 
     def coach_tick(self, t: float) -> list[Event]:
         """Time passes with no sample (a sensor is lost): let the coach speak if due."""
-        return self._say(t)
+        return self._in_order(self._say(self._at(t)))
 
-    # The runner's own controls ------------------------------------------------------------
+    # The runner's own controls: at run time `t`, or the engine's own time ---------------
 
     @property
     def held(self) -> bool:
         return self._held
 
-    def pause(self, t: float) -> list[Event]:
+    def pause(self, t: float | None = None) -> list[Event]:
         """The runner paused the run: it stays paused, moving or not, until `resume`."""
+        t = self._at(self._now if t is None else t)
         self._held = True
         self._stopped_since = None
         events = self._set_state(RunState.PAUSED, t)
         self.coach.announce("run-paused", t)
-        return events + self._say(t)
+        return self._in_order(events + self._say(t))
 
-    def resume(self, t: float) -> list[Event]:
+    def resume(self, t: float | None = None) -> list[Event]:
+        t = self._at(self._now if t is None else t)
         self._held = False
         events = self._set_state(RunState.RUNNING if self.baseline else RunState.WARMUP, t)
         self.coach.announce("run-resumed", t)
-        return events + self._say(t)
+        return self._in_order(events + self._say(t))
 
-    # Scheduled announcements ------------------------------------------------------------
+    # Announcements ----------------------------------------------------------------------
 
     def announce(self, cue_id: str, t: float, **fields: str) -> list[Event]:
-        """Say `cue_id` (a check-in, a reminder) when the coach next may."""
+        """Say `cue_id` (a reminder, anything from outside) when the coach next may."""
+        t = self._at(t)
         self.coach.announce(cue_id, t, **fields)
-        return self._say(t)
+        return self._in_order(self._say(t))
 
     def split(self, t: float) -> list[Event]:
         """Time and, with a footpod, distance and pace so far."""
+        t = self._at(t)
+        self._queue_split(t)
+        return self._in_order(self._say(t))
+
+    def heart_rate(self, t: float) -> list[Event]:
+        """The latest heart rate, when a strap sends one."""
+        t = self._at(t)
+        self._queue_heart_rate(t)
+        return self._in_order(self._say(t))
+
+    def _queue_due(self, t: float) -> None:
+        """The announcements the timetable says are due by now, for the coach to say."""
+        for name in self._timetable.due(self.running_s):
+            if name == "checkin":
+                self.coach.announce("checkin", t)
+            elif name == "split":
+                self._queue_split(t)
+            else:
+                self._queue_heart_rate(t)
+
+    def _queue_split(self, t: float) -> None:
         distance = self.distance_m
         pace = spoken_pace(distance or 0.0, self.running_s)
         if distance and pace:
-            return self.announce(
+            self.coach.announce(
                 "split",
                 t,
                 distance=spoken_distance(distance),
                 time=spoken_duration(self.running_s),
                 pace=pace,
             )
+            return
         cadence = f"{self._cadences[-1]:.0f}" if self._cadences else "not known yet"
-        return self.announce("split-time", t, time=spoken_duration(self.running_s), cadence=cadence)
+        self.coach.announce("split-time", t, time=spoken_duration(self.running_s), cadence=cadence)
 
-    def heart_rate(self, t: float) -> list[Event]:
-        """The latest heart rate, when a strap sends one."""
-        if not self._heart_rates:
-            return []
-        return self.announce("heart-rate", t, bpm=f"{self._heart_rates[-1]:.0f}")
+    def _queue_heart_rate(self, t: float) -> None:
+        if self._heart_rates:
+            self.coach.announce("heart-rate", t, bpm=f"{self._heart_rates[-1]:.0f}")
 
-    def _distance_split(self, t: float) -> list[Event]:
+    def _distance_split(self, t: float) -> bool:
+        """Queue the split when the footpod's distance passed the next one."""
         distance = self.distance_m
-        if distance is None or distance < self._next_split_m:
-            return []
+        if self.settings.split_m <= 0 or distance is None or distance < self._next_split_m:
+            return False
         while self._next_split_m <= distance:
             self._next_split_m += self.settings.split_m
-        return self.split(t)
+        self._queue_split(t)
+        return True
 
     def _set_state(self, state: RunState, t: float) -> list[Event]:
         if state is self.state:
@@ -383,7 +449,7 @@ class RunEngine:
         events: list[Event] = []
         for w in self.analysis.flush():
             events += self._on_window(w)
-        t = self._last_t if t is None else t
+        t = self._at(self._last_t if t is None else t)
         if self.detector is not None:
             for ep in self.detector.close(t):
                 events.append(DriftEnded.of(ep, t))
@@ -403,4 +469,4 @@ class RunEngine:
                 ((c.t, c.id, c.text, c.episode) for c in self.cues), self.episodes
             ),
         )
-        return events, stats
+        return self._in_order(events), stats

@@ -25,7 +25,7 @@ class Phase(StrEnum):
 
 
 ACTIVE = (Phase.CONNECTING, Phase.WARMUP, Phase.RUNNING, Phase.PAUSED)
-MOVING = (Phase.WARMUP, Phase.RUNNING)  # the in-run schedule runs in these only
+MOVING = (Phase.WARMUP, Phase.RUNNING)  # a run under way and not paused
 
 
 class LifecycleError(ValueError):

@@ -14,11 +14,9 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from functools import partial
 from pathlib import Path
 from typing import IO
 
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from rich.console import Console
 
 from companion import paths
@@ -28,7 +26,6 @@ from companion.engine import EngineSettings, RunEngine
 from companion.events import Event, RunStarted, Summary
 from companion.options import RunError, RunOptions, open_audio
 from companion.recorder import NewRun, RunRecorder, recover
-from companion.schedule import RunSchedule
 from companion.session import Frontend, Session
 from companion.store import RAW_MAGIC, StoreError
 from companion.timeline import JsonLines, Timeline
@@ -53,11 +50,15 @@ def new_engine(options: RunOptions, renderer: SpeechRenderer) -> RunEngine:
     def duration_of(text: str) -> float:
         return renderer.duration(text) or estimate_duration(text)
 
+    every = options.schedule
     settings = EngineSettings(
         warmup_s=options.warmup_s,
         baseline_s=options.baseline_s,
         metronome_beats=options.metronome,
         split_m=options.split_m,
+        checkin_s=every.checkin_min * 60,
+        split_s=every.split_min * 60,
+        heart_rate_s=every.heart_rate_min * 60,
     )
     catalogue = load_catalogue(options.catalogue)
     return RunEngine(catalogue, load_rules(options.rules), settings, duration_of=duration_of)
@@ -69,17 +70,6 @@ def pace(speed: float, sink: AudioSink) -> tuple[Clock, bool]:
     and what is said stay together."""
     clock: Clock = PacedClock(speed) if speed > 0 else UnpacedClock()
     return clock, speed > 1 and isinstance(sink, DevicePlayer)
-
-
-async def scheduled(session: Session, clock: Clock, name: str) -> None:
-    """An in-run job came due: the check-in, the split or the heart rate."""
-    engine, t = session.engine, clock.now()
-    if name == "checkin":
-        await session.handle(engine.announce("checkin", t))
-    elif name == "split":
-        await session.handle(engine.split(t))
-    elif name == "heart-rate":
-        await session.handle(engine.heart_rate(t))
 
 
 def coach(
@@ -118,9 +108,6 @@ def coach(
     async def run() -> Summary:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
-        scheduler = AsyncIOScheduler()
-        scheduler.start()
-        RunSchedule(scheduler, options.schedule, partial(scheduled, session, clock), speed)
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)  # end cleanly: summary, data kept
         if options.minutes is not None:
@@ -130,7 +117,6 @@ def coach(
                 plan.make_source(clock), stop=stop, clock=clock if live else None
             )
         finally:
-            scheduler.shutdown(wait=False)
             for signum in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(signum)
         return summary

@@ -1,32 +1,26 @@
-"""Schedules, with APScheduler 3 on the daemon's event loop.
+"""Drill reminders between runs, at times of day, with APScheduler 3 on the daemon's loop.
 
-- During a run (`RunSchedule`): a posture check-in every few minutes even when nothing
-  drifted, splits by time, and the heart rate now and then. They count run time: a
-  paused run pauses them, and each picks up where it was on resume. A replay at N times
-  real time runs them N times faster, so it hears what the live run would have.
-- Between runs (`Reminders`): drill reminders at times of day, kept in an SQLite job store
-  so that they survive restarts. Reminders missed while the machine was off come as one,
-  not as a burst, and one missed more than `REMINDER_GRACE_S` ago is let go.
+They are kept in an SQLite job store so that they survive restarts. Reminders missed while
+the machine was off come as one, not as a burst, and one missed more than
+`REMINDER_GRACE_S` ago is let go.
 
-Splits by distance follow the footpod, not the clock: the engine announces those.
+What is said during a run on a schedule (check-ins, splits, the heart rate) follows the
+run's own running time, not the wall clock: the engine's timetable (companion/timetable.py)
+decides it, so that a paused run, a replay held still while a cue is heard and a replay as
+fast as the machine goes all hear it at the same moments of the run.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
-from typing import Any
 
-from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.combining import OrTrigger
 from apscheduler.triggers.cron import CronTrigger
-from apscheduler.triggers.interval import IntervalTrigger
-
-from companion.config import ScheduleConfig
 
 log = logging.getLogger(__name__)
 
@@ -51,12 +45,12 @@ async def drill_reminder() -> None:
 
 
 def new_scheduler(db: Path) -> AsyncIOScheduler:
-    """A scheduler with the in-run jobs in memory and the reminders in SQLite at `db`."""
+    """A scheduler with the reminders in SQLite at `db`."""
     db.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     db.touch(mode=0o600)  # the runner's habits are theirs: private before SQLite opens it
     db.chmod(0o600)
     return AsyncIOScheduler(
-        jobstores={"default": MemoryJobStore(), REMINDERS: SQLAlchemyJobStore(f"sqlite:///{db}")},
+        jobstores={REMINDERS: SQLAlchemyJobStore(f"sqlite:///{db}")},
         job_defaults={"coalesce": True, "max_instances": 1},
     )
 
@@ -99,79 +93,3 @@ class Reminders:
     def next_time(self) -> datetime | None:
         job = self.scheduler.get_job(self.JOB, jobstore=REMINDERS)
         return None if job is None else job.next_run_time
-
-
-class RunSchedule:
-    """The in-run jobs of one run. `act(name)` is awaited when one is due: "checkin",
-    "split" or "heart-rate"."""
-
-    def __init__(
-        self,
-        scheduler: AsyncIOScheduler,
-        settings: ScheduleConfig,
-        act: Callable[[str], Awaitable[None]],
-        speed: float = 1.0,
-    ):
-        self.scheduler = scheduler
-        self.act = act
-        self._remaining: dict[str, float] = {}
-        self.ids: list[str] = []
-        every = {
-            "checkin": settings.checkin_min,
-            "split": settings.split_min,
-            "heart-rate": settings.heart_rate_min,
-        }
-        if speed <= 0:
-            return  # a replay as fast as the machine goes has no time to schedule in
-        for name, minutes in every.items():
-            if minutes <= 0:
-                continue
-            job = scheduler.add_job(
-                self._due,
-                IntervalTrigger(seconds=minutes * 60 / speed),
-                args=[name],
-                id=f"run-{name}",
-                name=f"in-run {name} every {minutes:g} min",
-                replace_existing=True,
-                misfire_grace_time=None,
-            )
-            self.ids.append(job.id)
-
-    async def _due(self, name: str) -> None:
-        try:
-            await self.act(name)
-        except Exception:  # a failed announcement must not end the schedule
-            log.exception("in-run %s failed", name)
-
-    def pause(self) -> None:
-        """Hold every job, remembering how long each still had to go."""
-        now = datetime.now().astimezone()
-        for job_id in self.ids:
-            job = self.scheduler.get_job(job_id)
-            if job is None or job.next_run_time is None:
-                continue
-            self._remaining[job_id] = max(0.0, (job.next_run_time - now).total_seconds())
-            job.pause()
-
-    def resume(self) -> None:
-        """Each job due after the time it still had when paused."""
-        now = datetime.now().astimezone()
-        for job_id, left in self._remaining.items():
-            job = self.scheduler.get_job(job_id)
-            if job is not None:
-                job.modify(next_run_time=now + timedelta(seconds=left))
-        self._remaining.clear()
-
-    def stop(self) -> None:
-        for job_id in self.ids:
-            if self.scheduler.get_job(job_id) is not None:
-                self.scheduler.remove_job(job_id)
-        self.ids.clear()
-
-    def describe(self) -> list[dict[str, Any]]:
-        out = []
-        for job_id in self.ids:
-            job = self.scheduler.get_job(job_id)
-            if job is not None:
-                out.append({"job": job.name, "paused": job.next_run_time is None})
-        return out

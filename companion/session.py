@@ -57,6 +57,12 @@ class Session:
         self.hold_for_speech = hold_for_speech
         self.speak_summary = speak_summary
         self._markers = sorted(markers, key=lambda e: e.t)
+        self._clock: Clock | None = None
+
+    def now(self) -> float:
+        """The run's time: a live run's clock, or how far a replay has got (a replay that
+        holds still while a cue is heard is not moved on by the wall clock meanwhile)."""
+        return self._clock.now() if self._clock is not None else self.engine.now
 
     def _show(self, event: Event) -> None:
         while self._markers and self._markers[0].t <= event.t:
@@ -89,6 +95,7 @@ class Session:
         """Coach from `source` until it ends or `stop` is set. Given the run's `clock`, the
         coach also gets to speak while no samples come (a sensor lost)."""
         engine = self.engine
+        self._clock = clock
 
         async def consume() -> None:
             async for sample in source.stream():

@@ -22,13 +22,16 @@ import wave
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 import numpy as np
 import numpy.typing as npt
 
 from cues.ducking import Ducker
 from cues.soundserver import headphones_in_use
+
+if TYPE_CHECKING:
+    import sounddevice as sd
 
 log = logging.getLogger(__name__)
 
@@ -140,6 +143,7 @@ class DevicePlayer:
     """
 
     PRE_ROLL_LEVEL = 0.001  # -60 dBFS: inaudible, but not digital silence
+    FEED_S = 0.02  # while the stream idles open, it is checked this often and kept fed
 
     def __init__(
         self,
@@ -164,6 +168,7 @@ class DevicePlayer:
         # Entries are (-priority, arrival, clip): highest priority first, then in order.
         self._queue: queue.PriorityQueue[tuple[int, int, Clip | None]] = queue.PriorityQueue()
         self._arrivals = itertools.count()
+        self._played_by = 0.0  # when the stream will have played what it was given
         self._thread = threading.Thread(target=self._work, name="audio", daemon=True)
         self._thread.start()
 
@@ -203,6 +208,22 @@ class DevicePlayer:
         noise = np.random.default_rng(0).uniform(-1.0, 1.0, (n, 1)) * self.PRE_ROLL_LEVEL
         return noise.astype(np.float32)
 
+    def _write(self, stream: sd.OutputStream, data: npt.NDArray[np.float32]) -> None:
+        """Write `data` and note when the stream will have played all it was given."""
+        start = max(self._played_by, time.monotonic())
+        stream.write(data.reshape(-1, 1))
+        self._played_by = start + len(data) / stream.samplerate
+
+    def _keep_fed(self, stream: sd.OutputStream) -> None:
+        """Top the idle stream up with silence before it runs dry: a stream left to run dry
+        underruns, and ALSA prints each underrun on the terminal. Only a little is queued,
+        so the next clip is not kept waiting behind it. (The time is counted here: the ALSA
+        PulseAudio plugin does not tell reliably what is still queued.)"""
+        left = self._played_by - time.monotonic()
+        if left < 2 * self.FEED_S:
+            frames = int((3 * self.FEED_S - max(left, 0.0)) * stream.samplerate)
+            self._write(stream, np.zeros(frames, np.float32))
+
     def _work(self) -> None:
         import sounddevice as sd
 
@@ -218,12 +239,20 @@ class DevicePlayer:
                 if self.ducker is not None:
                     self.ducker.restore()
 
+        idle_since = 0.0
         try:
             while True:
                 try:
-                    _, _, clip = self._queue.get(timeout=self.idle_close_s if stream else None)
+                    _, _, clip = self._queue.get(timeout=self.FEED_S if stream else None)
                 except queue.Empty:
-                    finish()
+                    assert stream is not None
+                    if time.monotonic() - idle_since >= self.idle_close_s:
+                        finish()
+                    else:
+                        try:
+                            self._keep_fed(stream)
+                        except sd.PortAudioError:
+                            finish()  # gone: the next clip finds out and falls back
                     continue
                 try:
                     if clip is None:
@@ -245,8 +274,8 @@ class DevicePlayer:
                                 self.ducker.duck()
                             stream = sd.OutputStream(samplerate=rate, channels=1, dtype="float32")
                             stream.start()
-                            stream.write(self._pre_roll(rate))
-                        stream.write(data.reshape(-1, 1))
+                            self._write(stream, self._pre_roll(rate))
+                        self._write(stream, data)
                         if self._down_since is not None:
                             self._down_since = None
                             log.warning("audio output is back; cues are heard again")
@@ -269,6 +298,7 @@ class DevicePlayer:
                     except Exception as err:  # one bad clip must not silence the rest
                         log.error("cannot play %s: %s", clip.path, err)
                 finally:
+                    idle_since = time.monotonic()
                     self._queue.task_done()
         finally:
             finish()

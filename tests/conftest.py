@@ -54,6 +54,21 @@ def cache_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("cache")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def session_dirs(tmp_path_factory: pytest.TempPathFactory, cache_home: Path) -> Iterator[None]:
+    """Folders for what module and session fixtures run, before any test's own: nothing the
+    suite does may touch the real user's data, configuration or cache."""
+    base = tmp_path_factory.mktemp("session-home")
+    runtime = base / "runtime"
+    runtime.mkdir(mode=0o700)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XDG_DATA_HOME", str(base / "data"))
+        patch.setenv("XDG_CONFIG_HOME", str(base / "config"))
+        patch.setenv("XDG_RUNTIME_DIR", str(runtime))
+        patch.setenv("XDG_CACHE_HOME", str(cache_home))
+        yield
+
+
 @pytest.fixture(autouse=True)
 def private_dirs(
     tmp_path: Path,

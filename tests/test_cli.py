@@ -141,18 +141,51 @@ def test_replay_refuses_bad_input_with_a_clear_message(running_data: Path, tmp_p
     assert done.returncode == 2 and "PLACEMENT one of" in done.stderr
 
 
+def decisions(events: list[dict[str, Any]]) -> list[tuple[str, str | None, float]]:
+    """What the coach decided and showed, in order: each event's kind, what it was about
+    (its id or state) and its run time."""
+    return [(e["kind"], e.get("id") or e.get("state"), e["t"]) for e in events]
+
+
 @pytest.mark.audio
-def test_demo_speaks_through_the_default_output(pulse: PulseSink, tmp_path: Path) -> None:
+def test_the_demo_on_a_sound_device_coaches_as_it_does_into_files(
+    pulse: PulseSink, demo_json: Demo, tmp_path: Path
+) -> None:
+    # Faster than real time, the replay holds still while each cue is heard: the coach's
+    # own clock, the run's, must not run on meanwhile.
     recording = tmp_path / "monitor.raw"
     rec = pulse.record(recording)
-    done = companion("demo", "--json", "--speed", "0", env=pulse.env)
+    done = companion("demo", "--json", "--speed", "600", env=pulse.env)
     heard = PulseSink.stop(rec, recording)
     assert done.returncode == 0, done.stderr
-    assert "WAV files" not in done.stderr  # it played, nothing fell back to files
-    spoken = [e for e in json_lines(done.stdout) if e["kind"] in ("cue", "summary")]
+    assert done.stderr == ""  # no warning, no traceback, nothing fell back to files
+    on_device, in_files = json_lines(done.stdout), demo_json[0]
+    device, files = decisions(on_device), decisions(in_files)
+    assert [d[:2] for d in device] == [f[:2] for f in files]
+    assert all(abs(d[2] - f[2]) <= 1.0 for d, f in zip(device, files, strict=True))
+    assert [e["t"] for e in on_device] == sorted(e["t"] for e in on_device)
+    assert on_device[-1]["kind"] == "summary" and on_device[-1]["text"] == in_files[-1]["text"]
+    # Everything said was heard.
+    spoken = [e for e in on_device if e["kind"] in ("cue", "summary")]
     expected = sum(speech_level(read_wav(Path(e["audio"]))[0], 22050)[0] for e in spoken)
     voiced, _ = speech_level(heard, 22050)
     assert voiced == pytest.approx(expected, rel=0.2)
+
+
+def test_the_demo_decides_the_same_every_time(demo_json: Demo, tmp_path: Path) -> None:
+    again = companion(
+        "demo", "--json", "--speed", "0", "--audio", "files", "--out", str(tmp_path / "wavs")
+    )
+    assert again.returncode == 0, again.stderr
+    assert json_lines(again.stdout) == demo_json[0]
+    said = [e for e in demo_json[0] if e["kind"] == "cue"]
+    assert {"warmup", "baseline-set", "checkin", "well-done"} <= {e["id"] for e in said}
+    # Scheduled check-ins come while running, never while the run is paused.
+    state = "warmup"
+    for e in demo_json[0]:
+        state = e.get("state", state) if e["kind"] == "state" else state
+        if e["kind"] == "cue" and e["id"] == "checkin":
+            assert state == "running", e
 
 
 def test_edited_cues_and_rules_are_used_and_checked(tmp_path: Path) -> None:

@@ -293,3 +293,35 @@ def test_splits_by_distance_and_time_tell_distance_pace_and_cadence() -> None:
     assert no_pod.heart_rate(50.0) == []  # no strap, nothing to say
     no_pod.feed(HeartRateSample(55.0, 151.4))
     assert of(CueSpoken, no_pod.heart_rate(60.0))[0].text == "Heart rate 151 beats."
+
+
+def test_check_ins_and_splits_come_by_running_time_never_while_paused(
+    running_data: Path,
+) -> None:
+    hip = load_recording(OUTDOOR).track("hip")
+    every = EngineSettings(checkin_s=120, split_s=300, heart_rate_s=0)
+
+    def scheduled(batch_s: float) -> list[tuple[float, str, float, str]]:
+        engine = RunEngine(load_catalogue(), load_rules(), every)
+        said = []
+        engine.start()
+        for batch in hip.batches(batch_s):
+            for e in engine.feed(batch):
+                if isinstance(e, CueSpoken) and e.id in ("checkin", "split-time"):
+                    said.append((e.t, e.id, engine.running_s, engine.state.value))
+        engine.finish()
+        return said
+
+    said = scheduled(0.2)
+    checkins = [running for _, cue, running, _ in said if cue == "checkin"]
+    splits = [running for _, cue, running, _ in said if cue == "split-time"]
+    # Every 2 and 5 minutes of running (the coach may wait a moment for a turn to speak),
+    # the run's stops in between not counted; none while the run is paused.
+    assert len(checkins) >= 6 and len(splits) >= 3
+    for interval, times in ((120, checkins), (300, splits)):
+        assert [round(r // interval) for r in times] == list(range(1, len(times) + 1))
+        assert all(r % interval < 25 for r in times)
+    assert all(state != "paused" for *_, state in said)
+    assert [t for t, *_ in said] == sorted(t for t, *_ in said)
+    # The same moments however the samples come (a live run's small batches, a replay's big).
+    assert [(t, cue) for t, cue, *_ in scheduled(10.0)] == [(t, cue) for t, cue, *_ in said]

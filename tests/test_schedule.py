@@ -1,13 +1,13 @@
-"""The schedules on a real APScheduler with a real SQLite job store, moved through time
-with time-machine: reminders at times of day, kept across restarts, missed ones coalesced;
-in-run jobs paused with the run."""
+"""The schedules: drill reminders on a real APScheduler with a real SQLite job store, moved
+through time with time-machine (at times of day, kept across restarts, missed ones
+coalesced), and the in-run timetable, which counts running time."""
 
 from __future__ import annotations
 
 import asyncio
 import functools
 from collections.abc import Callable, Coroutine, Iterator
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any, ParamSpec
 
@@ -15,8 +15,8 @@ import pytest
 import time_machine
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from companion.config import ScheduleConfig
-from companion.schedule import Reminders, RunSchedule, new_scheduler, on_reminder
+from companion.schedule import Reminders, new_scheduler, on_reminder
+from companion.timetable import Timetable
 
 P = ParamSpec("P")
 
@@ -136,58 +136,13 @@ async def test_changed_times_replace_the_stored_reminders(
     assert heard == []
 
 
-@in_loop
-async def test_a_paused_run_pauses_its_schedule(tmp_path: Path) -> None:
-    done: list[tuple[str, datetime]] = []
-
-    async def act(name: str) -> None:
-        done.append((name, datetime.now().astimezone()))
-
-    start = local(2026, 11, 25, 18, 0)
-    with time_machine.travel(start, tick=False) as clock:
-        scheduler = new_scheduler(tmp_path / "schedule.sqlite")
-        scheduler.start()
-        settings = ScheduleConfig(checkin_min=5, split_min=10, heart_rate_min=0)
-        run = RunSchedule(scheduler, settings, act)
-        assert sorted(run.ids) == ["run-checkin", "run-split"]
-
-        async def at(minutes: float) -> list[str]:
-            clock.move_to(start + timedelta(minutes=minutes))
-            scheduler.wakeup()
-            await settle()
-            return [name for name, _ in done]
-
-        assert await at(4.9) == []
-        assert await at(5.01) == ["checkin"]
-        assert await at(7) == ["checkin"]
-        run.pause()  # three minutes to the next check-in and to the split
-        assert all(job["paused"] for job in run.describe())
-        assert await at(30) == ["checkin"]
-        run.resume()
-        assert await at(32.9) == ["checkin"]
-        assert await at(33.01) == ["checkin", "checkin", "split"]
-        assert await at(38.01) == ["checkin", "checkin", "split", "checkin"]
-        run.stop()
-        assert await at(60) == ["checkin", "checkin", "split", "checkin"]
-        assert scheduler.get_jobs() == []
-        await shut(scheduler)
-
-
-@in_loop
-async def test_a_replay_at_speed_runs_its_schedule_faster(tmp_path: Path) -> None:
-    done: list[str] = []
-
-    async def act(name: str) -> None:
-        done.append(name)
-
-    start = local(2026, 11, 25, 18, 0)
-    with time_machine.travel(start, tick=False) as clock:
-        scheduler = new_scheduler(tmp_path / "schedule.sqlite")
-        scheduler.start()
-        RunSchedule(scheduler, ScheduleConfig(checkin_min=5), act, speed=60)
-        clock.move_to(start + timedelta(seconds=5.01))  # five run minutes at 60 times
-        scheduler.wakeup()
-        await settle()
-        assert done == ["checkin"]
-        assert RunSchedule(scheduler, ScheduleConfig(), act, speed=0).ids == []
-        await shut(scheduler)
+def test_in_run_announcements_come_by_running_time() -> None:
+    table = Timetable({"checkin": 300, "split": 600, "heart-rate": 0})
+    assert table.due(299) == []
+    assert table.due(300) == ["checkin"]
+    assert table.due(301) == []  # once per interval
+    assert table.due(600) == ["checkin", "split"]  # in the order given
+    # After a gap in the data (three intervals at once) each is said once, then on time.
+    assert table.due(1500) == ["checkin", "split"]
+    assert table.due(1799) == []
+    assert table.due(1800) == ["checkin", "split"]
