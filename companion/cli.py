@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from pathlib import Path
 from typing import TypeVar
@@ -11,6 +10,7 @@ from typing import TypeVar
 from rich.console import Console
 from threadpoolctl import threadpool_limits
 
+from companion import logs
 from companion.config import load_config
 from companion.config_commands import add_config_commands
 from companion.control_commands import add_control_commands
@@ -287,11 +287,7 @@ def main(argv: list[str] | None = None) -> int:
     # Our matrices are tiny: BLAS threads only fight the audio and BLE threads for the cores
     # (measured: a window's spectrum 300 times slower on a busy two-core machine).
     threadpool_limits(limits=1, user_api="blas")
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
-        format="companion: %(levelname)s: %(message)s",
-        stream=sys.stderr,
-    )
+    logs.setup(args.verbose)
     console = Console()
     try:
         return int(args.handler(args, console))

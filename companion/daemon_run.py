@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -48,8 +47,7 @@ from sensors.live import LiveSource
 from sensors.profiles import Role
 from sensors.rawlog import RawLogError, is_raw_log
 from sensors.recording import RecordingError, load_recording
-from sensors.samples import BatteryLevel, FootpodSample, Sample, SensorStatus
-from sensors.source import SensorSource
+from sensors.samples import FootpodSample
 from sensors.transport import Transport
 
 if TYPE_CHECKING:
@@ -176,20 +174,6 @@ class RunStatus:
         }
 
 
-class _FirstSample:
-    """A source that says when its first sample (not a link or battery note) comes."""
-
-    def __init__(self, source: SensorSource, arrived: asyncio.Event):
-        self.source = source
-        self.arrived = arrived
-
-    async def stream(self) -> AsyncIterator[Sample]:
-        async for sample in self.source.stream():
-            if not self.arrived.is_set() and not isinstance(sample, SensorStatus | BatteryLevel):
-                self.arrived.set()
-            yield sample
-
-
 class ActiveRun:
     """One run coached by the daemon, from `start` to its summary."""
 
@@ -210,7 +194,6 @@ class ActiveRun:
         self.lifecycle.start()
         self.status = RunStatus(self)
         self.stop_event = asyncio.Event()
-        self.arrived = asyncio.Event()
         self.clock, hold = pace(speed, daemon.sink)
         self.events_path = base.with_suffix(".events.jsonl")
         engine = new_engine(options, daemon.renderer)
@@ -237,10 +220,9 @@ class ActiveRun:
     async def _coach(self) -> Summary | None:
         for frontend in self.session.frontends:
             frontend.show(self.plan.header)
-        arrived = asyncio.create_task(self._when_data())
         try:
             _, summary = await self.session.run(
-                _FirstSample(self.plan.make_source(self.clock), self.arrived),
+                self.plan.make_source(self.clock),
                 stop=self.stop_event,
                 clock=self.clock if self.plan.live else None,
             )
@@ -249,18 +231,12 @@ class ActiveRun:
             log.exception("the run failed; what was recorded is kept in %s", self.events_path)
             return None
         finally:
-            arrived.cancel()
             self.plan.close()
             self.events.close()
             if self.recorder is not None:
                 await asyncio.to_thread(self.recorder.close)
             self.lifecycle.engine(Phase.FINISHED, held=False)
             self.daemon.run_ended(self)
-
-    async def _when_data(self) -> None:
-        await self.arrived.wait()
-        self.lifecycle.data()
-        self._phase_changed()
 
     def engine_state(self, state: str) -> None:
         before = self.lifecycle.phase

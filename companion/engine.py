@@ -4,10 +4,11 @@ A sans-IO state machine (in the manner of h11): the caller feeds samples from an
 and acts on the events that come back (shows them, speaks the cues). The run clock is the
 samples' own time, so a replay at any speed decides exactly as the live run would.
 
-States: warmup (learning the baseline) → running ⇄ paused (the runner stopped or walks,
-or asked for a pause), then finished. In-run announcements (check-ins, splits by time and
-distance, the heart rate) are due by running time (companion/timetable.py), so they come at
-the same moments of the run however fast it is replayed, and never while it is paused.
+States: connecting (until a sensor sends data) → warmup (learning the baseline) → running
+⇄ paused (the runner stopped or walks, or asked for a pause), then finished. In-run
+announcements (check-ins, splits by time and distance, the heart rate) are due by running
+time (companion/timetable.py), so they come at the same moments of the run however fast it
+is replayed, and never while it is paused.
 """
 
 from __future__ import annotations
@@ -61,6 +62,7 @@ from sensors.samples import (
 
 
 class RunState(StrEnum):
+    CONNECTING = "connecting"  # no sensor has sent data yet
     WARMUP = "warmup"
     RUNNING = "running"
     PAUSED = "paused"
@@ -72,6 +74,7 @@ class EngineSettings:
     warmup_s: float = 60.0  # running before the baseline is learned from...
     baseline_s: float = 120.0  # ... this much more running
     pause_after_s: float = 4.0  # not running this long pauses the run
+    connect_wait_s: float = 15.0  # no sensor has sent anything this long: say so
     metrics_every_s: float = 10.0
     battery_low_percent: int = 15
     metronome_beats: int = 0  # ticks at the baseline cadence after an overstriding cue; 0: off
@@ -107,7 +110,10 @@ class RunEngine:
         self.coach = Coach(catalogue, s.coach, duration_of)
         self.analysis = FormAnalysis(s.analysis)
         self.learner = BaselineLearner(s.warmup_s, s.baseline_s)
-        self.state = RunState.WARMUP
+        self.state = RunState.CONNECTING
+        self._started_at = 0.0
+        self._connected: set[str] = set()  # the sensors said to be connected
+        self._said_none = False  # that no sensor answers
         self.baseline: Baseline | None = None
         self.detector: DriftDetector | None = None
         self.episodes: list[Episode] = []
@@ -138,10 +144,9 @@ class RunEngine:
         self.on_second: Callable[[Second], None] | None = None  # sees every judged window
 
     def start(self, t: float = 0.0) -> list[Event]:
-        """The run begins: say so, and that the first minutes are for learning."""
-        t = self._at(t)
-        self.coach.announce("warmup", t)
-        return self._in_order([StateChanged(t=t, state=self.state.value), *self._say(t)])
+        """The run begins, connecting until its sensors send data."""
+        self._started_at = t = self._at(t)
+        return self._in_order([StateChanged(t=t, state=self.state.value)])
 
     @property
     def now(self) -> float:
@@ -177,6 +182,8 @@ class RunEngine:
             return self._link(sample)
         if isinstance(sample, BatteryLevel):
             return self._battery(sample)
+        if self.state is RunState.CONNECTING:  # the first data: warm-up begins
+            return self._first_data(self._now) + self._feed(sample)
         if isinstance(sample, HeartRateSample):
             self._heart_rates.append(sample.bpm)
             return []
@@ -193,6 +200,11 @@ class RunEngine:
             events += self._on_window(w)
         return events
 
+    def _first_data(self, t: float) -> list[Event]:
+        """A sensor sent its first data: say that the first minutes are for learning."""
+        self.coach.announce("warmup", t)
+        return self._set_state(RunState.PAUSED if self._held else RunState.WARMUP, t) + self._say(t)
+
     @property
     def distance_m(self) -> float | None:
         """Metres run so far, by the footpod."""
@@ -206,9 +218,12 @@ class RunEngine:
         return self.analysis.lead
 
     def _link(self, s: SensorStatus) -> list[Event]:
-        """Say once that a sensor was lost, and once that it is back."""
+        """Say once that a sensor connected, once that it was lost, and once that it is back."""
         lost = s.link is Link.LOST
-        if lost != (s.sensor in self._lost) and s.link is not Link.CONNECTED:
+        if s.link is Link.CONNECTED and s.sensor not in self._connected:
+            self._connected.add(s.sensor)
+            self.coach.announce("sensor-connected", s.t, sensor=spoken_name(s.role))
+        elif lost != (s.sensor in self._lost) and s.link is not Link.CONNECTED:
             if lost:
                 self._lost.add(s.sensor)
             else:
@@ -309,8 +324,20 @@ class RunEngine:
         return events
 
     def coach_tick(self, t: float) -> list[Event]:
-        """Time passes with no sample (a sensor is lost): let the coach speak if due."""
-        return self._in_order(self._say(self._at(t)))
+        """Time passes, samples or not (a live run calls this every second): say that no
+        sensor answers, pause when the trunk sensor has gone quiet, and let the coach speak."""
+        t = self._at(t)
+        events: list[Event] = []
+        waited = t - self._started_at >= self.settings.connect_wait_s
+        unheard = self.state is RunState.CONNECTING and not self._connected
+        if unheard and waited and not self._said_none:
+            self._said_none = True
+            self.coach.announce("no-sensor", t)
+        quiet_s = self.settings.pause_after_s + self.settings.analysis.hop_s
+        moving = self.state in (RunState.WARMUP, RunState.RUNNING)
+        if moving and self._ever_ran and not self._held and t - self._last_t >= quiet_s:
+            events += self._set_state(RunState.PAUSED, t)  # no steps heard: stopped, for us
+        return self._in_order(events + self._say(t))
 
     # The runner's own controls: at run time `t`, or the engine's own time ---------------
 

@@ -46,15 +46,8 @@ class Lifecycle:
         self.phase = Phase.CONNECTING
         self.paused_by = None
 
-    def data(self) -> None:
-        """The first sample arrived: the sensors are there."""
-        if self.phase is Phase.CONNECTING:
-            self.phase = Phase.WARMUP
-
     def engine(self, state: str, held: bool) -> None:
-        """The engine changed state (warmup, running, paused, finished)."""
-        if self.phase is Phase.CONNECTING and state != Phase.FINISHED:
-            return  # the engine starts in warm-up before any sensor has said a word
+        """The engine changed state (connecting, warmup, running, paused, finished)."""
         self.phase = Phase(state)
         if self.phase is Phase.PAUSED:
             self.paused_by = "you" if held else "stopped running"

@@ -180,8 +180,11 @@ class LiveSource:
                 )
             except Exception as err:  # whatever went wrong, this sensor's task must go on
                 problem = self.transport.explain(err)
-                # Say each new problem once; the same one again only in the detailed log.
-                level = logging.INFO if problem == said.get(sensor.address) else logging.WARNING
+                # Say each new problem once, until the sensor first connects; the same one
+                # again, or any while a lost sensor is sought (the run has said "lost"),
+                # only in the detailed log.
+                again = problem == said.get(sensor.address) or self.connections[sensor.address]
+                level = logging.INFO if again else logging.WARNING
                 said[sensor.address] = problem
                 log.log(level, "%s: %s; trying again in %.0f s", sensor.label, problem, wait)
                 await asyncio.sleep(wait)

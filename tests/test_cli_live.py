@@ -5,10 +5,13 @@ started again, and keep a raw log that replays to the same sensor events."""
 from __future__ import annotations
 
 import json
+import queue
 import signal
 import socket
 import subprocess
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -39,72 +42,115 @@ def simulator(port: int, start: float) -> subprocess.Popen[str]:
     raise AssertionError(f"the simulator did not start (exit {proc.wait()})")
 
 
-def stop(proc: subprocess.Popen[str]) -> None:
+def stop(proc: subprocess.Popen[str]) -> str:
+    """Stop the simulator as a runner would (Ctrl-C); what it printed meanwhile."""
     proc.send_signal(signal.SIGINT)
-    proc.wait(timeout=20)
+    return proc.communicate(timeout=20)[0]
+
+
+class Events:
+    """The JSON lines a running `companion run --json` prints, read as they come."""
+
+    def __init__(self, proc: subprocess.Popen[str]):
+        self.proc = proc
+        self.seen: list[dict[str, Any]] = []
+        self._lines: queue.Queue[str | None] = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self._lines.put(line)
+        self._lines.put(None)
+
+    def until(self, wanted: Callable[[dict[str, Any]], bool], timeout: float = 60) -> None:
+        """Wait for the first event (from now on) that `wanted` picks."""
+        deadline = time.monotonic() + timeout
+        while True:
+            line = self._lines.get(timeout=max(0.1, deadline - time.monotonic()))
+            if line is None:
+                raise AssertionError(f"the run ended first: {self.seen[-3:]}")
+            self.seen.append(json.loads(line))
+            if wanted(self.seen[-1]):
+                return
+
+    def rest(self) -> list[dict[str, Any]]:
+        while (line := self._lines.get(timeout=60)) is not None:
+            self.seen.append(json.loads(line))
+        return self.seen
+
+
+def said(text: str) -> Callable[[dict[str, Any]], bool]:
+    return lambda e: e["kind"] == "cue" and e["text"] == text
+
+
+def links(events: list[dict[str, Any]], link: str) -> set[str]:
+    return {e["id"] for e in events if e["kind"] == "sensor" and e["link"] == link}
 
 
 def test_scan_pair_run_and_survive_a_restarted_simulator(tmp_path: Path) -> None:
     port = free_port()
     transport = f"bumble:tcp-client:127.0.0.1:{port}"
     sim = simulator(port, start=40)
-    try:
-        found = companion("scan", "--seconds", "1.5", "--json", "--transport", transport)
-        assert found.returncode == 0, found.stderr
-        heard = {d["address"]: d for d in json_lines_plain(found.stdout)}
-        assert "Polar accelerometer" in heard[STRAP]["profiles"]
-        assert heard[FOOTPOD]["profiles"][0].startswith("footpod")
-        for address, role in ((FOOTPOD, "footpod"), (STRAP, "pelvis")):
-            done = companion("pair", address, "--role", role, "--transport", transport)
-            assert done.returncode == 0 and "Paired Virtual" in done.stdout, done.stderr
-        wrong = companion("pair", FOOTPOD, "--role", "chest", "--transport", transport)
-        assert wrong.returncode != 0 and "cannot be the chest sensor" in wrong.stderr
+    found = companion("scan", "--seconds", "1.5", "--json", "--transport", transport)
+    assert found.returncode == 0, found.stderr
+    heard = {d["address"]: d for d in json_lines_plain(found.stdout)}
+    assert "Polar accelerometer" in heard[STRAP]["profiles"]
+    assert heard[FOOTPOD]["profiles"][0].startswith("footpod")
+    for address, role in ((FOOTPOD, "footpod"), (STRAP, "pelvis")):
+        done = companion("pair", address, "--role", role, "--transport", transport)
+        assert done.returncode == 0 and "Paired Virtual" in done.stdout, done.stderr
+    wrong = companion("pair", FOOTPOD, "--role", "chest", "--transport", transport)
+    assert wrong.returncode != 0 and "cannot be the chest sensor" in wrong.stderr
+    quitted = [stop(sim)]  # the sensors are switched off before the run starts
 
-        run = subprocess.Popen(
-            [
-                COMPANION,
-                "run",
-                "--transport",
-                transport,
-                "--minutes",
-                "0.6",
-                "--json",
-                "--audio",
-                "files",
-                "--out",
-                str(tmp_path / "wavs"),
-            ],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        time.sleep(10)
-        stop(sim)  # the sensors vanish with it
-        time.sleep(4)
-        sim = simulator(port, start=70)
-        out, err = run.communicate(timeout=90)
-    finally:
-        stop(sim)
-    assert run.returncode == 0, err
-    events = json_lines(out)
-    links = [(e["id"], e["link"]) for e in events if e["kind"] == "sensor"]
-    for name in ("Virtual Footpod", "Virtual Strap"):
-        assert [link for who, link in links if who == name] == ["connected", "lost", "back"]
-    said = [e["text"] for e in events if e["kind"] == "cue" and e["category"] == "system"]
-    assert (
-        "Footpod lost. I'll keep trying." in said and "Hip sensor lost. I'll keep trying." in said
+    wavs = tmp_path / "wavs"
+    command = [COMPANION, "run", "--transport", transport, "--json", "--audio", "files"]
+    run = subprocess.Popen(
+        [*command, "--out", str(wavs)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
-    back = max(e["t"] for e in events if e["kind"] == "sensor" and e["link"] == "back")
-    moving = [e for e in events if e["kind"] == "metrics" and e["t"] > back and e["running"]]
-    assert moving, "no running metrics after the sensors came back"
-    assert events[-1]["kind"] == "summary"
+    events, both = Events(run), {"Virtual Footpod", "Virtual Strap"}
+    try:
+        events.until(said("No sensor is answering yet. Are they on, and close by?"))
+        assert [e["state"] for e in events.seen if e["kind"] == "state"] == ["connecting"]
+        sim = simulator(port, start=40)  # the runner switches them on
+        events.until(lambda e: e["kind"] == "metrics" and e["running"])
+        events.until(lambda e: links(events.seen, "connected") == both, timeout=30)
+        quitted.append(stop(sim))  # the sensors vanish mid-run
+        events.until(lambda e: links(events.seen, "lost") == both)
+        sim = simulator(port, start=70)
+        events.until(lambda e: links(events.seen, "back") == both)
+        for name in ("Footpod", "Hip sensor"):
+            if not any(said(f"{name} is back.")(e) for e in events.seen):
+                events.until(said(f"{name} is back."))
+        events.until(lambda e: e["kind"] == "metrics" and e["running"])
+        run.send_signal(signal.SIGINT)  # the runner ends the run
+        seen = events.rest()
+        err = run.communicate(timeout=60)[1]
+    finally:
+        run.kill()
+        quitted.append(stop(sim))
+    assert run.returncode == 0, err
+    for output in (err, *quitted):  # one line for each problem, plain text
+        assert "Traceback" not in output and "\x1b[" not in output, output
+    spoken = [e["text"] for e in seen if e["kind"] == "cue" and e["category"] == "system"]
+    for name in ("Footpod", "Hip sensor"):
+        for news in ("connected.", "lost. I'll keep trying.", "is back."):
+            assert spoken.count(f"{name} {news}") == 1, spoken
+    per_sensor = [(e["id"], e["link"]) for e in seen if e["kind"] == "sensor"]
+    for name in both:
+        assert [link for who, link in per_sensor if who == name] == ["connected", "lost", "back"]
+    assert [e["t"] for e in seen] == sorted(e["t"] for e in seen)  # told in time order
+    states = [e["state"] for e in seen if e["kind"] == "state"]
+    assert states[:2] == ["connecting", "warmup"] and states[-1] == "finished"
+    assert seen[-1]["kind"] == "summary"
 
-    log = Path(next(e for e in events if e["kind"] == "start")["notes"][-1].split(" in ")[-1])
+    log = Path(next(e for e in seen if e["kind"] == "start")["notes"][-1].split(" in ")[-1])
     assert log.exists() and log.stat().st_mode & 0o777 == 0o600
     replay = replay_json(log, tmp_path / "replay-wavs")
     assert replay.returncode == 0, replay.stderr
     replayed = [(e["id"], e["link"]) for e in json_lines(replay.stdout) if e["kind"] == "sensor"]
-    assert replayed == links
+    assert replayed == per_sensor
     with Store(paths.history_db()) as history:  # kept in the history too, lost and back
         kept = history.run()
         assert kept.kind == "live" and kept.state == "finished"

@@ -214,6 +214,7 @@ def test_lost_back_and_low_battery_are_each_said_once() -> None:
         events += engine.coach_tick(sample.t + 10)  # time for the coach to speak
     said = [(e.id, e.text) for e in of(CueSpoken, events) if e.category == "system"]
     assert said == [
+        ("sensor-connected", "Chest sensor connected."),
         ("sensor-lost", "Chest sensor lost. I'll keep trying."),
         ("sensor-back", "Chest sensor is back."),
         ("battery-low", "Chest sensor battery low."),
@@ -291,8 +292,8 @@ def test_splits_by_distance_and_time_tell_distance_pace_and_cadence() -> None:
     said = of(CueSpoken, no_pod.split(40.0))
     assert said[0].text == "0 seconds. Cadence not known yet."
     assert no_pod.heart_rate(50.0) == []  # no strap, nothing to say
-    no_pod.feed(HeartRateSample(55.0, 151.4))
-    assert of(CueSpoken, no_pod.heart_rate(60.0))[0].text == "Heart rate 151 beats."
+    no_pod.feed(HeartRateSample(55.0, 151.4))  # the first data: "Warm up easy ..."
+    assert of(CueSpoken, no_pod.heart_rate(65.0))[0].text == "Heart rate 151 beats."
 
 
 def test_check_ins_and_splits_come_by_running_time_never_while_paused(
@@ -325,3 +326,56 @@ def test_check_ins_and_splits_come_by_running_time_never_while_paused(
     assert [t for t, *_ in said] == sorted(t for t, *_ in said)
     # The same moments however the samples come (a live run's small batches, a replay's big).
     assert [(t, cue) for t, cue, *_ in scheduled(10.0)] == [(t, cue) for t, cue, *_ in said]
+
+
+def test_a_run_connects_before_it_warms_up() -> None:
+    """Nothing is said about warming up until a sensor sends data; a run whose sensors do not
+    answer says so once, and each sensor is named once when it connects."""
+    engine = RunEngine(load_catalogue(), load_rules())
+    events = engine.start(0.0)
+    for t in range(1, 40):
+        events += engine.coach_tick(float(t))
+    events += engine.feed(SensorStatus(40.0, "H10", "chest", Link.CONNECTED))
+    events += engine.feed(SensorStatus(40.5, "Stryd", "footpod", Link.CONNECTED))
+    for t in range(41, 48):
+        events += engine.coach_tick(float(t))
+    events += engine.feed(FootpodSample(48.0, 3.0, 170.0, 1.0, 0.0))
+    for t in range(49, 60):
+        events += engine.coach_tick(float(t))
+    states = [(e.t, e.state) for e in of(StateChanged, events)]
+    assert states[:2] == [(0.0, "connecting"), (48.0, "warmup")]
+    said = [(e.t, e.text) for e in of(CueSpoken, events)]
+    assert [text for _, text in said] == [
+        "No sensor is answering yet. Are they on, and close by?",
+        "Chest sensor connected.",
+        "Footpod connected.",
+        "Warm up easy. I'm learning your form.",
+    ]
+    assert said[0][0] == 15.0 and said[-1][0] >= 48.0
+    assert [e.t for e in events] == sorted(e.t for e in events)
+
+
+def test_a_trunk_sensor_gone_quiet_pauses_the_run_when_it_goes_quiet(running_data: Path) -> None:
+    """A live run hears nothing from its trunk sensor: it pauses then (a few seconds on), in
+    time order with the sensor's own news, not when the data comes back."""
+    hip = load_recording(OUTDOOR).track("hip")
+    engine = RunEngine(load_catalogue(), load_rules())
+    events = engine.start(0.0)
+    for batch in hip.batches(0.2):
+        t = float(batch.t[0])
+        if 230 <= t < 260:
+            continue  # the strap dropped out for 30 s in the middle of running
+        if t >= 300:
+            break
+        events += engine.feed(batch)
+        events += engine.coach_tick(t)
+        if t == 229.8:
+            events += engine.feed(SensorStatus(230.0, "hip", "pelvis", Link.LOST))
+            for tick in range(230, 260):
+                events += engine.coach_tick(float(tick))
+            events += engine.feed(SensorStatus(259.9, "hip", "pelvis", Link.BACK))
+    shown = [(e.t, e.kind, getattr(e, "state", getattr(e, "link", None))) for e in events]
+    assert [e[0] for e in shown] == sorted(e[0] for e in shown)
+    paused = [t for t, kind, what in shown if kind == "state" and what == "paused"]
+    assert paused and 230 < paused[0] <= 236
+    assert any(kind == "state" and what == "running" and t >= 260 for t, kind, what in shown)
