@@ -108,11 +108,9 @@ def analyze(
     table = MinuteTable(engine.settings.analysis.hop_s)
     engine.on_second = table.add
     engine.start()
-    end = 0.0
     for sample in samples:
         engine.feed(sample)
-        end = max(end, float(sample.t[-1]) if isinstance(sample.t, np.ndarray) else sample.t)
-    _, stats = engine.finish(end)
+    _, stats = engine.finish()
     return Analysis(
         name=name,
         duration_s=stats.duration_s,

@@ -472,7 +472,8 @@ class RunEngine:
         )
 
     def finish(self, t: float | None = None) -> tuple[list[Event], RunStats]:
-        """End the run: close open drifts and total it up."""
+        """End the run at `t` (default: the last sample's time): close open drifts and
+        total it up."""
         events: list[Event] = []
         for w in self.analysis.flush():
             events += self._on_window(w)
@@ -487,6 +488,7 @@ class RunEngine:
             cadence_spm=float(np.mean(self._cadences)) if self._cadences else None,
             judged_s=self._judged_s,
             held_s=self._held_s,
+            learn_s=self.settings.warmup_s + self.settings.baseline_s,
             episodes=tuple(self.episodes),
             form_cues=sum(c.category == Category.FORM.value for c in self.cues),
             cues=len(self.cues),

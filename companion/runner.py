@@ -179,17 +179,10 @@ def record(plan: Plan, base: Path, files: dict[str, str]) -> RunRecorder | None:
 
 def recording_plan(recording: Recording, sensor: str | None = None) -> Plan:
     """Replay a recording in the data folder's format."""
-    trunk = recording.trunk_tracks()
     if sensor is not None:
         tracks: tuple[AccelTrack, ...] = (recording.track(sensor),)
-    elif trunk:
-        tracks = trunk  # a chest and a pelvis sensor together give the lumbar arch
     else:
-        names = ", ".join(tr.sensor for tr in recording.accel)
-        raise RunError(
-            f"{recording.name}: no sensor on the trunk (found {names}); say which one and "
-            "where it sat, for example --sensor acc --placement acc=pelvis"
-        )
+        tracks = recording.require_trunk()  # chest and pelvis together give the lumbar arch
     header = RunStarted(
         t=0.0,
         source=recording.name,

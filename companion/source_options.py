@@ -90,4 +90,5 @@ def open_samples(args: argparse.Namespace) -> tuple[Iterator[Sample], tuple[str,
         )
     else:
         recording = load_recording(path, trial=args.trial, placements=dict(args.placement))
+    recording.require_trunk()  # posture is read from the trunk: say so rather than find nothing
     return (sample for _, sample in timed_samples(recording, CHUNK_S)), recording.notes, CHUNK_S

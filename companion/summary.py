@@ -61,6 +61,7 @@ class RunStats:
     heart_rate_bpm: float | None = None
     distance_m: float | None = None
     cue_results: tuple[CueResult, ...] = ()
+    learn_s: float | None = None  # running before form is judged (warm-up and learning)
 
     @property
     def form_held(self) -> float | None:
@@ -165,6 +166,19 @@ def _helped(stats: RunStats) -> str | None:
     return f"“{wording}” helped: corrected in {spoken_duration(after)}."
 
 
+def _not_judged(stats: RunStats) -> str:
+    """Why a run's form was not judged: too little running to learn it from."""
+    need = stats.learn_s
+    if need is None or stats.running_s >= need:
+        return "Too short to learn your form this time."
+    takes = f"Too short to learn your form: that takes {spoken_duration(need)} of steady running"
+    if stats.running_s > 0:
+        return f"{takes}, and this run had {spoken_duration(stats.running_s)}."
+    if stats.duration_s >= need:  # long enough, but never running (walking, a loose sensor)
+        return "No steady running heard, so your form was not learned."
+    return f"{takes}."
+
+
 def _when(then: datetime, now: datetime) -> str:
     days = (now.date() - then.astimezone(now.tzinfo).date()).days
     if days <= 0:
@@ -224,7 +238,7 @@ def summary_text(
         first += f", heart rate {round(stats.heart_rate_bpm)}"
     parts = [first + "."]
     if stats.form_held is None:
-        parts.append("Too short to learn your form this time.")
+        parts.append(_not_judged(stats))
         return " ".join(parts)
     held, judged = _minutes(stats.held_s), _minutes(stats.judged_s)
     if judged >= 2:

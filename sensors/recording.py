@@ -3,36 +3,41 @@
 The format, one row per time step:
 
 - ``t_s``: seconds (required, increasing; a ``trial`` column may restart it per trial);
-- accelerometer columns ``<sensor>_<axis>_<unit>``: axis ``x``/``y``/``z`` in the sensor's
-  own frame, or ``v``/``ap``/``ml`` for a sensor already in body axes (a missing axis reads
-  0); unit ``g`` or ``ms2`` (m/s²). ``hip_x_g`` or ``sacrum_v_g`` for example;
+- accelerometer columns ``<sensor>_<axis>_<unit>``: axes ``x``, ``y``, ``z`` in the
+  sensor's own frame (all three), or ``v``, ``ap``, ``ml`` for a sensor already in body
+  axes (``v`` at least; a body axis not measured reads 0); unit ``g`` or ``ms2`` (m/s²).
+  ``hip_x_g`` or ``sacrum_v_g`` for example; names are read without regard to case;
 - gyroscope columns the same way with unit ``dps`` (degrees per second): ``chest_x_dps``;
 - optional ``footpod_speed_mps``, ``footpod_cadence_spm``, ``footpod_stride_m``,
   ``footpod_distance_m`` and ``hr_bpm`` columns, empty where there is no reading;
-- any other column is ignored. Files may be gzip- or xz-compressed (``.gz``, ``.xz``).
+- any other column is ignored (one that looks like an axis is named in the notes). Files
+  may be gzip- or xz-compressed (``.gz``, ``.xz``).
 
 The sensor name says where it sat (``hip``, ``sacrum``, ``chest``, ``ankle`` ...), which
 sets its placement unless the caller says otherwise.
+
+What the numbers say about themselves is checked too (sensors/plausible.py): a sample rate
+a sensor could have, and gravity reading about 1 g, so that a unit mislabelled is refused
+with the way to say it rather than analysed into nonsense.
 """
 
 from __future__ import annotations
 
-import csv
-import gzip
 import heapq
-import io
 import itertools
-import lzma
-import re
-import warnings
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Generic, TypeVar
 
 import numpy as np
+import numpy.typing as npt
 
 from sensors.clock import Clock
+from sensors.csvfile import CsvTable, listed
+from sensors.csvfile import RecordingError as RecordingError
+from sensors.plausible import G as G
+from sensors.plausible import RateProblem, rate_problem, sample_rate, unit_problem
 from sensors.samples import (
     AccelBatch,
     FloatArray,
@@ -42,39 +47,28 @@ from sensors.samples import (
     Placement,
     Sample,
 )
-
-G = 9.80665  # m/s² per g
-TRIAL_GAP_S = 1.0  # gap left between the trials of a multi-trial file replayed in one go
-
-_MOTION_COLUMN = re.compile(
-    r"^(?P<sensor>[a-z][a-z0-9]*)_(?P<axis>x|y|z|v|ap|ml)_(?P<unit>g|ms2|dps)$"
+from sensors.sensor_columns import (
+    AXIS_ORDER,
+    AXIS_WORDS,
+    SensorColumns,
+    known_name,
+    known_off_trunk,
+    motion_layout,
+    placement_for,
+    trunk_names,
 )
+
+TRIAL_GAP_S = 1.0  # gap left between the trials of a multi-trial file replayed in one go
+EXAMPLE_HEADER = "t_s,hip_x_g,hip_y_g,hip_z_g"
+
 _FOOTPOD_COLUMNS = {
     "footpod_speed_mps": "speed_mps",
     "footpod_cadence_spm": "cadence_spm",
     "footpod_stride_m": "stride_m",
     "footpod_distance_m": "distance_m",
 }
-_PLACEMENT_BY_NAME = {
-    **dict.fromkeys(("hip", "pelvis", "sacrum", "waist", "lowback", "lumbar"), Placement.PELVIS),
-    **dict.fromkeys(("chest", "sternum", "trunk", "thorax"), Placement.CHEST),
-}
-_AXIS_ORDER = {"x": 0, "y": 1, "z": 2, "ap": 0, "ml": 1, "v": 2}
 B = TypeVar("B", AccelBatch, GyroBatch)
-
-
-class RecordingError(ValueError):
-    """A recording file that cannot be read, with the file and what is wrong in it."""
-
-    def __init__(self, path: Path | str, problem: str):
-        super().__init__(f"{path}: {problem}")
-        self.path = Path(path)
-        self.problem = problem
-
-
-def placement_for(sensor: str) -> Placement:
-    """The placement a sensor name implies (``hip`` → pelvis, ``chest`` → chest)."""
-    return _PLACEMENT_BY_NAME.get(sensor.lower(), Placement.OTHER)
+IntArray = npt.NDArray[np.intp]
 
 
 @dataclass(frozen=True)
@@ -86,7 +80,7 @@ class _Track(Generic[B]):
 
     @property
     def rate_hz(self) -> float:
-        return float(1.0 / np.median(np.diff(self.t))) if self.t.size > 1 else 0.0
+        return sample_rate(self.t)
 
     def batch(self, t: FloatArray, xyz: FloatArray) -> B:
         raise NotImplementedError
@@ -129,6 +123,7 @@ class Recording:
     heart_rate: tuple[HeartRateSample, ...] = ()
     notes: tuple[str, ...] = field(default=())
     gyro: tuple[GyroTrack, ...] = ()
+    path: Path | None = None  # the file it was read from
 
     @property
     def duration_s(self) -> float:
@@ -138,7 +133,7 @@ class Recording:
 
     def track(self, sensor: str) -> AccelTrack:
         for tr in self.accel:
-            if tr.sensor == sensor:
+            if tr.sensor in (sensor, sensor.lower()):
                 return tr
         names = ", ".join(tr.sensor for tr in self.accel) or "none"
         raise KeyError(f"{self.name} has no sensor {sensor!r} (it has: {names})")
@@ -147,50 +142,116 @@ class Recording:
         """Tracks worn on the trunk (chest or pelvis): the ones posture is read from."""
         return tuple(tr for tr in self.accel if tr.placement is not Placement.OTHER)
 
+    def require_trunk(self) -> tuple[AccelTrack, ...]:
+        """The trunk tracks; when there are none, a `RecordingError` saying why each sensor
+        is not one and how to say where it sat."""
+        trunk = self.trunk_tracks()
+        if trunk:
+            return trunk
 
-def _open_text(path: Path) -> io.TextIOBase:
-    if path.suffix == ".gz":
-        return gzip.open(path, "rt", encoding="utf-8")
-    if path.suffix == ".xz":
-        return lzma.open(path, "rt", encoding="utf-8")
-    return path.open("r", encoding="utf-8")
+        def why(sensor: str) -> str:
+            if known_off_trunk(sensor):
+                return f"{sensor!r} sat off the trunk"
+            if placement_for(sensor) is not Placement.OTHER:
+                return f"{sensor!r} was placed off the trunk (--placement)"
+            return f"{sensor!r} is not a name for the chest or pelvis"
+
+        unknown = [tr.sensor for tr in self.accel if not known_name(tr.sensor)]
+        example = (unknown or [tr.sensor for tr in self.accel])[0]
+        whys = ", ".join(why(tr.sensor) for tr in self.accel)
+        raise RecordingError(
+            self.path or self.name,
+            f"no sensor on the trunk to coach from ({whys}; the names taken as the trunk are "
+            f"{trunk_names()}): say where it sat, for example --placement {example}=pelvis "
+            f"or --placement {example}=chest",
+        )
 
 
-def _read_columns(path: Path, wanted: list[str], header: list[str]) -> dict[str, FloatArray]:
-    cols = [header.index(name) for name in wanted]
-    try:
-        with _open_text(path) as fh, warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)  # "no data": reported below instead
-            data = np.loadtxt(fh, delimiter=",", skiprows=1, usecols=cols, ndmin=2)
-    except ValueError:
-        data = _read_slowly(path, cols, header)
-    except (OSError, EOFError, lzma.LZMAError) as err:
-        raise RecordingError(path, f"cannot read the file: {err}") from None
-    return {name: data[:, i].astype(np.float64) for i, name in enumerate(wanted)}
+def _unknown_name_note(sensor: str) -> str:
+    return (
+        f"{sensor} is not taken as a trunk sensor (its name is not one for the chest or "
+        f"pelvis): if it sat there, say --placement {sensor}=pelvis or {sensor}=chest"
+    )
 
 
-def _read_slowly(path: Path, cols: list[int], header: list[str]) -> FloatArray:
-    """Row by row: empty cells (no footpod reading on that row) become NaN, and anything
-    else that is not a number is refused with its line and column."""
-    rows: list[list[float]] = []
-    try:
-        with _open_text(path) as fh:
-            reader = csv.reader(fh)
-            next(reader, None)
-            for line, row in enumerate(reader, start=2):
-                values = []
-                for c in cols:
-                    cell = row[c].strip() if c < len(row) else ""
-                    try:
-                        values.append(float(cell) if cell else np.nan)
-                    except ValueError:
-                        raise RecordingError(
-                            path, f"line {line}, column {header[c]!r}: {cell!r} is not a number"
-                        ) from None
-                rows.append(values)
-    except (OSError, EOFError, lzma.LZMAError) as err:
-        raise RecordingError(path, f"cannot read the file: {err}") from None
-    return np.array(rows, dtype=np.float64).reshape(-1, len(cols))
+class _Checked:
+    """A file's rows as read (`rows`: their index in the file; `t`: their times in
+    seconds), and the checks every sensor's columns pass. `time_hint` says how to give
+    times of the unit a `RateProblem` suspects."""
+
+    def __init__(
+        self,
+        table: CsvTable,
+        rows: IntArray,
+        t: FloatArray,
+        data: dict[str, FloatArray],
+        time_column: str,
+        time_hint: Callable[[RateProblem], str],
+        seconds_per_tick: float = 1.0,
+    ):
+        self.table, self.rows, self.t, self.data = table, rows, t, data
+        self.time_column, self.time_hint = time_column, time_hint
+        self.seconds_per_tick = seconds_per_tick
+
+    def refuse(self, problem: str) -> RecordingError:
+        return RecordingError(self.table.path, problem)
+
+    def line(self, i: int) -> int:
+        """The file's line of row `i` of what is kept."""
+        return self.table.line_of(int(self.rows[i]))
+
+    def times(self) -> None:
+        if self.t.size == 0:
+            raise self.refuse("the file has a header but no rows")
+        steps = np.diff(self.t)
+        if np.any(steps <= 0):
+            bad = int(np.argmax(steps <= 0)) + 1
+            raise self.refuse(
+                f"line {self.line(bad)}: the time in {self.time_column!r} does not increase "
+                f"({self.t[bad - 1]:g} then {self.t[bad]:g})"
+            )
+
+    def values(
+        self, sensor: str, columns: list[str], divide: float = 1.0
+    ) -> tuple[FloatArray, FloatArray]:
+        """(times, n×len(columns) values) of the rows where the sensor has a sample: every
+        column numbers, each row all or none of them, at a plausible rate."""
+        values = np.column_stack([self.data[c] for c in columns])
+        nan = np.isnan(values)
+        for j, col in enumerate(columns):
+            if nan[:, j].all():
+                raise self.refuse(f"column {col!r} holds no numbers: every row is empty")
+        inf = np.isinf(values)
+        if inf.any():
+            i, j = np.argwhere(inf)[0]
+            raise self.refuse(
+                f"line {self.line(i)}, column {columns[j]!r}: {values[i, j]:g} is not a reading"
+            )
+        some = nan.any(axis=1) & ~nan.all(axis=1)
+        if some.any():
+            i = int(np.argmax(some))
+            j = int(np.argmax(nan[i]))
+            raise self.refuse(
+                f"line {self.line(i)}, column {columns[j]!r}: empty where "
+                f"{sensor}'s other columns have readings"
+            )
+        keep = ~nan[:, 0]
+        t = self.t[keep]
+        if t.size < 2:
+            raise self.refuse(f"{sensor} has a single sample: a recording needs many")
+        problem = rate_problem(t, self.seconds_per_tick)
+        if problem is not None:
+            hint = self.time_hint(problem)
+            raise self.refuse(problem.words(self.time_column, sensor) + hint)
+        return t, values[keep] / divide
+
+
+def _xyz(s: SensorColumns, values: FloatArray) -> FloatArray:
+    """A sensor's columns in the (x, y, z) order of a track: body axes ap, ml, v."""
+    xyz = np.zeros((values.shape[0], 3))
+    for j, axis in enumerate(s.axes):
+        xyz[:, AXIS_ORDER[axis]] = values[:, j]
+    return xyz
 
 
 def load_recording(
@@ -205,46 +266,40 @@ def load_recording(
     one, otherwise they are laid end to end with a one-second gap between them.
     """
     path = Path(path)
-    try:
-        with _open_text(path) as fh:
-            header = [h.strip() for h in fh.readline().strip().split(",")]
-    except (OSError, EOFError, UnicodeDecodeError, lzma.LZMAError) as err:
-        raise RecordingError(path, f"cannot read the file: {err}") from None
-    if "t_s" not in header:
-        raise RecordingError(path, f"no 't_s' column (columns: {', '.join(header)})")
+    table = CsvTable.open(path, EXAMPLE_HEADER)
+    t_col = table.find("t_s")
+    if t_col is None:
+        raise RecordingError(path, f"no 't_s' column (columns: {listed(table.header)})")
+    layout = motion_layout(path, table.header)
+    trial_col = table.find("trial")
+    extra = {
+        name: col for name in [*_FOOTPOD_COLUMNS, "hr_bpm"] if (col := table.find(name)) is not None
+    }
+    motion = [c for s in (*layout.accel, *layout.gyro) for c in s.columns]
+    wanted = [t_col, *([trial_col] if trial_col else []), *motion, *extra.values()]
+    data = table.read(list(dict.fromkeys(wanted)))
+    t = data[t_col]
+    rows = np.arange(t.size)
+    if np.isnan(t).any():
+        line = table.line_of(int(np.argmax(np.isnan(t))))
+        raise RecordingError(path, f"line {line}: no time in {t_col!r}")
 
-    accel_cols: dict[str, dict[str, tuple[str, str]]] = {}
-    gyro_cols: dict[str, dict[str, tuple[str, str]]] = {}
-    for name in header:
-        m = _MOTION_COLUMN.match(name)
-        if m and m["sensor"] not in ("footpod", "hr"):
-            into = gyro_cols if m["unit"] == "dps" else accel_cols
-            into.setdefault(m["sensor"], {})[m["axis"]] = (name, m["unit"])
-    if not accel_cols:
-        raise RecordingError(
-            path, "no accelerometer columns named like 'hip_x_g' or 'sacrum_v_g' were found"
-        )
-    extra = [c for c in header if c in _FOOTPOD_COLUMNS or c == "hr_bpm"]
-    wanted = ["t_s"] + (["trial"] if "trial" in header else [])
-    motion = [*accel_cols.values(), *gyro_cols.values()]
-    wanted += [col for axes in motion for col, _ in axes.values()] + extra
-    data = _read_columns(path, wanted, header)
-    if data["t_s"].size == 0:
-        raise RecordingError(path, "the file has a header but no rows")
-    if not np.all(np.isfinite(data["t_s"])):
-        raise RecordingError(path, "some rows have no time in 't_s'")
-
-    t = data["t_s"]
     notes: list[str] = []
-    if "trial" in data:
-        trials = data["trial"].astype(int)
+    if trial_col is not None:
+        if np.isnan(data[trial_col]).any():
+            line = table.line_of(int(np.argmax(np.isnan(data[trial_col]))))
+            raise RecordingError(path, f"line {line}: no trial number in {trial_col!r}")
+        trials = data[trial_col].astype(int)
         order = list(dict.fromkeys(trials.tolist()))
         if trial is not None:
             if trial not in order:
-                raise RecordingError(path, f"no trial {trial} (trials: {order})")
+                raise RecordingError(
+                    path, f"no trial {trial} (its trials: {listed([str(n) for n in order])})"
+                )
             keep = trials == trial
             data = {k: v[keep] for k, v in data.items()}
-            t = data["t_s"] - data["t_s"][0]
+            rows = rows[keep]
+            t = data[t_col] - data[t_col][0]
             notes.append(f"trial {trial}")
         else:
             t = t.copy()
@@ -254,40 +309,59 @@ def load_recording(
                 t[sel] = t[sel] - t[sel][0] + offset
                 offset = float(t[sel][-1]) + TRIAL_GAP_S
             notes.append(f"{len(order)} trials laid end to end, {TRIAL_GAP_S:g} s apart")
-    _check_times(path, t, "t_s")
 
-    def columns(sensor: str, axes: dict[str, tuple[str, str]]) -> tuple[FloatArray, ...]:
-        xyz = np.zeros((t.size, 3))
-        for axis, (col, unit) in axes.items():
-            xyz[:, _AXIS_ORDER[axis]] = data[col] / (G if unit == "ms2" else 1.0)
-        finite = np.all(np.isfinite(xyz), axis=1)
-        return t[finite], xyz[finite]
+    def time_hint(p: RateProblem) -> str:
+        ms = p.looks_like == "ms"
+        return f": {t_col} must be seconds, and these look like milliseconds" if ms else ""
+
+    check = _Checked(table, rows, t, data, t_col, time_hint)
+    check.times()
+    placed = {k.lower(): v for k, v in (placements or {}).items()}
+    names = [s.sensor for s in layout.accel]
+    strays = [k for k in placed if k not in names]
+    if strays:
+        raise RecordingError(
+            path,
+            f"--placement names {strays[0]!r}, which is not a sensor of the file "
+            f"(its sensors: {', '.join(names)})",
+        )
 
     def place(sensor: str) -> Placement:
-        return (placements or {}).get(sensor, placement_for(sensor))
+        return placed.get(sensor, placement_for(sensor))
 
-    tracks = [AccelTrack(s, place(s), *columns(s, axes)) for s, axes in accel_cols.items()]
-    gyros = [GyroTrack(s, place(s), *columns(s, axes)) for s, axes in gyro_cols.items()]
+    tracks = []
+    for s in layout.accel:
+        times, values = check.values(s.sensor, s.columns, G if s.unit == "ms2" else 1.0)
+        xyz = _xyz(s, values)
+        problem = unit_problem(xyz, sample_rate(times), s.unit)
+        if problem is not None:
+            fix = problem.looks_like
+            rename = f"; if so, name its columns {s.renamed(fix)}" if fix else ""
+            raise RecordingError(path, f"sensor {s.sensor!r}: {problem.words()}{rename}")
+        tracks.append(AccelTrack(s.sensor, place(s.sensor), times, xyz))
+        missing = s.missing_body_axes()
+        if missing:
+            words = " and ".join(f"{a} ({AXIS_WORDS[a]})" for a in missing)
+            notes.append(f"{s.sensor} has no {words} axis in the file: read as 0")
+        if s.sensor not in placed and not known_name(s.sensor):
+            notes.append(_unknown_name_note(s.sensor))
+    gyros = []
+    for s in layout.gyro:
+        times, values = check.values(s.sensor, s.columns)
+        gyros.append(GyroTrack(s.sensor, place(s.sensor), times, _xyz(s, values)))
+    notes += layout.unread_words()
 
     footpod = []
-    if any(c in data for c in _FOOTPOD_COLUMNS):
-        fp = {field: data[c] for c, field in _FOOTPOD_COLUMNS.items() if c in data}
+    fp = {f: data[extra[c]] for c, f in _FOOTPOD_COLUMNS.items() if c in extra}
+    if fp:
         for i in np.flatnonzero(np.any([np.isfinite(v) for v in fp.values()], axis=0)):
-            values = {k: float(v[i]) for k, v in fp.items() if np.isfinite(v[i])}
-            footpod.append(FootpodSample(float(t[i]), **values))
-    heart = [
-        HeartRateSample(float(t[i]), float(data["hr_bpm"][i]))
-        for i in (np.flatnonzero(np.isfinite(data["hr_bpm"])) if "hr_bpm" in data else [])
-    ]
+            readings = {k: float(v[i]) for k, v in fp.items() if np.isfinite(v[i])}
+            footpod.append(FootpodSample(float(t[i]), **readings))
+    hr = data[extra["hr_bpm"]] if "hr_bpm" in extra else np.empty(0)
+    heart = [HeartRateSample(float(t[i]), float(hr[i])) for i in np.flatnonzero(np.isfinite(hr))]
     return Recording(
-        path.name, tuple(tracks), tuple(footpod), tuple(heart), tuple(notes), tuple(gyros)
+        path.name, tuple(tracks), tuple(footpod), tuple(heart), tuple(notes), tuple(gyros), path
     )
-
-
-def _check_times(path: Path, t: FloatArray, column: str) -> None:
-    if np.any(np.diff(t) <= 0):
-        bad = int(np.argmax(np.diff(t) <= 0)) + 2
-        raise RecordingError(path, f"times in {column!r} do not increase at data row {bad}")
 
 
 PLAIN_ROLES = ("t", "x", "y", "z", "gx", "gy", "gz")
@@ -305,47 +379,60 @@ def load_plain_csv(
     """A CSV file of any layout with one sensor in it (a header row, then numbers).
 
     `columns` maps t, x, y, z (and gx, gy, gz for a gyroscope, in degrees per second) to
-    the file's column names; `unit` is the accelerometer's, ``g`` or ``ms2``; times are
-    multiplied by `seconds_per_tick` (0.001 for milliseconds).
+    the file's column names (in any case); `unit` is the accelerometer's, ``g`` or ``ms2``;
+    times are multiplied by `seconds_per_tick` (0.001 for milliseconds).
     """
     path = Path(path)
     unknown = set(columns) - set(PLAIN_ROLES)
     if unknown:
-        raise RecordingError(path, f"unknown column role(s) {sorted(unknown)}: use {PLAIN_ROLES}")
+        raise RecordingError(
+            path,
+            f"unknown column role(s) {', '.join(sorted(unknown))}: the roles are "
+            + ", ".join(PLAIN_ROLES),
+        )
     missing = [r for r in ("t", "x", "y", "z") if r not in columns]
     if missing:
         raise RecordingError(path, f"say which column holds {', '.join(missing)} (--columns)")
     if unit not in ("g", "ms2"):
         raise RecordingError(path, f"unit {unit!r}: use g or ms2")
-    try:
-        with _open_text(path) as fh:
-            header = [h.strip().strip('"') for h in fh.readline().strip().split(",")]
-    except (OSError, EOFError, UnicodeDecodeError, lzma.LZMAError) as err:
-        raise RecordingError(path, f"cannot read the file: {err}") from None
-    absent = [c for c in columns.values() if c not in header]
+    table = CsvTable.open(path, ",".join(columns.values()))
+    found = {role: table.find(col) for role, col in columns.items()}
+    absent = [columns[r] for r, col in found.items() if col is None]
     if absent:
         raise RecordingError(
-            path, f"no column(s) {', '.join(map(repr, absent))} (columns: {', '.join(header)})"
+            path,
+            f"no column(s) {', '.join(map(repr, absent))} (columns: {listed(table.header)})",
         )
-    data = _read_columns(path, list(dict.fromkeys(columns.values())), header)
-    t = data[columns["t"]] * seconds_per_tick
-    if t.size == 0:
-        raise RecordingError(path, "the file has a header but no rows")
-    t = t - t[0]
-    _check_times(path, t, columns["t"])
+    cols = {role: col for role, col in found.items() if col is not None}
+    data = table.read(list(dict.fromkeys(cols.values())))
+    raw_t = data[cols["t"]]
+    if np.isnan(raw_t).any():
+        line = table.line_of(int(np.argmax(np.isnan(raw_t))))
+        raise RecordingError(path, f"line {line}: no time in {cols['t']!r}")
+    t = (raw_t - raw_t[0]) * seconds_per_tick if raw_t.size else raw_t
+
+    def time_hint(p: RateProblem) -> str:
+        if p.looks_like == "ms":
+            return ": if they are milliseconds, say --time-unit ms"
+        if p.looks_like == "s":
+            return ": if they are seconds, say --time-unit s"
+        return ""
+
+    check = _Checked(table, np.arange(t.size), t, data, cols["t"], time_hint, seconds_per_tick)
+    check.times()
     name = sensor or placement.value
-    scale = G if unit == "ms2" else 1.0
-
-    def axes(roles: tuple[str, str, str], divide: float) -> tuple[FloatArray, FloatArray]:
-        xyz = np.column_stack([data[columns[r]] for r in roles]) / divide
-        finite = np.all(np.isfinite(xyz), axis=1)
-        return t[finite], xyz[finite]
-
-    accel = AccelTrack(name, placement, *axes(("x", "y", "z"), scale))
+    accel_cols = [cols[r] for r in ("x", "y", "z")]
+    times, xyz = check.values("the sensor", accel_cols, G if unit == "ms2" else 1.0)
+    problem = unit_problem(xyz, sample_rate(times), unit)
+    if problem is not None:
+        fix = f"; if so, say --units {problem.looks_like}" if problem.looks_like else ""
+        raise RecordingError(path, f"{problem.words()}{fix}")
+    accel = AccelTrack(name, placement, times, xyz)
     gyro: tuple[GyroTrack, ...] = ()
-    if all(r in columns for r in ("gx", "gy", "gz")):
-        gyro = (GyroTrack(name, placement, *axes(("gx", "gy", "gz"), 1.0)),)
-    return Recording(path.name, (accel,), gyro=gyro)
+    if all(r in cols for r in ("gx", "gy", "gz")):
+        g_cols = [cols[r] for r in ("gx", "gy", "gz")]
+        gyro = (GyroTrack(name, placement, *check.values("the gyroscope", g_cols)),)
+    return Recording(path.name, (accel,), gyro=gyro, path=path)
 
 
 def timed_samples(

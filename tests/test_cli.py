@@ -128,11 +128,25 @@ def test_replay_takes_every_recording_in_the_data_folder(
     assert "Too short to learn your form" in events[-1]["text"]
 
 
+def test_a_five_second_trial_reports_its_length_and_why_nothing_was_judged(
+    running_data: Path, tmp_path: Path
+) -> None:
+    done = replay_json(TREADMILL, tmp_path, "--trial", "4")
+    assert done.returncode == 0, done.stderr
+    summary = json_lines(done.stdout)[-1]
+    assert summary["kind"] == "summary"
+    assert summary["stats"]["duration_s"] == pytest.approx(4.96, abs=0.05)  # rounded
+    assert summary["text"] == (
+        "Run complete: 5 seconds. "
+        "Too short to learn your form: that takes 3 minutes of steady running."
+    )
+
+
 def test_replay_refuses_bad_input_with_a_clear_message(running_data: Path, tmp_path: Path) -> None:
     done = companion("replay", str(RAW_SAMPLE), "--speed", "0")
     assert done.returncode == 2 and "--placement acc=pelvis" in done.stderr
     broken = tmp_path / "broken.csv"
-    broken.write_text("t_s,hip_x_g\n0,a\n")
+    broken.write_text("t_s,hip_x_g,hip_y_g,hip_z_g\n0,a,0,1\n")
     done = companion("replay", str(broken))
     assert done.returncode == 2 and str(broken) in done.stderr and "not a number" in done.stderr
     done = companion("replay", str(tmp_path / "missing.csv"))

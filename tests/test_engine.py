@@ -142,6 +142,19 @@ def test_short_recordings_learn_no_baseline_and_say_so(running_data: Path) -> No
     assert "Too short to learn your form" in summary_text(stats)
 
 
+@pytest.mark.parametrize(
+    ("duration_s", "running_s", "why"),
+    [
+        (5, 0, "Too short to learn your form: that takes 3 minutes of steady running."),
+        (100, 45, "that takes 3 minutes of steady running, and this run had 45 seconds."),
+        (1200, 0, "No steady running heard, so your form was not learned."),
+    ],
+)
+def test_a_run_not_judged_says_why(duration_s: float, running_s: float, why: str) -> None:
+    stats = RunStats(duration_s, running_s, None, 0, 0, (), 0, 0, learn_s=180)
+    assert summary_text(stats).endswith(why)
+
+
 def test_heart_rate_reaches_the_summary() -> None:
     track = AccelTrack(
         "chest", Placement.CHEST, np.arange(0, 5, 0.01), np.tile([0, 0, 1.0], (500, 1))

@@ -80,7 +80,23 @@ def test_footpod_and_heart_rate_columns_become_samples(tmp_path: Path) -> None:
             "t_s,hip_x_g,hip_y_g,hip_z_g\n0,1,2,3\n0.01,1,oops,3\n",
             "line 3, column .hip_y_g.: .oops. is not a number",
         ),
-        ("t_s,hip_x_g,hip_y_g,hip_z_g\n0,1,2,3\n0.02,1,2,3\n0.01,1,2,3\n", "do not increase"),
+        (
+            "t_s,hip_x_g,hip_y_g,hip_z_g\n0,1,2,3\n0.02,1,2,3\n0.01,1,2,3\n",
+            "line 4: the time in 't_s' does not increase \\(0.02 then 0.01\\)",
+        ),
+        ("t_s,hip_x_g,hip_y_g,hip_z_g\n0,0,1,0\n,0,1,0\n", "line 3: no time in 't_s'"),
+        ("t_s,hip_x_g,hip_y_g,hip_z_g\n0,0,1,0\n\n0.01,0,inf,0\n", "line 4, .*: inf is not"),
+        ("t_s,hip_x_g,hip_y_g,hip_x_G\n0,0,1,0\n", "two columns for hip's x axis"),
+        ("t_s,hip_x_g,hip_y_g,hip_v_g\n0,0,1,0\n", "hip mixes its own axes"),
+        ("t_s,hip_x_g,hip_y_g,hip_z_ms2\n0,0,1,0\n", "hip's columns mix units g and ms2"),
+        (
+            "t_s,hip_x_g,hip_y_g,hip_z_mg\n0,0,1,0\n",
+            "sensor 'hip' has no z axis .* 'hip_z_mg' is not read: its unit 'mg' is not one",
+        ),
+        ("t_s,hip_x_mps2\n0,0\n", "no accelerometer columns .* 'hip_x_mps2' is not read"),
+        ("0.0,0.1,0.9,0.2\n0.01,0.1,0.9,0.2\n", "its first line holds numbers"),
+        ("t_s\thip_x_g\n", "separated by tabs"),
+        ("\n\n  \n", "the file is empty"),
     ],
 )
 def test_broken_files_are_refused_with_file_and_reason(
