@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from companion.cli import main
 from sensors.recording import G, RecordingError, load_plain_csv, load_recording
 from sensors.samples import Placement
 from tests.conftest import OUTDOOR, RAW_SAMPLE, TREADMILL
@@ -56,12 +57,19 @@ def one_line_error(done: Done, path: Path, *expected: str) -> str:
     return err
 
 
-def both_commands(path: Path, tmp_path: Path, *extra: str) -> list[Done]:
-    """`companion analyze` and `companion replay` of `path`."""
-    return [
-        companion("analyze", str(path), *extra),
-        replay_json(path, tmp_path / "wavs", *extra),
-    ]
+def both_commands(path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> list[Done]:
+    """`companion analyze` and `companion replay` of `path`, run in this process through
+    the command's own entry point (what the subprocess runs, without its start-up)."""
+    done = []
+    wavs = str(tmp_path / "wavs")
+    for args in (
+        ["analyze", str(path)],
+        ["replay", str(path), "--json", "--speed", "0", "--audio", "files", "--out", wavs],
+    ):
+        status = main(args)
+        out, err = capsys.readouterr()
+        done.append(subprocess.CompletedProcess(args, status, out, err))
+    return done
 
 
 # Each case: the file made in tmp_path, what the one line must say, extra options.
@@ -168,12 +176,19 @@ CASES: dict[str, Case] = {
 
 @pytest.mark.parametrize("case", CASES, ids=list(CASES))
 def test_a_wrong_recording_is_refused_in_one_line_by_analyze_and_replay(
-    running_data: Path, tmp_path: Path, case: str
+    running_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], case: str
 ) -> None:
-    make, expected, extra = CASES[case]
+    make, expected, _ = CASES[case]
     path = make(tmp_path)
-    for done in both_commands(path, tmp_path, *extra):
+    for done in both_commands(path, tmp_path, capsys):
         one_line_error(done, path, *expected)
+        assert done.stdout == ""
+
+
+def test_the_commands_themselves_refuse_in_one_line(running_data: Path, tmp_path: Path) -> None:
+    path = _binary(tmp_path)
+    for done in (companion("analyze", str(path)), replay_json(path, tmp_path / "wavs")):
+        one_line_error(done, path, "not a CSV text file")
         assert done.stdout == ""
 
 
