@@ -12,6 +12,7 @@ from rich.table import Table
 from companion.config import load_config
 from companion.cue_commands import add_voice_options, voice_settings
 from companion.options import RunOptions, open_audio
+from companion.outputs import add_force_option, vet_file
 from companion.spoken import clock
 from cues.drills import BUNDLED, Session, Step, bundled_sessions, find_session
 
@@ -120,10 +121,11 @@ def cmd_render(args: argparse.Namespace, console: Console) -> int:
     from cues.speech import SpeechRenderer
 
     session: Session = find_session(args.name)
+    target = vet_file(args.out, args.force)  # before the rendering, which takes a while
     renderer = SpeechRenderer(paths.speech_cache(), voice_settings(args))
     try:
         with console.status(f"Rendering {session.title}…"):
-            seconds = write_session(timed(session, renderer), renderer, args.out)
+            seconds = write_session(timed(session, renderer), renderer, target)
     finally:
         renderer.close()
     console.print(f"Wrote {args.out}: {session.title}, {clock(seconds)}")
@@ -207,5 +209,6 @@ def add_drill_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser])
     render.add_argument(
         "--out", type=_sound_file, required=True, help="the file: .wav, .ogg, .mp3 or .flac"
     )
+    add_force_option(render)
     add_voice_options(render)
     render.set_defaults(handler=cmd_render)
