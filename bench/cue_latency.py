@@ -37,12 +37,13 @@ RATE = 22050
 PLAYER = """
 import json, sys, time
 from pathlib import Path
+from companion.outputs import write_new
 from cues.audio import Clip, DevicePlayer, WavFileSink
 from cues.speech import SpeechRenderer
 cache, texts = Path(sys.argv[1]), json.loads(sys.argv[2])
 renderer = SpeechRenderer(cache)
 renderer.render("Warm-up phrase.").result()  # starting the engine is not per cue
-player = DevicePlayer(lambda: WavFileSink(cache / "files"), pre_roll_s=0.0)
+player = DevicePlayer(lambda: WavFileSink(cache / "files", write_new), pre_roll_s=0.0)
 decided = []
 for text in texts:
     time.sleep(3.0)  # the stream closes after 2 s of quiet

@@ -13,6 +13,7 @@ from threadpoolctl import threadpool_limits
 from companion import logs
 from companion.config import load_config
 from companion.config_commands import add_config_commands
+from companion.confirm import NotConfirmed
 from companion.control_commands import add_control_commands
 from companion.cue_commands import add_cue_commands, add_voice_options, voice_settings
 from companion.drill_commands import add_drill_commands
@@ -50,7 +51,13 @@ def _add_run_options(p: argparse.ArgumentParser, replay: bool) -> None:
         help="play on the default output device, write WAV files, or (auto) the "
         "device when there is one",
     )
-    p.add_argument("--out", type=Path, help="folder for WAV files when they are written")
+    p.add_argument(
+        "--out",
+        type=Path,
+        metavar="DIR",
+        help="folder for WAV files when they are written (made if missing; files in it are "
+        "never replaced: the new ones are numbered after them)",
+    )
     p.add_argument("--cues", type=Path, help="a cue catalogue to use instead of the bundled one")
     p.add_argument("--rules", type=Path, help="drift rules to use instead of the bundled ones")
     p.add_argument(
@@ -169,13 +176,15 @@ def _given(value: T | None, configured: T) -> T:
 
 
 def _options(args: argparse.Namespace, name: str) -> RunOptions:
+    from companion.outputs import vet_folder
+
     cfg = load_config()
     duck = args.duck
     return RunOptions.configured(
         cfg,
         speed=getattr(args, "speed", 1.0),
         audio=args.audio,
-        out=args.out,
+        out=None if args.out is None else vet_folder(args.out),  # before a live run's raw log
         json=args.json,
         sensor=getattr(args, "sensor", None),
         catalogue=args.cues,
@@ -194,8 +203,9 @@ def cmd_demo(args: argparse.Namespace, console: Console) -> int:
     from companion.demo import demo_recording
     from companion.runner import coach_recording
 
+    options = _options(args, "demo")
     recording, markers = demo_recording()
-    summary = coach_recording(recording, _options(args, "demo"), markers)
+    summary = coach_recording(recording, options, markers)
     if not args.json:
         print(f"\nSummary: {summary.text}")
     return 0
@@ -206,12 +216,12 @@ def cmd_replay(args: argparse.Namespace, console: Console) -> int:
     from sensors.rawlog import is_raw_log
     from sensors.recording import load_recording
 
-    name = args.file.name.split(".")[0]
+    options = _options(args, args.file.name.split(".")[0])
     if is_raw_log(args.file):
-        summary = coach_raw_log(args.file, _options(args, name))
+        summary = coach_raw_log(args.file, options)
     else:
         recording = load_recording(args.file, trial=args.trial, placements=dict(args.placement))
-        summary = coach_recording(recording, _options(args, name))
+        summary = coach_recording(recording, options)
     if not args.json:
         print(f"\nSummary: {summary.text}")
     return 0
@@ -265,6 +275,7 @@ def _input_errors() -> tuple[type[Exception], ...]:
     """Errors that are the input's fault (a file, a setting, a request): said in one line."""
     from companion.engine import ConfigurationError
     from companion.options import RunError
+    from companion.outputs import OutputError
     from companion.pairing import PairingError
     from companion.store import StoreError
     from cues.datafile import DataFileError
@@ -277,6 +288,7 @@ def _input_errors() -> tuple[type[Exception], ...]:
         DataFileError,
         ConfigurationError,
         RunError,
+        OutputError,
         PairingError,
         StoreError,
     )
@@ -294,6 +306,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyError as err:  # --sensor names a sensor the recording does not have
         print(f"companion: {err.args[0]}", file=sys.stderr)
         return 2
+    except NotConfirmed as err:  # nothing done: the runner said no, or could not be asked
+        print(f"companion: {err}", file=sys.stderr)
+        return 1
     except Exception as err:
         if not isinstance(err, _input_errors()):
             raise

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import shutil
 from pathlib import Path
 
 from rich.console import Console
@@ -14,7 +13,9 @@ from rich.table import Table
 from companion import paths
 from companion.coach import estimate_duration
 from companion.config import SpeechConfig, load_config
-from cues.audio import Clip, open_sink
+from companion.options import RunOptions, audio_sink
+from companion.outputs import add_force_option, vet_files, vet_folder, write_file
+from cues.audio import Clip
 from cues.catalogue import EXAMPLES, Catalogue, Cue, load_catalogue
 from cues.speech import SpeechError, SpeechRenderer, VoiceSettings
 
@@ -104,9 +105,7 @@ def cmd_cues_say(args: argparse.Namespace, console: Console) -> int:
     texts = [text for kind, text in wordings(cue) if args.all or kind == "say"][
         : None if args.all else 1
     ]
-    sink, problem = open_sink(args.audio, args.out or paths.audio_out("cues"))
-    if problem:
-        console.print(f"[yellow]No sound here: {problem}. Writing WAV files instead.")
+    sink = audio_sink(RunOptions(audio=args.audio, out=args.out, name="cues"), console)
     renderer = SpeechRenderer(paths.speech_cache(), voice_settings(args))
     try:
         for i, text in enumerate(texts):
@@ -123,26 +122,27 @@ def cmd_cues_say(args: argparse.Namespace, console: Console) -> int:
 
 def cmd_cues_render(args: argparse.Namespace, console: Console) -> int:
     catalogue = load_catalogue(args.cues)
-    out: Path = args.out
-    out.mkdir(parents=True, exist_ok=True)
+    out = vet_folder(args.out)
+    texts, files = [], []
+    for cue in catalogue:
+        for i, (kind, text) in enumerate(wordings(cue), 1):
+            slug = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:40]
+            texts.append(text)
+            files.append(out / f"{cue.id}-{kind}-{i}-{slug}.wav")
+    # The same names each time: the files an earlier render left there are asked about once.
+    targets = vet_files(files, args.force)
     renderer = SpeechRenderer(paths.speech_cache(), voice_settings(args))
-    written = 0
     seconds = 0.0
     try:
         with console.status("Rendering the cue catalogue…"):
-            for cue in catalogue:
-                for i, (kind, text) in enumerate(wordings(cue), 1):
-                    path = renderer.render(text).result()
-                    slug = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:40]
-                    target = out / f"{cue.id}-{kind}-{i}-{slug}.wav"
-                    shutil.copyfile(path, target)
-                    written += 1
-                    seconds += renderer.duration(text) or 0.0
+            for text, target in zip(texts, targets, strict=True):
+                write_file(target, renderer.render(text).result().read_bytes())
+                seconds += renderer.duration(text) or 0.0
     except SpeechError as err:
         raise SystemExit(f"companion: speech is unavailable: {err}") from None
     finally:
         renderer.close()
-    console.print(f"{written} wordings, {seconds:.0f} s of speech, written to {out}")
+    console.print(f"{len(targets)} wordings, {seconds:.0f} s of speech, written to {out}")
     return 0
 
 
@@ -171,6 +171,7 @@ def add_cue_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
 
     p = cues_sub.add_parser("render", help="render every wording to WAV files in a folder")
     p.add_argument("--out", type=Path, required=True, help="the folder to write into")
+    add_force_option(p)
     p.add_argument("--cues", type=Path, help="a cue catalogue instead of the bundled one")
     add_voice_options(p)
     p.set_defaults(handler=cmd_cues_render)

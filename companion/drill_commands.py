@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+from dataclasses import replace
 from pathlib import Path
 
 from rich.console import Console
@@ -11,7 +12,8 @@ from rich.table import Table
 
 from companion.config import load_config
 from companion.cue_commands import add_voice_options, voice_settings
-from companion.options import RunOptions, open_audio
+from companion.options import RunError, RunOptions, open_audio
+from companion.outputs import add_force_option, vet_file
 from companion.spoken import clock
 from cues.drills import BUNDLED, Session, Step, bundled_sessions, find_session
 
@@ -69,6 +71,10 @@ def cmd_show(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+# Why `drills play` has no device when the configuration asks for files alone.
+FILES_CONFIGURED = 'the configuration says [sound] audio = "files"'
+
+
 def _audio(args: argparse.Namespace, name: str) -> RunOptions:
     cfg = load_config()
     return RunOptions.configured(
@@ -79,6 +85,7 @@ def _audio(args: argparse.Namespace, name: str) -> RunOptions:
 def cmd_play(args: argparse.Namespace, console: Console) -> int:
     from companion.control_socket import NoDaemon, request, socket_path
     from companion.drill_player import DrillPlayer, timed
+    from cues.audio import output_device_problem
     from cues.speaker import Speaker
 
     session = find_session(args.name)
@@ -98,7 +105,16 @@ def cmd_play(args: argparse.Namespace, console: Console) -> int:
                 "`companion pause`, `resume`, `skip`, `back`, `repeat` and `stop` control it."
             )
             return 0
-    sink, renderer = open_audio(_audio(args, f"drills-{session.id}"), console)
+    options = _audio(args, f"drills-{session.id}")
+    # Led in real time, it is for listening now: with no device to hear it on, say so at
+    # once, rather than writing its words to files for as long as it lasts.
+    problem = FILES_CONFIGURED if options.audio == "files" else output_device_problem()
+    if problem:
+        raise RunError(
+            f"{session.title} is led out loud and cannot be heard here: {problem}; "
+            f"`companion drills render {args.name} --out FILE` writes it as one sound file"
+        )
+    sink, renderer = open_audio(replace(options, audio="device"), console)
     try:
         with console.status("Getting the words ready…"):
             timeline = timed(session, renderer)
@@ -120,10 +136,11 @@ def cmd_render(args: argparse.Namespace, console: Console) -> int:
     from cues.speech import SpeechRenderer
 
     session: Session = find_session(args.name)
+    target = vet_file(args.out, args.force)  # before the rendering, which takes a while
     renderer = SpeechRenderer(paths.speech_cache(), voice_settings(args))
     try:
         with console.status(f"Rendering {session.title}…"):
-            seconds = write_session(timed(session, renderer), renderer, args.out)
+            seconds = write_session(timed(session, renderer), renderer, target)
     finally:
         renderer.close()
     console.print(f"Wrote {args.out}: {session.title}, {clock(seconds)}")
@@ -192,7 +209,11 @@ def add_drill_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser])
         action="store_true",
         help="lead it from this command even when the daemon runs (Ctrl-C stops)",
     )
-    play.add_argument("--audio", choices=("auto", "device", "files"))
+    play.add_argument(
+        "--audio",
+        choices=("auto", "device"),
+        help="the default output device (auto: the same; without one, `render` writes a file)",
+    )
     add_voice_options(play)
     play.set_defaults(handler=cmd_play)
     suggest = actions.add_parser(
@@ -207,5 +228,6 @@ def add_drill_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser])
     render.add_argument(
         "--out", type=_sound_file, required=True, help="the file: .wav, .ogg, .mp3 or .flac"
     )
+    add_force_option(render)
     add_voice_options(render)
     render.set_defaults(handler=cmd_render)

@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
 import soundfile
@@ -21,6 +20,7 @@ from scipy import signal
 
 from companion.coach import estimate_duration
 from companion.drill_timeline import Mark, Timeline, build_timeline
+from companion.outputs import OutputError, Target, writing
 from cues.audio import Clip, read_wav
 from cues.drills import Session
 from cues.earcons import RATE, earcon_file, synthesize
@@ -147,11 +147,12 @@ class DrillPlayer:
             self.speaker.sink.play(Clip(path=chime, label=mark.label, t=mark.t, priority=70))
 
 
-def write_session(timeline: Timeline, renderer: SpeechRenderer, out: Path) -> float:
-    """The whole session as one sound file (its format from the suffix); its seconds."""
-    kind = FORMATS.get(out.suffix.lower())
+def write_session(timeline: Timeline, renderer: SpeechRenderer, target: Target) -> float:
+    """The whole session as one sound file (its format from the suffix) by the rule of
+    companion/outputs.py; its seconds."""
+    kind = FORMATS.get(target.path.suffix.lower())
     if kind is None:
-        raise ValueError(f"{out}: write .wav, .ogg, .mp3 or .flac")
+        raise ValueError(f"{target.path}: write .wav, .ogg, .mp3 or .flac")
     audio = np.zeros(int((timeline.total_s + 0.5) * RATE), dtype=np.float32)
     for mark in timeline.marks:
         if mark.kind == "say":
@@ -164,10 +165,13 @@ def write_session(timeline: Timeline, renderer: SpeechRenderer, out: Path) -> fl
         end = min(len(audio), start + len(data))
         audio[start:end] += data[: end - start]
     np.clip(audio, -1.0, 1.0, out=audio)
-    out.parent.mkdir(parents=True, exist_ok=True)
     # In blocks: libsndfile's Vorbis encoder overflows its stack on one long write
     # (python-soundfile issues 233 and 396; measured here: a segfault at five minutes).
-    with soundfile.SoundFile(out, "w", RATE, 1, format=kind) as sound:
-        for start in range(0, len(audio), WRITE_BLOCK):
-            sound.write(audio[start : start + WRITE_BLOCK])
+    with writing(target) as f:
+        try:
+            with soundfile.SoundFile(f, "w", RATE, 1, format=kind) as sound:
+                for start in range(0, len(audio), WRITE_BLOCK):
+                    sound.write(audio[start : start + WRITE_BLOCK])
+        except soundfile.SoundFileRuntimeError as err:  # a full disk, as libsndfile says it
+            raise OutputError(f"cannot write {target.path}: {err}") from None
     return len(audio) / RATE

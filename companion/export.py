@@ -21,7 +21,7 @@ from rich.console import Console
 
 from companion.history_commands import open_history, run_dict
 from companion.metrics import METRICS, SOURCES
-from companion.paths import write_private
+from companion.outputs import add_force_option, vet_files, write_file
 from companion.run_record import Episode, RunInfo, Second, Step
 from companion.store import Store, StoreError
 from companion.summary import cue_results
@@ -30,7 +30,7 @@ Cue = tuple[float, str, str, str, int | None]
 
 
 class ExportError(StoreError):
-    """The run cannot be exported as asked (its seconds are gone, a file cannot be written)."""
+    """The run cannot be exported as asked (its seconds are gone, no file was named)."""
 
 
 @dataclass(frozen=True)
@@ -204,22 +204,19 @@ def cmd_export(args: argparse.Namespace, console: Console) -> int:
     wanted = [(fmt, path) for fmt in FORMATS if (path := getattr(args, fmt)) is not None]
     if not wanted:
         raise ExportError("say which file to write: --fit FILE, --csv FILE or --json FILE")
-    paths = [path.resolve() for _, path in wanted]
-    if len(set(paths)) < len(paths):
-        raise ExportError("each format needs a file of its own")
     with open_history() as history:
         run = history.run(args.run)
+        # Before reading the run, which takes a while; the question too (the history is
+        # only read: nothing waits for the answer).
+        targets = vet_files([path for _, path in wanted], args.force)
         detail = RunDetail.read(history, run)
     if not detail.seconds:
         raise ExportError(no_seconds(run))
     if run.state == "recording":
         console.print(f"Run {run.id} is still being recorded: exported as far as it has gone.")
-    for fmt, path in wanted:
+    for (fmt, path), target in zip(wanted, targets, strict=True):
         what, render = FORMATS[fmt]
-        try:
-            write_private(path, render(detail))
-        except OSError as err:
-            raise ExportError(f"cannot write {path}: {err.strerror or err}") from None
+        write_file(target, render(detail))
         console.print(f"Run {run.id} ({run.name}) written to {path} ({what})")
     return 0
 
@@ -232,7 +229,8 @@ def add_export_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]
         description="Write a kept run for other programs: --fit for a FIT activity file "
         "(one record a second, a lap a kilometre when a footpod measured distance), --csv for "
         "a table of its seconds and every metric, --json for everything the history keeps of "
-        "it. Several at once if you like. The files are readable by you alone.",
+        "it. Several at once if you like. The files are readable by you alone; an existing file is "
+        "replaced only when you say so.",
     )
     p.add_argument(
         "run", nargs="?", help="a run's number or name from `companion history` (default: the last)"
@@ -240,4 +238,5 @@ def add_export_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]
     p.add_argument("--fit", type=Path, metavar="FILE", help="a FIT activity file")
     p.add_argument("--csv", type=Path, metavar="FILE", help="a CSV file, one row per second")
     p.add_argument("--json", type=Path, metavar="FILE", help="a JSON file of the whole run")
+    add_force_option(p)
     p.set_defaults(handler=cmd_export)

@@ -15,6 +15,7 @@ from rich.table import Table
 
 from companion import paths
 from companion.config import load_config
+from companion.confirm import confirm
 from companion.run_record import RunInfo
 from companion.source_options import add_source_options
 from companion.spoken import duration_clock
@@ -228,14 +229,12 @@ def cmd_delete(args: argparse.Namespace, console: Console) -> int:
             console.print(f"{what} is being recorded; stop it first.")
             return 1
         if not args.yes:
-            if not sys.stdin.isatty():
-                console.print(f"Not deleted: {what}. Say --yes to delete it without asking.")
-                return 1
             raw = f" and its {size / 1024:.0f} kB of raw sensor data" if size else ""
-            answer = console.input(f"Delete {what}{raw}? This cannot be undone. [y/N] ")
-            if answer.strip().lower() not in ("y", "yes"):
-                console.print("Kept.")
-                return 1
+            confirm(
+                f"Delete {what}{raw}? This cannot be undone.",
+                unasked=f"not deleted: {what}; --yes deletes it without asking",
+                declined=f"kept: {what}",
+            )
         history.delete(run)
     removed = []
     for key in ("events", "raw_log"):
@@ -270,7 +269,7 @@ def add_history_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser
     p.add_argument("--speak", action="store_true", help="say it, too")
     p.add_argument("--json", action="store_true", help="as JSON")
     p.add_argument("--audio", choices=("auto", "device", "files"), help="with --speak: where")
-    p.add_argument("--out", type=Path, help="with --speak --audio files: the folder")
+    p.add_argument("--out", type=Path, metavar="DIR", help="with --speak --audio files: the folder")
     p.set_defaults(handler=cmd_summary)
 
     p = sub.add_parser(

@@ -13,7 +13,8 @@ from rich.console import Console
 
 from companion import paths
 from companion.config import Config, ScheduleConfig
-from cues.audio import AudioMode, AudioSink, open_sink
+from companion.outputs import vet_folder, write_new
+from cues.audio import AudioMode, AudioSink, NoSoundDevice, open_sink
 from cues.catalogue import load_catalogue
 from cues.speech import SpeechError, SpeechRenderer, VoiceSettings
 from sensors.profiles import SPOKEN_NAMES
@@ -67,26 +68,44 @@ class RunOptions:
         return replace(options, **{k: v for k, v in given.items() if v is not None})
 
 
-def open_audio(options: RunOptions, info: Console | None) -> tuple[AudioSink, SpeechRenderer]:
-    """The sound output and the speech renderer, with the catalogue rendered ahead.
-    Problems are told on `info`, or logged when there is none (the daemon)."""
+def tell(info: Console | None, markup: str, text: str) -> None:
+    """A problem said on `info`, or logged when there is none (the daemon)."""
+    if info is not None:
+        info.print(f"{markup}{text}")
+    else:
+        log.warning("%s", text)
 
-    def tell(markup: str, text: str) -> None:
-        if info is not None:
-            info.print(f"{markup}{text}")
-        else:
-            log.warning("%s", text)
 
-    slug = re.sub(r"[^a-z0-9]+", "-", options.name.lower()).strip("-")[:40] or "run"
-    sink, problem = open_sink(
-        options.audio,
-        options.out or paths.audio_out(slug),
-        options.pre_roll_s,
-        options.duck_level,
-        options.headphones_only,
-    )
+def audio_sink(options: RunOptions, info: Console | None) -> AudioSink:
+    """The sound output `options` ask for: the device, or WAV files in the runner's `--out`
+    folder (by the rule of companion/outputs.py) or else a new folder in the data folder.
+    Where the files go is told at once on `info`, or logged when there is none."""
+    if options.out is not None:
+        folder = vet_folder(options.out)
+    else:
+        slug = re.sub(r"[^a-z0-9]+", "-", options.name.lower()).strip("-")[:40] or "run"
+        folder = paths.audio_out(slug)
+    try:
+        sink, problem = open_sink(
+            options.audio,
+            folder,
+            write_new,
+            options.pre_roll_s,
+            options.duck_level,
+            options.headphones_only,
+        )
+    except NoSoundDevice as err:
+        raise RunError(f"no sound device to play on: {err}") from None
     if problem:
-        tell("[yellow]", f"No sound here: {problem}. Cues are written as WAV files instead.")
+        text = f"No sound here: {problem}. Cues are written as WAV files in {folder} instead."
+        tell(info, "[yellow]", text)
+    return sink
+
+
+def open_audio(options: RunOptions, info: Console | None) -> tuple[AudioSink, SpeechRenderer]:
+    """The sound output (`audio_sink`) and the speech renderer, with the catalogue rendered
+    ahead. Problems are told on `info`, or logged when there is none (the daemon)."""
+    sink = audio_sink(options, info)
     renderer = SpeechRenderer(paths.speech_cache(), options.voice)
     texts = load_catalogue(options.catalogue).texts({"sensor": SPOKEN_NAMES})
     try:
@@ -96,5 +115,5 @@ def open_audio(options: RunOptions, info: Console | None) -> tuple[AudioSink, Sp
             with info.status("Rendering the cue catalogue to speech…"):
                 renderer.render_all(texts)
     except SpeechError as err:
-        tell("[red]", f"Speech is unavailable: {err}. The run goes on, shown but not spoken.")
+        tell(info, "[red]", f"Speech is unavailable: {err}. The run goes on, shown but not spoken.")
     return sink, renderer

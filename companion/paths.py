@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 import time
 from pathlib import Path
 
@@ -67,15 +65,29 @@ def paired_sensors() -> Path:
     return private_dir(platformdirs.user_data_path(APP)) / "paired-sensors.json"
 
 
-def write_private(path: Path, data: bytes) -> None:
-    """`data` as the file `path`, readable by this user only (it holds the runner's runs).
-    Written beside it (mkstemp makes it 0600) and renamed over it: a failed export leaves
-    no half-written file, and a file that was there before does not keep its mode."""
-    fd, part = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        Path(part).replace(path)
-    except BaseException:
-        Path(part).unlink(missing_ok=True)
-        raise
+def own_data() -> list[tuple[Path, str]]:
+    """The product's own files and folders, each with what it holds in the runner's words,
+    the most specific first; none is created here. No output the runner names may be
+    written over any of them or into these folders (companion/outputs.py)."""
+    from companion.config import config_path  # it imports this module
+
+    data = platformdirs.user_data_path(APP)
+    cache = platformdirs.user_cache_path(APP)
+    out = [(config_path(), "the configuration file")]
+    for db, what in (("history.sqlite", "the run history"), ("schedule.sqlite", "the reminders")):
+        # SQLite's files beside the database are part of it: without them it loses data.
+        out += [(data / f"{db}{suffix}", what) for suffix in ("", "-wal", "-shm", "-journal")]
+    return [
+        *out,
+        (data / "paired-sensors.json", "the list of paired sensors"),
+        (data / "runs", "the folder of the runs' raw sensor logs and events"),
+        (data / "recording", "the folder of the runs being recorded"),
+        (data / "audio", "the folder of past runs' cue audio"),
+        (cache / "speech", "the speech cache"),
+        (data, "posture-companion's data folder"),
+        (cache, "posture-companion's cache folder"),
+    ]
+
+
+# What a file in the runs folder is, by its suffix.
+RUN_FILES = {".pcraw": "a run's raw sensor log", ".events.jsonl": "a run's events"}

@@ -10,7 +10,6 @@ when called, so `companion` starts without it.
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +19,7 @@ from rich.console import Console
 
 from companion.faults import Fault
 from companion.metrics import METRICS
-from companion.paths import write_private
+from companion.outputs import add_force_option, vet_file, write_file
 from companion.run_record import Episode, RunInfo, Second
 from companion.spoken import duration_clock
 from companion.summary import CueResult, cue_results
@@ -245,12 +244,8 @@ def cmd_report(args: argparse.Namespace, console: Console) -> int:
     with open_history() as history:
         run = history.run(args.run)
         report = gather(history, run, rules)
-    data = render(report, FORMATS[out.suffix.lower()])
-    try:
-        write_private(out, data)
-    except OSError as err:
-        print(f"companion: cannot write {out}: {err.strerror}", file=sys.stderr)
-        return 1
+    target = vet_file(out, args.force)  # before the drawing, which takes a while
+    write_file(target, render(report, FORMATS[out.suffix.lower()]))
     if run.detail_dropped and not report.seconds:
         console.print(
             f"Run {run.name}: its seconds were dropped on {run.detail_dropped[:10]} "
@@ -279,4 +274,5 @@ def add_report_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]
         metavar="FILE",
         help="where to write it: FILE.png (a figure) or FILE.html (a page)",
     )
+    add_force_option(p)
     p.set_defaults(handler=cmd_report)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import os
 import shutil
@@ -63,45 +64,74 @@ def _systemctl(*args: str) -> tuple[bool, str]:
     return done.returncode == 0, (done.stderr or done.stdout).strip()
 
 
-def _steps(console: Console, *steps: tuple[str, ...]) -> bool:
-    """Run each `systemctl --user` step in turn; False (having said why) at the first failure."""
+def _steps(*steps: tuple[str, ...]) -> str | None:
+    """Run each `systemctl --user` step in turn; at the first that fails, what went wrong."""
     for step in steps:
         ok, said = _systemctl(*step)
         if not ok:
-            console.print(
-                f"[yellow]systemctl --user {' '.join(step)} did not work ({said or 'no reason'})."
-            )
-            return False
-    return True
+            return f"systemctl --user {' '.join(step)} did not work ({said or 'no reason given'})"
+    return None
+
+
+def _install(path: Path, no_start: bool) -> str | None:
+    """Write the unit and enable it; at a failure, why, with everything put back as it was:
+    no unit, link or folder of ours left behind (a unit there before is restored)."""
+    wants = path.parent / "default.target.wants" / UNIT
+    made = [p for p in (wants.parent, path.parent, *path.parent.parents) if not p.exists()]
+    before = path.read_bytes() if path.exists() else None
+    linked = wants.is_symlink()
+    enable = ("enable", UNIT) if no_start else ("enable", "--now", UNIT)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(unit_text(), encoding="utf-8")
+    except OSError as err:
+        failed: str | None = f"cannot write {path} ({err.strerror or err})"
+    else:
+        failed = _steps(("daemon-reload",), enable)
+    if failed is None:
+        return None
+    if not linked and wants.is_symlink():  # enabled, then failed to start
+        _steps(("disable", UNIT))
+        wants.unlink(missing_ok=True)
+    with contextlib.suppress(OSError):
+        if before is None:
+            path.unlink(missing_ok=True)
+        else:
+            path.write_bytes(before)
+    for folder in made:  # deepest first; only those left empty
+        with contextlib.suppress(OSError):
+            folder.rmdir()
+    _steps(("daemon-reload",))
+    return failed
 
 
 def cmd_service(args: argparse.Namespace, console: Console) -> int:
     path = unit_dir() / UNIT
     if args.action == "install":
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(unit_text(), encoding="utf-8")
-        console.print(f"Wrote {path}")
-        enable = ("enable", UNIT) if args.no_start else ("enable", "--now", UNIT)
-        if not _steps(console, ("daemon-reload",), enable):
-            console.print(
-                "Without a systemd user session, start the daemon yourself: `companion daemon`"
+        failed = _install(path, args.no_start)
+        if failed is not None:
+            print(
+                f"companion: the service is not installed: {failed}; without a systemd user "
+                "session, start the daemon yourself: `companion daemon`",
+                file=sys.stderr,
             )
             return 1
         verb = "enabled" if args.no_start else "enabled and started"
-        console.print(f"{UNIT} {verb}; `journalctl --user -u {UNIT}` shows its log")
+        console.print(f"Wrote {path}; {UNIT} {verb}; `journalctl --user -u {UNIT}` shows its log")
         return 0
     if not path.exists():
         console.print(f"{path} was not installed")
         return 0
-    ok = _steps(console, ("disable", "--now", UNIT))
+    failed = _steps(("disable", "--now", UNIT))
     # What `enable` linked, gone even when systemd could not be asked.
     (path.parent / "default.target.wants" / UNIT).unlink(missing_ok=True)
     path.unlink()
     console.print(f"Removed {path}")
-    ok = _steps(console, ("daemon-reload",)) and ok
-    if not ok:
-        console.print("Stop a daemon you started yourself with Ctrl-C or `kill`.")
-    return 0 if ok else 1
+    reloaded = _steps(("daemon-reload",))
+    failed = failed or reloaded
+    if failed is not None:
+        console.print(f"[yellow]{failed}. Stop a daemon you started yourself with Ctrl-C or kill.")
+    return 0 if failed is None else 1
 
 
 class JournalFormatter(logging.Formatter):

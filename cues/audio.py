@@ -13,7 +13,6 @@ import itertools
 import logging
 import queue
 import re
-import shutil
 import subprocess
 import sys
 import threading
@@ -74,30 +73,49 @@ def read_wav(path: Path) -> tuple[npt.NDArray[np.float32], int]:
         return (data / 32768.0).astype(np.float32), w.getframerate()
 
 
-class WavFileSink:
-    """Writes each clip into `folder` as ``NNN-MMmSSs-label.wav``, in the order played."""
+# Writes `data` as the new file `path`, never over anything: FileExistsError when the name
+# is taken (companion.outputs.write_new, which holds the rule for files the runner asks for).
+SaveNew = Callable[[Path, bytes], None]
 
-    def __init__(self, folder: Path):
+
+class WavFileSink:
+    """Writes each clip into `folder` as ``NNN-MMmSSs-label.wav``, in the order played,
+    through `save`. Numbers go on from the highest already in the folder: a second run
+    into the same folder adds its files after the first one's and replaces none."""
+
+    def __init__(self, folder: Path, save: SaveNew):
         self.folder = folder
         self.written: list[Path] = []
         self.lost = 0  # clips that could not be written (disk full, folder not writable)
         self.description = f"WAV files in {folder}"
+        self._save = save
+        self._next: int | None = None  # the next file's number, once the folder is read
         self._lock = threading.Lock()
+
+    def _first_number(self) -> int:
+        numbers = (re.match(r"(\d+)-", p.name) for p in self.folder.iterdir())
+        return 1 + max((int(m[1]) for m in numbers if m), default=0)
 
     def play(self, clip: Clip) -> None:
         with self._lock:
             minutes, seconds = divmod(int(clip.t), 60)
             label = re.sub(r"[^a-z0-9-]+", "-", clip.label.lower()).strip("-")[:40]
-            number = len(self.written) + self.lost + 1
-            target = self.folder / f"{number:03d}-{minutes:02d}m{seconds:02d}s-{label}.wav"
+            name = f"{minutes:02d}m{seconds:02d}s-{label}.wav"
             try:
-                self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-                shutil.copyfile(clip.path, target)
-                target.chmod(0o600)
+                data = clip.path.read_bytes()
+                self.folder.mkdir(exist_ok=True, mode=0o700)
+                if self._next is None:
+                    self._next = self._first_number()
+                while True:
+                    target = self.folder / f"{self._next:03d}-{name}"
+                    self._next += 1
+                    try:
+                        self._save(target, data)
+                        break
+                    except FileExistsError:
+                        continue  # taken since: the next number
             except OSError as err:
                 # A full disk costs this clip, never the run; say so once.
-                with contextlib.suppress(OSError):
-                    target.unlink()  # no half-written file
                 if not self.lost:
                     log.error(
                         "cannot write cue audio to %s (%s); the run goes on without it",
@@ -113,6 +131,10 @@ class WavFileSink:
 
     def close(self) -> None:
         pass
+
+
+class NoSoundDevice(RuntimeError):
+    """The device was asked for and there is none that works (the reason as its message)."""
 
 
 def output_device_problem() -> str | None:
@@ -307,21 +329,26 @@ class DevicePlayer:
 def open_sink(
     mode: AudioMode,
     folder: Path,
+    save: SaveNew,
     pre_roll_s: float = 0.3,
     duck_level: float | None = 0.3,
     headphones_only: bool = False,
 ) -> tuple[AudioSink, str | None]:
-    """The sink for `mode`, and why the device was not used when it falls back to files.
-    Other audio is turned down to `duck_level` of its volume while cues play (None: not)."""
+    """The sink for `mode`, and why the device was not used when it falls back to files in
+    `folder` (written through `save`). Other audio is turned down to `duck_level` of its
+    volume while cues play (None: not). NoSoundDevice when "device" has none."""
     if mode == "files":
-        return WavFileSink(folder), None
+        return WavFileSink(folder, save), None
     problem = output_device_problem()
     if problem is None:
         ducker = Ducker(duck_level) if duck_level is not None else None
         player = DevicePlayer(
-            lambda: WavFileSink(folder), pre_roll_s, ducker=ducker, headphones_only=headphones_only
+            lambda: WavFileSink(folder, save),
+            pre_roll_s,
+            ducker=ducker,
+            headphones_only=headphones_only,
         )
         return player, None
     if mode == "device":
-        raise RuntimeError(problem)
-    return WavFileSink(folder), problem
+        raise NoSoundDevice(problem)
+    return WavFileSink(folder, save), problem

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from scipy import signal
 
+from companion.outputs import write_new
 from cues.audio import Clip, WavFileSink, read_wav
 from cues.soundserver import pactl
 from cues.speech import SpeechRenderer, wav_duration
@@ -24,12 +25,13 @@ PLAYER = """
 import os
 import sys
 from pathlib import Path
+from companion.outputs import write_new
 from cues.audio import Clip, DevicePlayer, WavFileSink, output_device_problem
 problem = output_device_problem()
 if problem:
     sys.exit("no device: " + problem)
 pre_roll = float(os.environ.get("PRE_ROLL_S", "0.3"))
-player = DevicePlayer(lambda: WavFileSink(Path(sys.argv[1])), pre_roll_s=pre_roll)
+player = DevicePlayer(lambda: WavFileSink(Path(sys.argv[1]), write_new), pre_roll_s=pre_roll)
 for i, path in enumerate(sys.argv[2:]):
     player.play(Clip(path=Path(path), label=f"clip{i}", t=float(i)))
 player.close()
@@ -39,7 +41,7 @@ print("fallback" if player.fallback else "played")
 
 def test_file_sink_writes_numbered_private_files(renderer: SpeechRenderer, tmp_path: Path) -> None:
     clip = renderer.render("That's it. Hold that.").result(timeout=30)
-    sink = WavFileSink(tmp_path / "out")
+    sink = WavFileSink(tmp_path / "out", write_new)
     sink.play(Clip(path=clip, label="well-done", t=725.4))
     sink.play(Clip(path=clip, label="Summary!", t=1500.0))
     sink.close()
@@ -115,7 +117,7 @@ def test_a_folder_that_cannot_be_written_costs_the_clips_not_the_run(
     clip = renderer.render("Ribs down.").result(timeout=30)
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
-    sink = WavFileSink(blocker / "out")
+    sink = WavFileSink(blocker / "out", write_new)
     for t in (1.0, 2.0):
         sink.play(Clip(path=clip, label="ribs-down", t=t))
     assert sink.written == [] and sink.lost == 2
@@ -160,8 +162,9 @@ def test_a_pre_roll_wakes_the_headphones_before_the_first_word(
 HEADPHONES_PLAYER = """
 import sys
 from pathlib import Path
+from companion.outputs import write_new
 from cues.audio import Clip, DevicePlayer, WavFileSink
-player = DevicePlayer(lambda: WavFileSink(Path(sys.argv[1])), headphones_only=True)
+player = DevicePlayer(lambda: WavFileSink(Path(sys.argv[1]), write_new), headphones_only=True)
 player.play(Clip(path=Path(sys.argv[2]), label="cue", t=0.0))
 player.close()
 print(f"withheld={player.withheld}")
@@ -208,8 +211,10 @@ def test_only_through_headphones_when_asked(
 COMMANDED_PLAYER = """
 import sys, time
 from pathlib import Path
+from companion.outputs import write_new
 from cues.audio import Clip, DevicePlayer, WavFileSink
-player = DevicePlayer(lambda: WavFileSink(Path(sys.argv[1])), pre_roll_s=0.0, retry_s=0.5)
+out = Path(sys.argv[1])
+player = DevicePlayer(lambda: WavFileSink(out, write_new), pre_roll_s=0.0, retry_s=0.5)
 for i, line in enumerate(sys.stdin):
     player.play(Clip(path=Path(line.strip()), label=f"clip{i}", t=float(i)))
     while player.pending():

@@ -22,8 +22,14 @@ COMPANION = str(Path(sys.executable).parent / "companion")
 def companion(
     *args: str, env: dict[str, str] | None = None, timeout: float = 300
 ) -> subprocess.CompletedProcess[str]:
+    """The command as a script runs it: no terminal (nothing it could ask on)."""
     return subprocess.run(
-        [COMPANION, *args], capture_output=True, text=True, timeout=timeout, env=env
+        [COMPANION, *args],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
     )
 
 

@@ -31,6 +31,7 @@ from companion import pairing, paths
 from companion.config import config_path
 from companion.control_socket import socket_path
 from companion.daemon import Daemon
+from companion.service import unit_text
 from companion.store import Store
 from sensors.profiles import PairedSensor, Role
 from sensors.recording import load_recording
@@ -299,9 +300,13 @@ def test_sigterm_mid_run_leaves_a_complete_saved_run(tmp_path: Path) -> None:
 
 def test_service_install_writes_a_user_unit_that_starts_this_companion() -> None:
     done = companion("service", "install", "--no-start", timeout=60)
-    # Here there may be no systemd user session: then it says how to do without.
-    assert done.returncode == 0 or "start the daemon yourself" in done.stdout, done.stdout
     unit = Path(os.environ["XDG_CONFIG_HOME"]) / "systemd" / "user" / "posture-companion.service"
+    if done.returncode != 0:
+        # No systemd user session here: it says how to do without, and leaves nothing
+        # (see the next test); the unit goes where it would have, for the checks below.
+        assert "start the daemon yourself" in done.stderr, done.stderr
+        unit.parent.mkdir(parents=True)
+        unit.write_text(unit_text())
     text = unit.read_text()
     assert "Type=notify" in text and "WatchdogSec=" in text
     assert f"ExecStart={sys.executable} -m companion daemon" in text
@@ -323,6 +328,27 @@ def test_service_install_writes_a_user_unit_that_starts_this_companion() -> None
         wants.symlink_to(unit)
     gone = companion("service", "uninstall", timeout=60)
     assert "Removed" in gone.stdout and not unit.exists() and not wants.is_symlink()
+
+
+def test_service_install_without_a_user_session_leaves_nothing_behind(tmp_path: Path) -> None:
+    """No session bus to reach (an empty runtime folder, none named): systemd cannot be
+    asked, so the install is undone, and said in one line."""
+    env = {k: v for k, v in os.environ.items() if k != "DBUS_SESSION_BUS_ADDRESS"}
+    config = Path(env["XDG_CONFIG_HOME"])
+    done = companion("service", "install", env=env, timeout=60)
+    assert done.returncode == 1 and done.stdout == ""
+    (line,) = done.stderr.splitlines()
+    assert line.startswith("companion: the service is not installed: systemctl")
+    assert "start the daemon yourself: `companion daemon`" in line
+    assert not (config / "systemd").exists()  # not the unit, nor the folders made for it
+    # A unit installed before is left as it was.
+    unit = config / "systemd" / "user" / "posture-companion.service"
+    unit.parent.mkdir(parents=True)
+    unit.write_text("[Unit]\nDescription=the runner's own\n")
+    done = companion("service", "install", "--no-start", env=env, timeout=60)
+    assert done.returncode == 1
+    assert unit.read_text() == "[Unit]\nDescription=the runner's own\n"
+    assert [p.name for p in unit.parent.iterdir()] == [unit.name]
 
 
 def test_auto_start_begins_a_run_when_the_footpod_shows_running(tmp_path: Path) -> None:

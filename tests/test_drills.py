@@ -19,6 +19,7 @@ from companion.drill_advice import Drift, advise
 from companion.drill_player import DrillPlayer, timed, write_session
 from companion.drill_timeline import COUNTDOWN_S, READY_S, Timeline, build_timeline
 from companion.faults import Fault
+from companion.outputs import vet_file, write_new
 from cues.audio import WavFileSink
 from cues.drills import (
     BUNDLED,
@@ -207,7 +208,7 @@ def play(
     path = tmp_path / "tiny.toml"
     path.write_text(TINY)
     timeline = timed(load_session(path), renderer)
-    sink = WavFileSink(tmp_path / "heard")
+    sink = WavFileSink(tmp_path / "heard", write_new)
     player = DrillPlayer(timeline, Speaker(renderer, sink), speed=speed)
 
     async def session() -> float:
@@ -266,7 +267,7 @@ def test_render_writes_the_whole_session_with_speech_in_it(
     timeline = timed(SESSIONS["spine-shoulder-mobility"], renderer)
     for suffix in (".ogg", ".mp3"):
         out = tmp_path / f"session{suffix}"
-        seconds = write_session(timeline, renderer, out)
+        seconds = write_session(timeline, renderer, vet_file(out, force=False))
         info = soundfile.info(out)
         assert info.format == suffix[1:].upper()
         assert info.duration == pytest.approx(seconds, abs=0.1)

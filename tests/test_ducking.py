@@ -23,10 +23,11 @@ pytestmark = pytest.mark.audio
 PLAYER = """
 import os, sys
 from pathlib import Path
+from companion.outputs import write_new
 from cues.audio import Clip, DevicePlayer, WavFileSink
 from cues.ducking import Ducker
 player = DevicePlayer(
-    lambda: WavFileSink(Path(sys.argv[1])),
+    lambda: WavFileSink(Path(sys.argv[1]), write_new),
     pre_roll_s=0.0,
     idle_close_s=0.5,
     ducker=Ducker(0.3, env=dict(os.environ)),

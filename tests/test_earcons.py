@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from companion.outputs import write_new
 from cues.audio import WavFileSink, read_wav
 from cues.earcons import EARCONS, RATE, earcon_file, metronome, metronome_file, synthesize
 from cues.speaker import Speaker
@@ -73,7 +74,7 @@ def test_the_chime_is_heard_through_the_sink(pulse: PulseSink, tmp_path: Path) -
 def test_when_speech_fails_the_chime_is_heard_instead(tmp_path: Path) -> None:
     # A voice espeak-ng does not have: real speech, really failing.
     renderer = SpeechRenderer(tmp_path / "cache", VoiceSettings(voice="no-such-voice"))
-    sink = WavFileSink(tmp_path / "out")
+    sink = WavFileSink(tmp_path / "out", write_new)
     speaker = Speaker(renderer, sink)
     try:
         said = asyncio.run(speaker.say("Ribs down.", "ribs-down", 600.0))

@@ -281,6 +281,7 @@ def test_the_command_writes_private_files_that_hold_the_run(
         str(old),
         "--json",
         str(out / "run.json"),
+        "--force",  # the older one replaced as asked (tests/test_outputs.py)
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.count("written to") == 3

@@ -203,7 +203,7 @@ def test_history_summary_and_delete_from_the_command_line(history: Path, tmp_pat
     assert missing.returncode == 2 and "no run '9'" in missing.stderr
 
     asked = companion("delete", "1")  # no terminal to ask on: nothing is deleted
-    assert asked.returncode == 1 and "--yes" in asked.stdout
+    assert asked.returncode == 1 and "--yes deletes it without asking" in asked.stderr
     deleted = companion("delete", "1", "--yes")
     assert deleted.returncode == 0 and "Deleted run 1" in deleted.stdout
     with Store(history) as kept:

@@ -223,13 +223,17 @@ def data_home(kept_history: Path, tmp_path: Path) -> Path:
 def test_companion_report_writes_private_files(data_home: Path, tmp_path: Path) -> None:
     figure, page = tmp_path / "last.png", tmp_path / "first.html"
     page.write_text("an older page")
-    page.chmod(0o644)  # a file already there is made private too
+    page.chmod(0o644)  # a file already there, replaced as asked, is made private too
     # Both at once: each starts its own Python and matplotlib.
     runs = [
         subprocess.Popen(
-            [COMPANION, "report", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+            [COMPANION, "report", *args],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
-        for args in (["--out", str(figure)], ["1", "--out", str(page)])
+        for args in (["--out", str(figure)], ["1", "--out", str(page), "--force"])
     ]
     for run in runs:
         out, err = run.communicate(timeout=120)
