@@ -5,37 +5,124 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import textwrap
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.table import Table
 
 from companion.control_socket import NoDaemon, request, socket_path
+from companion.spoken import duration_clock
+
+STATES = {
+    "idle": "idle, no run",
+    "connecting": "connecting to the sensors",
+    "warmup": "warming up: learning your form",
+    "running": "running",
+    "finished": "idle, a run finished",
+}
+
+
+def _clock(seconds: float) -> str:
+    return duration_clock(seconds) if seconds < 3600 else f"{seconds / 3600:.1f} h"
+
+
+def _now(m: dict[str, Any]) -> str:
+    """The run's latest metrics, in words and units."""
+    parts = []
+    if m.get("cadence_spm") is not None:
+        parts.append(f"cadence {m['cadence_spm']:.0f} steps/min")
+    if m.get("lean_deg") is not None:
+        parts.append(f"lean {m['lean_deg']:+.1f}°")
+    if m.get("speed_mps") is not None:
+        parts.append(f"speed {m['speed_mps']:.1f} m/s")
+    if m.get("heart_rate_bpm") is not None:
+        parts.append(f"heart rate {m['heart_rate_bpm']:.0f} beats/min")
+    if m.get("steps") is not None:
+        parts.append(f"{m['steps']:,} steps")
+    return ", ".join(parts)
+
+
+def _sensors(sensors: dict[str, dict[str, Any]]) -> str:
+    lines = []
+    for name, info in sensors.items():
+        words = [info.get("link", "not heard yet")]
+        if info.get("battery") is not None:
+            words.append(f"battery {info['battery']} %")
+        lines.append(f"{name} ({info.get('role', 'sensor')}): {', '.join(words)}")
+    return "\n".join(lines)
+
+
+def _drill(d: dict[str, Any]) -> str:
+    step = f"step {d['step']}, " if d.get("step") else ""
+    paused = ", paused" if d.get("paused") else ""
+    return f"{d['title']}: {step}{d['at']} of {d['length']}{paused}"
+
+
+def status_rows(answer: dict[str, Any]) -> list[tuple[str, str]]:
+    """The daemon's status as rows a runner reads at a glance: words, not field names."""
+    a = answer
+    rows: list[tuple[str, str]] = []
+    state = a.get("state", "")
+    if state == "paused":
+        by = a.get("paused_by")
+        state_text = "paused by you" if by == "you" else "paused: you stopped running"
+    else:
+        state_text = STATES.get(state, state)
+    rows.append(("state", state_text))
+    if "running_s" in a:
+        rows.append(
+            ("time", f"{_clock(a['running_s'])} running, {_clock(a['run_s'])} since the start")
+        )
+    if a.get("source"):
+        rows.append(("run", a["source"]))
+    if a.get("sensors"):
+        rows.append(("sensors", _sensors(a["sensors"])))
+    if a.get("metrics") and (now := _now(a["metrics"])):
+        rows.append(("now", now))
+    if "drifts" in a:
+        rows.append(("drifting", ", ".join(a["drifts"]) or "nothing: your form holds"))
+    if a.get("last_cue"):
+        rows.append(("last cue", f"{a['last_cue']['at']}  “{a['last_cue']['text']}”"))
+    if a.get("drill"):
+        rows.append(("drill session", _drill(a["drill"])))
+    if a.get("summary"):
+        rows.append(("summary", a["summary"]))
+    if a.get("last_run"):
+        last = a["last_run"]
+        ended = last.get("ended", "")[11:16]
+        rows.append(("last run", f"ended {ended}: {last.get('summary') or last['source']}"))
+    if "next_drill_reminder" in a:
+        when = a["next_drill_reminder"]
+        rows.append(("drill reminder", when.replace("T", " ")[:16] if when else "none set"))
+    if "auto_start" in a:
+        rows.append(("auto start", "on: a run starts when you run" if a["auto_start"] else "off"))
+    if a.get("said"):
+        rows.append(("said", a["said"]))
+    for key in ("events_file", "raw_log"):
+        if a.get(key):
+            rows.append((key.replace("_", " "), a[key]))
+    if "daemon_up_s" in a:
+        rows.append(("daemon up", _clock(a["daemon_up_s"])))
+    return rows
+
+
+FILES = ("events file", "raw log")  # printed whole: a path cut in two cannot be used
 
 
 def show_status(answer: dict[str, Any], console: Console) -> None:
-    """The daemon's answer as a short table a runner reads at a glance."""
-    table = Table(show_header=False, box=None)
-    for key, value in answer.items():
-        if isinstance(value, dict):
-            if not value:
+    """The rows aligned, prose wrapped to the terminal, paths never broken."""
+    rows = status_rows(answer)
+    width = max(len(name) for name, _ in rows) + 2
+    for name, text in rows:
+        lines = text.split("\n") if name in FILES or name == "sensors" else [text]
+        for i, line in enumerate(lines):
+            label = (name if i == 0 else "").ljust(width)
+            if name in FILES:
+                print(f"{label}{line}")
                 continue
-            if all(isinstance(v, dict) for v in value.values()):  # sensors by name
-                text = "\n".join(
-                    f"{name}: " + ", ".join(f"{k} {v}" for k, v in info.items())
-                    for name, info in value.items()
-                )
-            else:
-                text = ", ".join(f"{k} {v}" for k, v in value.items() if v is not None)
-        elif isinstance(value, list):
-            text = ", ".join(str(v) for v in value) or "none"
-        elif value is None:
-            continue
-        else:
-            text = str(value)
-        table.add_row(key.replace("_", " "), text)
-    console.print(table)
+            wrapped = textwrap.wrap(line, max(20, console.width - width)) or [""]
+            print(label + f"\n{' ' * width}".join(wrapped))
 
 
 def cmd_control(args: argparse.Namespace, console: Console) -> int:

@@ -276,7 +276,8 @@ class ActiveRun:
             "state": self.phase.value,
             "paused_by": self.paused_by,
             "clock": clock(now),
-            "run_s": round(now, 1),
+            "run_s": round(now, 1),  # since the start, pauses and stops included
+            "running_s": round(self.session.engine.running_s, 1),  # held while paused
             "source": self.plan.header.source,
             "events_file": str(self.events_path),
             **self.status.describe(),

@@ -232,10 +232,16 @@ def test_a_replayed_run_from_the_command_line(tmp_path: Path) -> None:
         paused = ask("pause")
         assert paused["state"] == "paused" and paused["paused_by"] == "you"
         assert "already paused" in refused("pause")
-        time.sleep(6)  # three run minutes: no check-in, no split while paused
+        said = companion("status").stdout  # as a runner reads it: words, not Python values
+        assert "state" in said and "paused by you" in said and "since the start" in said
+        for raw in ("True", "False", "None", "_s ", "_spm", "{"):
+            assert raw not in said, said
+        # Three run minutes: no check-in and no split while paused, and the run's time holds.
+        wait_until(lambda: ask("status")["run_s"] > paused["run_s"] + 180, timeout=60)
+        assert ask("status")["running_s"] == paused["running_s"]
         resumed = ask("resume")
         assert resumed["state"] in ("running", "paused")
-        time.sleep(5)
+        wait_until(lambda: ask("status")["running_s"] > resumed["running_s"] + 60, timeout=60)
         stopped = ask("stop")
         assert stopped["state"] == "finished"
         assert stopped["summary"].startswith("Run complete")
