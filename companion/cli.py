@@ -225,26 +225,29 @@ def cmd_analyze(args: argparse.Namespace, console: Console) -> int:
     from companion.engine import EngineSettings
     from companion.trunk import AnalysisSettings
     from cues.catalogue import load_catalogue
+    from sensors.rawlog import RawLogError
 
-    samples, notes, chunk_s = open_samples(args)
+    opened = open_samples(args)
     cfg = load_config()
     settings = EngineSettings(
         warmup_s=_given(args.warmup, cfg.coach.warmup_s),
         baseline_s=_given(args.learn, cfg.coach.baseline_s),
-        analysis=replace(AnalysisSettings(), sensor_wait_s=chunk_s + 5),
+        analysis=replace(AnalysisSettings(), sensor_wait_s=opened.chunk_s + 5),
     )
     result = analyze(
         args.file.name,
-        samples,
+        opened.samples,
         load_catalogue(_given(args.cues, cfg.coach.cues)),
         load_rules(_given(args.rules, cfg.coach.rules)),
         settings,
-        notes,
+        opened.notes,
     )
     if args.json:
         write_json(result, sys.stdout)
     else:
         print_table(result, console)
+    if opened.damage is not None:  # what was read is shown; the damage fails the command
+        raise RawLogError(f"{opened.damage}; what is shown is of that part")
     return 0
 
 

@@ -172,14 +172,19 @@ def cmd_import(args: argparse.Namespace, console: Console) -> int:
     from companion.source_options import open_samples
     from companion.trunk import AnalysisSettings
     from cues.catalogue import load_catalogue
-    from sensors.rawlog import is_raw_log
+    from sensors.rawlog import RawLogError, is_raw_log
 
     cfg = load_config()
-    samples, _, chunk_s = open_samples(args)
+    opened = open_samples(args)
+    if opened.damage is not None and not args.force:
+        raise RawLogError(
+            f"{opened.damage}. Nothing was kept; `companion import --force` keeps the run as "
+            "far as it reads, with all of the file's bytes"
+        )
     settings = EngineSettings(
         warmup_s=cfg.coach.warmup_s,
         baseline_s=cfg.coach.baseline_s,
-        analysis=replace(AnalysisSettings(), sensor_wait_s=chunk_s + 5),
+        analysis=replace(AnalysisSettings(), sensor_wait_s=opened.chunk_s + 5),
     )
     path: Path = args.file
     started = args.when or _named_time(path) or _file_time(path)
@@ -194,7 +199,7 @@ def cmd_import(args: argparse.Namespace, console: Console) -> int:
     run = import_run(
         paths.history_db(),
         path.name,
-        samples,
+        opened.samples,
         load_catalogue(cfg.coach.cues),
         load_rules(cfg.coach.rules),
         settings,
@@ -203,6 +208,10 @@ def cmd_import(args: argparse.Namespace, console: Console) -> int:
         files={"source": str(path.resolve())},
     )
     console.print(f"Kept as run {run.id} ({run.name}): {run.summary}")
+    stopped = opened.reading.note() if opened.reading is not None else None
+    if stopped is not None:
+        how = "all of its bytes are kept with the run" if opened.damage else "kept as it is"
+        console.print(f"{stopped}; {how}.", markup=False)
     return 0
 
 
@@ -285,6 +294,12 @@ def add_history_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser
         type=_when,
         metavar="DATE",
         help="when it was run (default: from a raw log's name, else the file's time)",
+    )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="keep a damaged raw log all the same: the run as far as it reads, with all of "
+        "the file's bytes",
     )
     p.set_defaults(handler=cmd_import)
 
