@@ -267,6 +267,7 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
 def _input_errors() -> tuple[type[Exception], ...]:
     """Errors that are the input's fault (a file, a setting, a request): said in one line."""
     from companion.engine import ConfigurationError
+    from companion.importer import ImportRefused
     from companion.options import RunError
     from companion.pairing import PairingError
     from companion.store import StoreError
@@ -282,6 +283,7 @@ def _input_errors() -> tuple[type[Exception], ...]:
         RunError,
         PairingError,
         StoreError,
+        ImportRefused,
     )
 
 

@@ -114,6 +114,7 @@ def run_dict(r: RunInfo) -> dict[str, object]:
         "sensors": list(r.sensors),
         "files": r.files,
         "detail_dropped": r.detail_dropped,
+        "content": r.content,
     }
 
 
@@ -170,12 +171,15 @@ def cmd_import(args: argparse.Namespace, console: Console) -> int:
     from companion.engine import EngineSettings
     from companion.importer import import_run
     from companion.source_options import open_samples
+    from companion.store import content_of
     from companion.trunk import AnalysisSettings
     from cues.catalogue import load_catalogue
     from sensors.rawlog import RawLogError, is_raw_log
 
     cfg = load_config()
+    path: Path = args.file
     opened = open_samples(args)
+    started = _started(args, path)
     if opened.damage is not None and not args.force:
         raise RawLogError(
             f"{opened.damage}. Nothing was kept; `companion import --force` keeps the run as "
@@ -186,16 +190,8 @@ def cmd_import(args: argparse.Namespace, console: Console) -> int:
         baseline_s=cfg.coach.baseline_s,
         analysis=replace(AnalysisSettings(), sensor_wait_s=opened.chunk_s + 5),
     )
-    path: Path = args.file
-    started = args.when or _named_time(path) or _file_time(path)
-    with open_history() as history:  # recovery and retention first, as for any run
-        kept = [r for r in history.runs() if r.source == path.name and r.started == started]
-    if kept:
-        console.print(
-            f"{path.name} of {started:%Y-%m-%d %H:%M} is kept already as run {kept[0].id}; "
-            f"`companion delete {kept[0].id}` first to import it again."
-        )
-        return 1
+    raw = is_raw_log(path)
+    open_history().close()  # recovery and retention first, as for any run
     run = import_run(
         paths.history_db(),
         path.name,
@@ -204,8 +200,9 @@ def cmd_import(args: argparse.Namespace, console: Console) -> int:
         load_rules(cfg.coach.rules),
         settings,
         started,
-        raw_log=path.read_bytes() if is_raw_log(path) else None,
+        raw_log=path.read_bytes() if raw else None,
         files={"source": str(path.resolve())},
+        content=content_of(path, None if raw else args.trial),
     )
     console.print(f"Kept as run {run.id} ({run.name}): {run.summary}")
     stopped = opened.reading.note() if opened.reading is not None else None
@@ -213,6 +210,26 @@ def cmd_import(args: argparse.Namespace, console: Console) -> int:
         how = "all of its bytes are kept with the run" if opened.damage else "kept as it is"
         console.print(f"{stopped}; {how}.", markup=False)
     return 0
+
+
+def _started(args: argparse.Namespace, path: Path) -> datetime:
+    """When the run being imported began: --when, else the time in a raw log's name, else
+    the file's time; never after now."""
+    from companion.importer import ImportRefused
+
+    when: datetime
+    if args.when is not None:
+        when, said = args.when, "--when"
+    elif (named := _named_time(path)) is not None:
+        when, said = named, "its name"
+    else:
+        when, said = _file_time(path), "the file's time"
+    if when > datetime.now().astimezone():
+        raise ImportRefused(
+            f"{path.name}: {said} says {when:%Y-%m-%d %H:%M}, which is in the future; "
+            "say when the run was run with --when DATE"
+        )
+    return when
 
 
 def _named_time(path: Path) -> datetime | None:

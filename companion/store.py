@@ -11,6 +11,7 @@ holds the schema, the reads, and the changes made between runs (finish, delete, 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import sqlite3
@@ -98,13 +99,34 @@ MIGRATIONS: tuple[str, ...] = (
         WHERE state != 'recording';
     CREATE INDEX run_by_start ON run(started);
     """,
+    # 3: what tells the same recording kept twice (`content_of`): the SHA-256 of its file's
+    # bytes, a live run's raw log or an imported file. Runs kept before have none.
+    """
+    ALTER TABLE run ADD COLUMN content TEXT;
+    CREATE INDEX run_by_content ON run(content);
+    """,
 )
 VERSION = len(MIGRATIONS)
 RAW_MAGIC = b"PCRAW1\n"  # the raw data is kept as the records of a raw log, after this line
 
+# The kinds of run that are yours, each kept once: a replay coaches a recording again.
+YOURS = ("live", "import")
+
+
+def content_of(path: Path, trial: int | None = None) -> str:
+    """What identifies a recording, whatever its name or date: the SHA-256 of its file's
+    bytes, and the trial taken of it when a file holds several."""
+    with path.open("rb") as f:
+        digest = hashlib.file_digest(f, "sha256").hexdigest()
+    return digest if trial is None else f"{digest} trial {trial}"
+
 
 class StoreError(RuntimeError):
     """The history cannot be used (a damaged file, a newer version, a run not found)."""
+
+
+class AlreadyKept(StoreError):
+    """A recording kept already, asked to be kept again."""
 
 
 def connect(path: Path) -> sqlite3.Connection:
@@ -227,7 +249,7 @@ INSERT_EPISODE = "INSERT OR REPLACE INTO episode VALUES (?, ?, ?, ?, ?, ?, ?, ?,
 _RUN_COLUMNS = (
     "id, name, started, source, kind, state, duration_s, running_s, judged_s, held_s, "
     "distance_m, cadence_spm, heart_rate_bpm, cues, form_cues, drift_onset_s, drifts, "
-    "summary, sensors, files, detail_dropped"
+    "summary, sensors, files, detail_dropped, content"
 )
 
 
@@ -301,6 +323,10 @@ class Store:
             (run.started.isoformat(), run.id, count),
         )
         return [_run(r) for r in rows]
+
+    def kept_as(self, content: str) -> RunInfo | None:
+        """The run of yours (see `YOURS`) kept from the recording `content` identifies."""
+        return _kept_as(self.conn, content)
 
     # A run's detail -------------------------------------------------------------------
 
@@ -379,6 +405,55 @@ class Store:
                 "UPDATE run SET detail_dropped = ? WHERE id = ?",
                 (when.isoformat(timespec="seconds"), run.id),
             )
+
+
+def _kept_as(conn: sqlite3.Connection, content: str) -> RunInfo | None:
+    row = conn.execute(
+        f"SELECT {_RUN_COLUMNS} FROM run WHERE content = ? "
+        f"AND kind IN ({', '.join('?' * len(YOURS))}) ORDER BY id LIMIT 1",
+        (content, *YOURS),
+    ).fetchone()
+    return None if row is None else _run(row)
+
+
+def insert_run(
+    conn: sqlite3.Connection,
+    name: str,
+    started: datetime,
+    source: str,
+    kind: str,
+    files: dict[str, str],
+    content: str | None,
+) -> int:
+    """A new run's row, being recorded; `AlreadyKept` when a run of yours holds the same
+    recording (checked in the same transaction, so two imports at once keep it once)."""
+    with transaction(conn):
+        if content is not None and kind in YOURS:
+            kept = _kept_as(conn, content)
+            if kept is not None:
+                raise AlreadyKept(
+                    f"{source} is already kept as run {kept.id} ({kept.name}, "
+                    f"{kept.started:%Y-%m-%d %H:%M}): the same recording, byte for byte; "
+                    f"`companion delete {kept.id}` first to keep it again"
+                )
+        cursor = conn.execute(
+            "INSERT INTO run (name, started, source, kind, state, files, content) "
+            "VALUES (?, ?, ?, ?, 'recording', ?, ?)",
+            (name, started.isoformat(timespec="seconds"), source, kind, to_json(files), content),
+        )
+    assert cursor.lastrowid is not None
+    return cursor.lastrowid
+
+
+def drop_if_empty(conn: sqlite3.Connection, run: int) -> bool:
+    """Remove the run if it holds no data (no second kept, no heart rate, no distance: a
+    run stopped as it began, a file with nothing the coach can use); whether it did."""
+    cursor = conn.execute(
+        "DELETE FROM run WHERE id = ? AND heart_rate_bpm IS NULL AND distance_m IS NULL "
+        "AND NOT EXISTS (SELECT 1 FROM second WHERE run = ?)",
+        (run, run),
+    )
+    return cursor.rowcount > 0
 
 
 def finish_row(
