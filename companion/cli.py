@@ -253,6 +253,7 @@ def cmd_analyze(args: argparse.Namespace, console: Console) -> int:
 
 def cmd_run(args: argparse.Namespace, console: Console) -> int:
     from companion import pairing, paths
+    from companion.retention import retain
     from companion.runner import coach_live
     from sensors.live import LiveSettings
 
@@ -261,6 +262,7 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     summary, log = coach_live(sensors, args.transport, _options(args, "run"), settings)
     if not args.json:
         print(f"\nSummary: {summary.text}\nThe sensors' raw data is kept in {log}")
+    retain(paths.history_db(), load_config().history.keep_detail_days)  # after a run kept
     return 0
 
 

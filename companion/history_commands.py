@@ -22,11 +22,12 @@ from companion.store import Store
 
 
 def open_history() -> Store:
-    """The history, with runs a killed process left closed first (and retention applied)."""
-    from companion.recorder import housekeeping
+    """The history, with runs a killed process left closed first (each said in the log).
+    Retention is not applied here: it changes the history (`companion.retention`)."""
+    from companion.recorder import recover
 
     db = paths.history_db()
-    housekeeping(db, load_config().history.keep_detail_days)
+    recover(db)
     return Store(db)
 
 
@@ -53,6 +54,8 @@ def _note(run: RunInfo) -> str:
 
 def cmd_history(args: argparse.Namespace, console: Console) -> int:
     with open_history() as history:
+        if args.prune:  # said on stderr with --json: stdout holds the runs alone
+            _prune(history, Console(stderr=True) if args.json else console)
         runs = history.runs()
     if args.limit:
         runs = runs[: args.limit]
@@ -88,6 +91,27 @@ def cmd_history(args: argparse.Namespace, console: Console) -> int:
         table.add_row(*(cells[name](r) for name in shown))
     console.print(table)
     return 0
+
+
+def _prune(history: Store, out: Console) -> None:
+    """`companion history --prune`: retention now, each run it drops said."""
+    from companion.retention import given_back, prune
+
+    days = load_config().history.keep_detail_days
+    if days <= 0:
+        out.print(
+            "Retention is off ([history] keep_detail_days = 0): every run keeps its detail.",
+            markup=False,
+        )
+        return
+    dropped, freed = prune(history, days)
+    if not dropped:
+        out.print(f"No run older than {days} days still has its detail: nothing was dropped.")
+        return
+    for d in dropped:
+        out.print(f"Retention (keep_detail_days = {days}): {d.describe()}.", markup=False)
+    said = given_back(freed)
+    out.print(f"{said[0].upper()}{said[1:]}.")
 
 
 def run_dict(r: RunInfo) -> dict[str, object]:
@@ -170,6 +194,8 @@ def cmd_import(args: argparse.Namespace, console: Console) -> int:
     from companion.drift import load_rules
     from companion.engine import EngineSettings
     from companion.importer import import_run
+    from companion.recorder import recover
+    from companion.retention import retain
     from companion.source_options import open_samples
     from companion.store import content_of
     from companion.trunk import AnalysisSettings
@@ -191,9 +217,10 @@ def cmd_import(args: argparse.Namespace, console: Console) -> int:
         analysis=replace(AnalysisSettings(), sensor_wait_s=opened.chunk_s + 5),
     )
     raw = is_raw_log(path)
-    open_history().close()  # recovery and retention first, as for any run
+    db = paths.history_db()
+    recover(db)  # runs a killed process left are closed first, as for any run
     run = import_run(
-        paths.history_db(),
+        db,
         path.name,
         opened.samples,
         load_catalogue(cfg.coach.cues),
@@ -209,6 +236,7 @@ def cmd_import(args: argparse.Namespace, console: Console) -> int:
     if stopped is not None:
         how = "all of its bytes are kept with the run" if opened.damage else "kept as it is"
         console.print(f"{stopped}; {how}.", markup=False)
+    retain(db, cfg.history.keep_detail_days)
     return 0
 
 
@@ -289,6 +317,12 @@ def add_history_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser
     p = sub.add_parser("history", help="the runs kept: a table, newest first")
     p.add_argument("--limit", type=int, help="only the newest N")
     p.add_argument("--json", action="store_true", help="the runs as one JSON list")
+    p.add_argument(
+        "--prune",
+        action="store_true",
+        help="apply retention now ([history] keep_detail_days): say each run whose detail "
+        "goes, and give the space back",
+    )
     p.set_defaults(handler=cmd_history)
 
     p = sub.add_parser("summary", help="a kept run's summary, compared with the runs before it")

@@ -20,7 +20,7 @@ import time
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -355,23 +355,9 @@ def recover(db: Path, now: datetime | None = None) -> list[RunInfo]:
 
 
 def housekeeping(db: Path, keep_detail_days: int, now: datetime | None = None) -> None:
-    """Before the history is used: runs a killed process left are closed, and with
-    retention on, the detail of runs older than `keep_detail_days` is dropped, each said
-    in the log (their totals, drifts and cues stay)."""
+    """At the daemon's start and after each run it keeps: runs a killed process left are
+    closed, and retention applied (`companion.retention`), each said in the log."""
+    from companion.retention import retain
+
     recover(db)
-    if keep_detail_days <= 0:
-        return
-    now = now or datetime.now().astimezone()
-    with Store(db) as history:
-        for run in history.runs(before=now - timedelta(days=keep_detail_days)):
-            if run.detail_dropped is None and run.state != "recording":
-                size, _ = history.raw_size(run.id)
-                history.drop_detail(run, now)
-                log.warning(
-                    "retention (keep_detail_days = %d): run %s of %s kept its totals, drifts "
-                    "and cues; its seconds, steps and %d kB of raw data were dropped",
-                    keep_detail_days,
-                    run.name,
-                    run.started.date().isoformat(),
-                    size // 1024,
-                )
+    retain(db, keep_detail_days, now)

@@ -6,7 +6,8 @@ notifications, compressed. The schema is versioned (`PRAGMA user_version`); `MIG
 brings a file of any earlier version up to date when it is opened, in one transaction.
 
 Writing during a run goes through `companion.recorder`, on its own thread; this module
-holds the schema, the reads, and the changes made between runs (finish, delete, prune).
+holds the schema, the reads, and the changes made between runs (finish, delete, drop
+detail, give space back); `companion.retention` decides which detail goes.
 """
 
 from __future__ import annotations
@@ -108,6 +109,7 @@ MIGRATIONS: tuple[str, ...] = (
 )
 VERSION = len(MIGRATIONS)
 RAW_MAGIC = b"PCRAW1\n"  # the raw data is kept as the records of a raw log, after this line
+INCREMENTAL = 2  # PRAGMA auto_vacuum: freed pages can be given back (`Store.reclaim`)
 
 # The kinds of run that are yours, each kept once: a replay coaches a recording again.
 YOURS = ("live", "import")
@@ -137,6 +139,10 @@ def connect(path: Path) -> sqlite3.Connection:
     os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
     conn = sqlite3.connect(path, timeout=10.0, isolation_level=None, check_same_thread=False)
     try:
+        if conn.execute("PRAGMA page_count").fetchone()[0] == 0:
+            # A new file, so not yet fixed (WAL writes its first page): freed pages can be
+            # given back. A file made before gets this at its first `reclaim`.
+            conn.execute(f"PRAGMA auto_vacuum = {INCREMENTAL}")
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = NORMAL")  # a killed process loses nothing committed
         conn.execute("PRAGMA foreign_keys = ON")
@@ -390,10 +396,37 @@ class Store:
 
     # Changes between runs ----------------------------------------------------------------
 
+    def detail_size(self, run: int) -> tuple[int, int, int]:
+        """(seconds, steps, compressed bytes of raw data) kept of the run's detail."""
+        seconds, steps = (
+            self.conn.execute(f"SELECT count(*) FROM {table} WHERE run = ?", (run,)).fetchone()[0]
+            for table in ("second", "step")
+        )
+        return int(seconds), int(steps), self.raw_size(run)[0]
+
     def delete(self, run: RunInfo) -> None:
-        """The run and everything kept of it in the history."""
+        """The run and everything kept of it in the history, its space given back."""
         with transaction(self.conn):
             self.conn.execute("DELETE FROM run WHERE id = ?", (run.id,))
+        self.reclaim()
+
+    def reclaim(self) -> int | None:
+        """Give the pages that deleted runs and dropped detail freed back to the file
+        system; the bytes the file shrank by, or None when another process is writing it
+        (they are given back the next time). A file made before this could be done is
+        rewritten once (VACUUM), and from then on gives them back a few at a time."""
+        before = _size(self.path)
+        try:
+            if self.conn.execute("PRAGMA auto_vacuum").fetchone()[0] != INCREMENTAL:
+                self.conn.execute(f"PRAGMA auto_vacuum = {INCREMENTAL}")
+                self.conn.execute("VACUUM")
+            else:
+                self.conn.execute("PRAGMA incremental_vacuum").fetchall()
+            # The pages go back to the file system when the log is folded into the file.
+            self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+        except sqlite3.OperationalError:  # busy: a run is being written
+            return None
+        return before - _size(self.path)
 
     def drop_detail(self, run: RunInfo, when: datetime) -> None:
         """Retention: the run's seconds, steps and raw data go; its totals, baseline,
@@ -405,6 +438,12 @@ class Store:
                 "UPDATE run SET detail_dropped = ? WHERE id = ?",
                 (when.isoformat(timespec="seconds"), run.id),
             )
+
+
+def _size(db: Path) -> int:
+    """The bytes the history takes on disk: its file and its write-ahead log."""
+    wal = db.with_name(db.name + "-wal")
+    return db.stat().st_size + (wal.stat().st_size if wal.exists() else 0)
 
 
 def _kept_as(conn: sqlite3.Connection, content: str) -> RunInfo | None:

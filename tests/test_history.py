@@ -47,6 +47,7 @@ def test_the_file_and_its_folder_are_the_runners_alone(tmp_path: Path) -> None:
     conn = sqlite3.connect(db)
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert conn.execute("PRAGMA user_version").fetchone()[0] == store.VERSION
+    assert conn.execute("PRAGMA auto_vacuum").fetchone()[0] == store.INCREMENTAL
     assert not lock_path(db, "run-1").exists()
 
 
@@ -355,6 +356,50 @@ def test_retention_drops_the_detail_of_old_runs_and_says_so(
         assert kept.seconds(middle.id) and kept.episodes(old.id)  # drifts and cues stay
         assert old.summary and old.held_s
     assert "run-20261102-073000" in caplog.text and "were dropped" in caplog.text
+
+
+def _said(out: str) -> str:
+    return " ".join(out.split())  # as one line, however the terminal wrapped it
+
+
+def test_retention_waits_to_be_asked_says_what_it_dropped_and_gives_the_space_back(
+    history: Path,
+) -> None:
+    # A file made before its space could be given back a little at a time.
+    conn = sqlite3.connect(history, isolation_level=None)
+    conn.execute("PRAGMA auto_vacuum = NONE")
+    conn.execute("VACUUM")
+    conn.close()
+    keep = (datetime.now(FIRST.tzinfo) - FIRST).days - 1  # the first run is older, not the rest
+    write_config(f"[history]\nkeep_detail_days = {keep}\n")
+    before = history.read_bytes()
+    listed = json.loads(companion("history", "--json").stdout)
+    assert [r["detail_dropped"] for r in listed] == [None, None, None]
+    assert json.loads(companion("summary", "1", "--json").stdout)["summary"]
+    assert history.read_bytes() == before  # commands that read change nothing
+
+    with Store(history) as kept:
+        seconds, steps, _ = kept.detail_size(1)
+    pruned = companion("history", "--prune")
+    assert pruned.returncode == 0, pruned.stderr
+    said = _said(pruned.stdout)
+    assert (
+        f"Retention (keep_detail_days = {keep}): run 1 (run-20261102-073000, 2026-11-02) "
+        f"kept its totals, drifts and cues; its {seconds} seconds, {steps} steps and 0 kB of "
+        "raw sensor data were dropped. The history file gave back "
+    ) in said
+    assert seconds > 1400 and "run 2 " not in said and "run 3 " not in said
+    listed = json.loads(companion("history", "--json").stdout)
+    assert [r["detail_dropped"] is None for r in listed] == [True, True, False]
+    assert len(history.read_bytes()) < len(before)
+    with Store(history) as kept:
+        assert kept.conn.execute("PRAGMA auto_vacuum").fetchone()[0] == store.INCREMENTAL
+        assert kept.seconds(1) == [] and kept.episodes(1) and kept.seconds(2)
+    assert "nothing was dropped" in _said(companion("history", "--prune").stdout)
+    # From now on a deleted run's space goes back as it goes.
+    size = history.stat().st_size
+    assert companion("delete", "2", "--yes").returncode == 0
+    assert history.stat().st_size < size
 
 
 def test_a_full_disk_stops_the_history_not_the_run(tmp_path: Path) -> None:
