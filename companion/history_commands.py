@@ -70,10 +70,13 @@ def cmd_history(args: argparse.Namespace, console: Console) -> int:
             "or one brought in with `companion import FILE`, is kept here."
         )
         return 0
-    table = Table(title=f"Runs kept ({len(runs)})", box=box.SIMPLE_HEAD)
+    table = Table(
+        title=f"Runs kept ({len(runs)})", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True
+    )
     cells: dict[str, Callable[[RunInfo], str]] = {
         "#": lambda r: str(r.id),
         "started": lambda r: r.started.strftime("%Y-%m-%d %H:%M"),
+        "kind": lambda r: r.kind,
         "time": lambda r: duration_clock(r.duration_s) if r.duration_s is not None else "",
         "km": lambda r: f"{r.distance_m / 1000:.2f}" if r.distance_m else "",
         "pace": _pace,
@@ -86,7 +89,11 @@ def cmd_history(args: argparse.Namespace, console: Console) -> int:
     # Columns no run has a value for are left out: the table fits a narrow terminal.
     shown = [name for name, cell in cells.items() if any(cell(r) for r in runs)]
     for name in shown:
-        table.add_column(name, justify="left" if name in ("started", "note") else "right")
+        left = name in ("started", "kind", "note")
+        # On a narrow terminal the others wrap: which run it is is never cut.
+        table.add_column(
+            name, justify="left" if left else "right", no_wrap=name in ("#", "started", "kind")
+        )
     for r in runs:
         table.add_row(*(cells[name](r) for name in shown))
     console.print(table)

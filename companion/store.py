@@ -111,8 +111,18 @@ VERSION = len(MIGRATIONS)
 RAW_MAGIC = b"PCRAW1\n"  # the raw data is kept as the records of a raw log, after this line
 INCREMENTAL = 2  # PRAGMA auto_vacuum: freed pages can be given back (`Store.reclaim`)
 
-# The kinds of run that are yours, each kept once: a replay coaches a recording again.
+# Like with like: what a run is compared with (the summary's "than last week", the report's
+# trends) is runs of its own kind. A live run with live runs; an import with imports, whose
+# data came from other sensors or another app and is not measured the same way; a replay
+# with none, for a recording coached again is not a run of yours. Nor is a replay ever
+# "your last run"; and a recording is kept once as a run of yours (`insert_run`), however
+# often it is replayed.
 YOURS = ("live", "import")
+
+
+def alike(kind: str) -> tuple[str, ...]:
+    """The kinds of run a run of `kind` is compared with."""
+    return (kind,) if kind in YOURS else ()
 
 
 def content_of(path: Path, trial: int | None = None) -> str:
@@ -302,13 +312,27 @@ class Store:
         )
         return [_run(r) for r in rows]
 
+    def last(self, closed: bool = False) -> RunInfo | None:
+        """Your latest run (never a replay: see `YOURS`); only a closed one if `closed`."""
+        marks = ", ".join("?" * len(YOURS))
+        only = "AND state != 'recording'" if closed else ""
+        row = self.conn.execute(
+            f"SELECT {_RUN_COLUMNS} FROM run WHERE kind IN ({marks}) {only} "
+            "ORDER BY started DESC, id DESC LIMIT 1",
+            YOURS,
+        ).fetchone()
+        return None if row is None else _run(row)
+
     def run(self, ref: str | int | None = None) -> RunInfo:
-        """A run by number, by name, or the latest (None, "last"); StoreError if none."""
+        """A run by number, by name, or your latest (None, "last"); StoreError if none."""
         if ref is None or ref == "last":
-            row = self.conn.execute(
-                f"SELECT {_RUN_COLUMNS} FROM run ORDER BY started DESC, id DESC LIMIT 1"
-            ).fetchone()
-        elif isinstance(ref, int) or ref.isdigit():
+            last = self.last()
+            if last is None:
+                replays = self.conn.execute("SELECT 1 FROM run LIMIT 1").fetchone()
+                what = "no runs of yours, only replays," if replays else "no runs"
+                raise StoreError(f"{what} are kept yet; `companion history` lists the runs kept")
+            return last
+        if isinstance(ref, int) or ref.isdigit():
             row = self.conn.execute(
                 f"SELECT {_RUN_COLUMNS} FROM run WHERE id = ?", (int(ref),)
             ).fetchone()
@@ -317,16 +341,18 @@ class Store:
                 f"SELECT {_RUN_COLUMNS} FROM run WHERE name = ?", (ref,)
             ).fetchone()
         if row is None:
-            what = "no runs are kept yet" if ref in (None, "last") else f"no run {ref!r}"
-            raise StoreError(f"{what}; `companion history` lists the runs kept")
+            raise StoreError(f"no run {ref!r}; `companion history` lists the runs kept")
         return _run(row)
 
     def earlier(self, run: RunInfo, count: int = 5) -> list[RunInfo]:
-        """The closed runs before `run` with their form judged, most recent first."""
+        """The closed runs like `run` (`alike`) before it with their form judged, most
+        recent first."""
+        kinds = alike(run.kind)
         rows = self.conn.execute(
             f"SELECT {_RUN_COLUMNS} FROM run WHERE started < ? AND id != ? "
+            f"AND kind IN ({', '.join('?' * len(kinds))}) "
             "AND state != 'recording' AND judged_s > 0 ORDER BY started DESC LIMIT ?",
-            (run.started.isoformat(), run.id, count),
+            (run.started.isoformat(), run.id, *kinds, count),
         )
         return [_run(r) for r in rows]
 

@@ -8,6 +8,7 @@ import gzip
 import hashlib
 import json
 import logging
+import re
 import signal
 import sqlite3
 from datetime import datetime, timedelta
@@ -211,12 +212,16 @@ def test_a_run_killed_mid_way_is_recovered_at_the_next_start(tmp_path: Path) -> 
             assert run.summary is not None and run.summary.startswith("Run complete")
             assert all(ep.end is not None for ep in history.episodes(run.id))
         assert not lock_path(db, run.name).exists()
-        # A new run is kept beside it, and its summary, said at its end, compares the two.
+        # A new run is kept beside it. Both are replays of the demo's run, not runs of
+        # yours: the summary said at its end compares it with nothing.
         ask("start", "--replay", str(HIP_RUN), "--speed", "0")
         last = wait_until(lambda: ask("status").get("last_run"), timeout=120)
-        assert "Form held" in last["summary"] and " than " in last["summary"], last
+        assert "Form held" in last["summary"] and " than " not in last["summary"], last
         listed = json.loads(companion("history", "--json").stdout)
-        assert [r["state"] for r in listed] == ["finished", "recovered"]
+        assert [(r["state"], r["kind"]) for r in listed] == [
+            ("finished", "replay"),
+            ("recovered", "replay"),
+        ]
 
 
 def test_the_run_being_recorded_is_not_recovered_by_another_process(tmp_path: Path) -> None:
@@ -400,6 +405,44 @@ def test_retention_waits_to_be_asked_says_what_it_dropped_and_gives_the_space_ba
     size = history.stat().st_size
     assert companion("delete", "2", "--yes").returncode == 0
     assert history.stat().st_size < size
+
+
+def _kept(db: Path, name: str, when: datetime, kind: str) -> int:
+    """A run of 20 minutes as a recorder keeps it: judged from minute 5, form held."""
+    with RunRecorder(db, NewRun(name, when, "test", kind)) as recorder:
+        for t in range(1, 1201):
+            recorder.second(Second(t=float(t), running=True, judged=t > 300, cadence_spm=170.0))
+        stats = RunStats(1200.0, 1200.0, 170.0, 900.0, 900.0, (), 0, 0)
+        recorder.show(Summary(t=1200.0, text="Run complete.", stats=stats.to_dict()))
+    return recorder.id
+
+
+def test_runs_are_compared_like_with_like_and_a_replay_is_never_your_last_run(
+    history: Path,
+) -> None:
+    from companion.drift import load_rules
+    from companion.report import gather
+
+    live = _kept(history, "run-live", FIRST + timedelta(days=9), "live")
+    replay = _kept(history, "run-replay", FIRST + timedelta(days=10), "replay")
+    table = companion("history").stdout
+    rows = dict(re.findall(r"^ ?(\d+) +\d{4}-\d\d-\d\d \d\d:\d\d +(\w+)", table, re.M))
+    assert rows == {"5": "replay", "4": "live", "3": "import", "2": "import", "1": "import"}
+    # The replay is the newest, but not your last run.
+    assert json.loads(companion("summary", "--json").stdout)["run"] == "run-live"
+    # The live run has no live run before it, the replay nothing to be compared with: the
+    # imports are neither's. The imports are compared with each other.
+    for ref in (live, replay):
+        text = json.loads(companion("summary", str(ref), "--json").stdout)["summary"]
+        assert "Form held 15 of 15 minutes." in text and " than " not in text, text
+    imported = json.loads(companion("summary", "3", "--json").stdout)["summary"]
+    assert "less than on Thursday" in imported
+    with Store(history) as kept:
+        assert kept.last() == kept.run(live)
+        rules = load_rules()
+        assert [r.id for r in gather(kept, kept.run(live), rules).trend] == [live]
+        assert [r.id for r in gather(kept, kept.run(replay), rules).trend] == [replay]
+        assert [r.id for r in gather(kept, kept.run(2), rules).trend] == [1, 2]
 
 
 def test_a_full_disk_stops_the_history_not_the_run(tmp_path: Path) -> None:
