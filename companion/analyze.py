@@ -148,6 +148,8 @@ def print_table(result: Analysis, console: Console) -> None:
             f"{result.name}: no running found in {result.duration_s:.0f} s (a window needs "
             "10 s of running: steady steps at 130 a minute or more)."
         )
+        for note in result.notes:
+            console.print(f"[dim]{note}")
         return
     names = result.metrics
     table = Table(title=f"{result.name}: the run minute by minute (medians of each second)")

@@ -235,31 +235,35 @@ def cmd_analyze(args: argparse.Namespace, console: Console) -> int:
     from companion.engine import EngineSettings
     from companion.trunk import AnalysisSettings
     from cues.catalogue import load_catalogue
+    from sensors.rawlog import RawLogError
 
-    samples, notes, chunk_s = open_samples(args)
+    opened = open_samples(args)
     cfg = load_config()
     settings = EngineSettings(
         warmup_s=_given(args.warmup, cfg.coach.warmup_s),
         baseline_s=_given(args.learn, cfg.coach.baseline_s),
-        analysis=replace(AnalysisSettings(), sensor_wait_s=chunk_s + 5),
+        analysis=replace(AnalysisSettings(), sensor_wait_s=opened.chunk_s + 5),
     )
     result = analyze(
         args.file.name,
-        samples,
+        opened.samples,
         load_catalogue(_given(args.cues, cfg.coach.cues)),
         load_rules(_given(args.rules, cfg.coach.rules)),
         settings,
-        notes,
+        opened.notes,
     )
     if args.json:
         write_json(result, sys.stdout)
     else:
         print_table(result, console)
+    if opened.damage is not None:  # what was read is shown; the damage fails the command
+        raise RawLogError(f"{opened.damage}; what is shown is of that part")
     return 0
 
 
 def cmd_run(args: argparse.Namespace, console: Console) -> int:
     from companion import pairing, paths
+    from companion.retention import retain
     from companion.runner import coach_live
     from sensors.live import LiveSettings
 
@@ -268,12 +272,14 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     summary, log = coach_live(sensors, args.transport, _options(args, "run"), settings)
     if not args.json:
         print(f"\nSummary: {summary.text}\nThe sensors' raw data is kept in {log}")
+    retain(paths.history_db(), load_config().history.keep_detail_days)  # after a run kept
     return 0
 
 
 def _input_errors() -> tuple[type[Exception], ...]:
     """Errors that are the input's fault (a file, a setting, a request): said in one line."""
     from companion.engine import ConfigurationError
+    from companion.importer import ImportRefused
     from companion.options import RunError
     from companion.outputs import OutputError
     from companion.pairing import PairingError
@@ -291,6 +297,7 @@ def _input_errors() -> tuple[type[Exception], ...]:
         OutputError,
         PairingError,
         StoreError,
+        ImportRefused,
     )
 
 

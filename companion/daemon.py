@@ -249,7 +249,7 @@ class Daemon:
 
         try:
             with Store(paths.history_db()) as history:
-                last = next((r for r in history.runs() if r.state != "recording"), None)
+                last = history.last(closed=True)  # yours: never a replay
                 episodes = history.episodes(last.id) if last is not None else []
         except (StoreError, sqlite3.Error) as err:
             log.warning("the last run cannot be read from the history (%s)", err)

@@ -154,15 +154,15 @@ def cmd_suggest(args: argparse.Namespace, console: Console) -> int:
         from companion.history_commands import open_history
 
         with open_history() as history:
-            runs = history.runs()
-            if not runs:
+            last = history.last()  # yours: never a replay
+            if last is None:
                 console.print(
-                    "No run kept yet: after a run with `companion start`, or give the "
-                    "events of one (`companion replay FILE --json > run.jsonl`)."
+                    "No run of yours kept yet: after a run with `companion start`, or give "
+                    "the events of one (`companion replay FILE --json > run.jsonl`)."
                 )
                 return 0
-            name, episodes = runs[0].name, history.episodes(runs[0].id)
-        advice = for_run(episodes, runs[0].duration_s or 0.0)
+            name, episodes = last.name, history.episodes(last.id)
+        advice = for_run(episodes, last.duration_s or 0.0)
     else:
         name = args.run.name
         try:

@@ -23,11 +23,12 @@ from companion.store import Store
 
 
 def open_history() -> Store:
-    """The history, with runs a killed process left closed first (and retention applied)."""
-    from companion.recorder import housekeeping
+    """The history, with runs a killed process left closed first (each said in the log).
+    Retention is not applied here: it changes the history (`companion.retention`)."""
+    from companion.recorder import recover
 
     db = paths.history_db()
-    housekeeping(db, load_config().history.keep_detail_days)
+    recover(db)
     return Store(db)
 
 
@@ -54,6 +55,8 @@ def _note(run: RunInfo) -> str:
 
 def cmd_history(args: argparse.Namespace, console: Console) -> int:
     with open_history() as history:
+        if args.prune:  # said on stderr with --json: stdout holds the runs alone
+            _prune(history, Console(stderr=True) if args.json else console)
         runs = history.runs()
     if args.limit:
         runs = runs[: args.limit]
@@ -68,10 +71,13 @@ def cmd_history(args: argparse.Namespace, console: Console) -> int:
             "or one brought in with `companion import FILE`, is kept here."
         )
         return 0
-    table = Table(title=f"Runs kept ({len(runs)})", box=box.SIMPLE_HEAD)
+    table = Table(
+        title=f"Runs kept ({len(runs)})", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True
+    )
     cells: dict[str, Callable[[RunInfo], str]] = {
         "#": lambda r: str(r.id),
         "started": lambda r: r.started.strftime("%Y-%m-%d %H:%M"),
+        "kind": lambda r: r.kind,
         "time": lambda r: duration_clock(r.duration_s) if r.duration_s is not None else "",
         "km": lambda r: f"{r.distance_m / 1000:.2f}" if r.distance_m else "",
         "pace": _pace,
@@ -84,11 +90,36 @@ def cmd_history(args: argparse.Namespace, console: Console) -> int:
     # Columns no run has a value for are left out: the table fits a narrow terminal.
     shown = [name for name, cell in cells.items() if any(cell(r) for r in runs)]
     for name in shown:
-        table.add_column(name, justify="left" if name in ("started", "note") else "right")
+        left = name in ("started", "kind", "note")
+        # On a narrow terminal the others wrap: which run it is is never cut.
+        table.add_column(
+            name, justify="left" if left else "right", no_wrap=name in ("#", "started", "kind")
+        )
     for r in runs:
         table.add_row(*(cells[name](r) for name in shown))
     console.print(table)
     return 0
+
+
+def _prune(history: Store, out: Console) -> None:
+    """`companion history --prune`: retention now, each run it drops said."""
+    from companion.retention import given_back, prune
+
+    days = load_config().history.keep_detail_days
+    if days <= 0:
+        out.print(
+            "Retention is off ([history] keep_detail_days = 0): every run keeps its detail.",
+            markup=False,
+        )
+        return
+    dropped, freed = prune(history, days)
+    if not dropped:
+        out.print(f"No run older than {days} days still has its detail: nothing was dropped.")
+        return
+    for d in dropped:
+        out.print(f"Retention (keep_detail_days = {days}): {d.describe()}.", markup=False)
+    said = given_back(freed)
+    out.print(f"{said[0].upper()}{said[1:]}.")
 
 
 def run_dict(r: RunInfo) -> dict[str, object]:
@@ -115,6 +146,7 @@ def run_dict(r: RunInfo) -> dict[str, object]:
         "sensors": list(r.sensors),
         "files": r.files,
         "detail_dropped": r.detail_dropped,
+        "content": r.content,
     }
 
 
@@ -170,41 +202,70 @@ def cmd_import(args: argparse.Namespace, console: Console) -> int:
     from companion.drift import load_rules
     from companion.engine import EngineSettings
     from companion.importer import import_run
+    from companion.recorder import recover
+    from companion.retention import retain
     from companion.source_options import open_samples
+    from companion.store import content_of
     from companion.trunk import AnalysisSettings
     from cues.catalogue import load_catalogue
-    from sensors.rawlog import is_raw_log
+    from sensors.rawlog import RawLogError, is_raw_log
 
     cfg = load_config()
-    samples, _, chunk_s = open_samples(args)
+    path: Path = args.file
+    opened = open_samples(args)
+    started = _started(args, path)
+    if opened.damage is not None and not args.force:
+        raise RawLogError(
+            f"{opened.damage}. Nothing was kept; `companion import --force` keeps the run as "
+            "far as it reads, with all of the file's bytes"
+        )
     settings = EngineSettings(
         warmup_s=cfg.coach.warmup_s,
         baseline_s=cfg.coach.baseline_s,
-        analysis=replace(AnalysisSettings(), sensor_wait_s=chunk_s + 5),
+        analysis=replace(AnalysisSettings(), sensor_wait_s=opened.chunk_s + 5),
     )
-    path: Path = args.file
-    started = args.when or _named_time(path) or _file_time(path)
-    with open_history() as history:  # recovery and retention first, as for any run
-        kept = [r for r in history.runs() if r.source == path.name and r.started == started]
-    if kept:
-        console.print(
-            f"{path.name} of {started:%Y-%m-%d %H:%M} is kept already as run {kept[0].id}; "
-            f"`companion delete {kept[0].id}` first to import it again."
-        )
-        return 1
+    raw = is_raw_log(path)
+    db = paths.history_db()
+    recover(db)  # runs a killed process left are closed first, as for any run
     run = import_run(
-        paths.history_db(),
+        db,
         path.name,
-        samples,
+        opened.samples,
         load_catalogue(cfg.coach.cues),
         load_rules(cfg.coach.rules),
         settings,
         started,
-        raw_log=path.read_bytes() if is_raw_log(path) else None,
+        raw_log=path.read_bytes() if raw else None,
         files={"source": str(path.resolve())},
+        content=content_of(path, None if raw else args.trial),
     )
     console.print(f"Kept as run {run.id} ({run.name}): {run.summary}")
+    stopped = opened.reading.note() if opened.reading is not None else None
+    if stopped is not None:
+        how = "all of its bytes are kept with the run" if opened.damage else "kept as it is"
+        console.print(f"{stopped}; {how}.", markup=False)
+    retain(db, cfg.history.keep_detail_days)
     return 0
+
+
+def _started(args: argparse.Namespace, path: Path) -> datetime:
+    """When the run being imported began: --when, else the time in a raw log's name, else
+    the file's time; never after now."""
+    from companion.importer import ImportRefused
+
+    when: datetime
+    if args.when is not None:
+        when, said = args.when, "--when"
+    elif (named := _named_time(path)) is not None:
+        when, said = named, "its name"
+    else:
+        when, said = _file_time(path), "the file's time"
+    if when > datetime.now().astimezone():
+        raise ImportRefused(
+            f"{path.name}: {said} says {when:%Y-%m-%d %H:%M}, which is in the future; "
+            "say when the run was run with --when DATE"
+        )
+    return when
 
 
 def _named_time(path: Path) -> datetime | None:
@@ -262,6 +323,12 @@ def add_history_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser
     p = sub.add_parser("history", help="the runs kept: a table, newest first")
     p.add_argument("--limit", type=int, help="only the newest N")
     p.add_argument("--json", action="store_true", help="the runs as one JSON list")
+    p.add_argument(
+        "--prune",
+        action="store_true",
+        help="apply retention now ([history] keep_detail_days): say each run whose detail "
+        "goes, and give the space back",
+    )
     p.set_defaults(handler=cmd_history)
 
     p = sub.add_parser("summary", help="a kept run's summary, compared with the runs before it")
@@ -284,6 +351,12 @@ def add_history_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser
         type=_when,
         metavar="DATE",
         help="when it was run (default: from a raw log's name, else the file's time)",
+    )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="keep a damaged raw log all the same: the run as far as it reads, with all of "
+        "the file's bytes",
     )
     p.set_defaults(handler=cmd_import)
 

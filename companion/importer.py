@@ -26,6 +26,10 @@ from sensors.samples import AccelBatch, GyroBatch, Sample
 IMPORT_COMMIT_S = 300.0  # of the run: an import cut short is simply done again
 
 
+class ImportRefused(ValueError):
+    """A recording that is not kept, and why (said in one line)."""
+
+
 def import_run(
     db: Path,
     source: str,
@@ -36,12 +40,15 @@ def import_run(
     started: datetime,
     raw_log: bytes | None = None,
     files: dict[str, str] | None = None,
+    content: str | None = None,
 ) -> RunInfo:
-    """Keep the run `samples` make in the history at `db`; the run kept."""
+    """Keep the run `samples` make in the history at `db`; the run kept. `AlreadyKept`
+    when the recording `content` identifies is kept already, `ImportRefused` when it holds
+    nothing to keep."""
     engine = RunEngine(catalogue, rules, settings)
     name = f"run-{started.strftime('%Y%m%d-%H%M%S')}"
     sensors: dict[str, str] = {}
-    new = NewRun(name, started, source, "import", files or {})
+    new = NewRun(name, started, source, "import", files or {}, content)
     with RunRecorder(db, new, commit_every_s=IMPORT_COMMIT_S) as recorder:
         engine.on_second = recorder.second
         for event in engine.start():
@@ -69,5 +76,11 @@ def import_run(
         if raw_log is not None:
             recorder.raw(raw_log[len(RAW_MAGIC) :])
         run_id = recorder.id
+    if not recorder.kept:
+        what = f"in its {end:.0f} s " if end >= 0.5 else ""
+        raise ImportRefused(
+            f"{source}: no data {what}the coach can use (no movement it can analyse, no "
+            "heart rate, no distance), so nothing was kept"
+        )
     with Store(db) as history:
         return history.run(run_id)

@@ -20,7 +20,7 @@ import time
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +55,8 @@ class NewRun:
     source: str
     kind: str  # "live", "replay" or "import"
     files: dict[str, str] = field(default_factory=dict)
+    content: str | None = None  # the recording's identity (store.content_of), if known now;
+    # a live run's is its raw log's, taken when it ends
 
 
 def lock_path(db: Path, name: str) -> Path:
@@ -82,6 +84,7 @@ class RunRecorder:
         self.commit_every_s = commit_every_s  # of run time: an import, which can be done
         # again, commits far less often than a run
         self.broken: str | None = None  # why the history cannot be written, once it cannot
+        self.kept = True  # False once closed with no data, and so not kept
         self._conn = store.connect(db)
         self.id, self.name, self._lock = self._insert(run)
         with Store(db) as history:
@@ -104,24 +107,17 @@ class RunRecorder:
             if lock is None:
                 continue
             try:
-                with store.transaction(self._conn):
-                    cursor = self._conn.execute(
-                        "INSERT INTO run (name, started, source, kind, state, files) "
-                        "VALUES (?, ?, ?, ?, 'recording', ?)",
-                        (
-                            name,
-                            run.started.isoformat(timespec="seconds"),
-                            run.source,
-                            run.kind,
-                            store.to_json(run.files),
-                        ),
-                    )
-            except sqlite3.IntegrityError:
+                run_id = store.insert_run(
+                    self._conn, name, run.started, run.source, run.kind, run.files, run.content
+                )
+            except (sqlite3.IntegrityError, store.AlreadyKept) as err:
                 lock_path(self.db, name).unlink()  # ours: we held it
                 os.close(lock)
+                if isinstance(err, store.AlreadyKept):
+                    self._conn.close()
+                    raise
                 continue
-            assert cursor.lastrowid is not None
-            return cursor.lastrowid, name, lock
+            return run_id, name, lock
         raise store.StoreError(f"no free name for run {run.name}")
 
     # What the run hands over (on the event loop; never blocks) -------------------------
@@ -140,14 +136,23 @@ class RunRecorder:
         self._ops.put((None, lambda c: self._raw.extend(record)))
 
     def close(self) -> None:
-        """Write what is waiting, then let go of the run (blocking: call it from a thread
-        when a loop is waiting)."""
+        """Write what is waiting, then let go of the run: not kept if it holds no data
+        (`kept` says), else with its identity (blocking: call it from a thread when a loop
+        is waiting)."""
         self._ops.put(None)
         self._thread.join()
-        self._conn.close()
-        with contextlib.suppress(OSError):
-            lock_path(self.db, self.name).unlink()
-        os.close(self._lock)
+        try:
+            content = _raw_log_content(self.run.files)
+            # An import says why it kept nothing itself, in its one line.
+            say = self.run.kind != "import"
+            self.kept = _settle(self._conn, self.id, self.name, self.run.files, content, say)
+        except (sqlite3.Error, OSError) as err:  # kept as it is, closed at the next start
+            log.error("run %s could not be settled in the history (%s)", self.name, err)
+        finally:
+            self._conn.close()
+            with contextlib.suppress(OSError):
+                lock_path(self.db, self.name).unlink()
+            os.close(self._lock)
 
     def __enter__(self) -> RunRecorder:
         return self
@@ -261,6 +266,37 @@ def _nothing(c: sqlite3.Connection) -> None:
     pass
 
 
+def _raw_log_content(files: dict[str, str]) -> str | None:
+    """A live run's identity: its raw log file's (what importing that file would find)."""
+    raw_log = Path(files["raw_log"]) if "raw_log" in files else None
+    return store.content_of(raw_log) if raw_log is not None and raw_log.is_file() else None
+
+
+def _settle(
+    conn: sqlite3.Connection,
+    run: int,
+    name: str,
+    files: dict[str, str],
+    content: str | None,
+    say: bool = True,
+) -> bool:
+    """A run that has ended: removed if it holds no data (its files, if any, stay; said in
+    the log if `say`), else given its identity `content` if it has none yet; whether it is
+    kept."""
+    raw_log = files.get("raw_log")
+    with store.transaction(conn):
+        if store.drop_if_empty(conn, run):
+            if say:
+                stays = f"; its raw log stays in {raw_log}" if raw_log is not None else ""
+                log.warning("run %s holds no data: not kept in the history%s", name, stays)
+            return False
+        if content is not None:
+            conn.execute(
+                "UPDATE run SET content = ? WHERE id = ? AND content IS NULL", (content, run)
+            )
+    return True
+
+
 def _second(c: sqlite3.Connection, run: int, s: Second) -> None:
     c.execute(store.INSERT_SECOND, store.second_row(run, s))
     if s.steps:
@@ -293,6 +329,7 @@ def recover(db: Path, now: datetime | None = None) -> list[RunInfo]:
                 episodes = history.episodes(run.id)
                 stats = stats_of(seconds, episodes, history.cues(run.id))
                 text = spoken_summary(stats, history.earlier(run), now or run.started)
+                content = _raw_log_content(run.files)
                 with store.transaction(history.conn):
                     for ep in stats.episodes:
                         history.conn.execute(
@@ -300,6 +337,9 @@ def recover(db: Path, now: datetime | None = None) -> list[RunInfo]:
                             store.episode_row(run.id, ep.to_dict(), ep.fault.value),
                         )
                     store.finish_row(history.conn, run.id, "recovered", stats.to_dict(), text)
+                    kept = _settle(history.conn, run.id, run.name, run.files, content)
+                if not kept:
+                    continue
                 log.warning(
                     "run %s was cut short (its process ended without closing it); recovered "
                     "%s of it",
@@ -315,23 +355,9 @@ def recover(db: Path, now: datetime | None = None) -> list[RunInfo]:
 
 
 def housekeeping(db: Path, keep_detail_days: int, now: datetime | None = None) -> None:
-    """Before the history is used: runs a killed process left are closed, and with
-    retention on, the detail of runs older than `keep_detail_days` is dropped, each said
-    in the log (their totals, drifts and cues stay)."""
+    """At the daemon's start and after each run it keeps: runs a killed process left are
+    closed, and retention applied (`companion.retention`), each said in the log."""
+    from companion.retention import retain
+
     recover(db)
-    if keep_detail_days <= 0:
-        return
-    now = now or datetime.now().astimezone()
-    with Store(db) as history:
-        for run in history.runs(before=now - timedelta(days=keep_detail_days)):
-            if run.detail_dropped is None and run.state != "recording":
-                size, _ = history.raw_size(run.id)
-                history.drop_detail(run, now)
-                log.warning(
-                    "retention (keep_detail_days = %d): run %s of %s kept its totals, drifts "
-                    "and cues; its seconds, steps and %d kB of raw data were dropped",
-                    keep_detail_days,
-                    run.name,
-                    run.started.date().isoformat(),
-                    size // 1024,
-                )
+    retain(db, keep_detail_days, now)

@@ -198,10 +198,12 @@ def _cue_rows(
 def gather(history: Store, run: RunInfo, rules: tuple[DriftRule, ...]) -> Report:
     """Everything the report of `run` shows, read from `history`."""
     from companion.history_commands import summary_of
+    from companion.store import alike
 
     seconds = tuple(history.seconds(run.id))
     episodes = tuple(history.episodes(run.id))
-    runs = history.runs()  # newest first; the totals only, never a run's seconds
+    # Its trends: the runs like it (store.alike), newest first; their totals only.
+    runs = [r for r in history.runs() if r.id == run.id or r.kind in alike(run.kind)]
     at = next(i for i, r in enumerate(runs) if r.id == run.id)
     return Report(
         run,

@@ -103,6 +103,7 @@ class RunInfo:
     sensors: tuple[dict[str, Any], ...] = ()
     files: dict[str, str] = field(default_factory=dict)  # events, raw_log
     detail_dropped: str | None = None  # when retention dropped its seconds, steps and raw data
+    content: str | None = None  # the recording it was kept from (store.content_of)
 
     @property
     def form_held(self) -> float | None:

@@ -198,12 +198,18 @@ def raw_log_plan(path: Path) -> Plan:
     """Replay a live run's raw notification log through the live decoders."""
     probe = RawLogSource(path, UnpacedClock())
     trunk = probe.trunk_devices()
+    stopped = probe.reading.note()  # cut short or damaged: replayed as far as it reads
+    if stopped is not None:
+        log.warning("%s", stopped)
     header = RunStarted(
         t=0.0,
         source=path.name,
         sensor=trunk[0]["name"] if trunk else "none",
         placement=trunk[0]["placement"] if trunk else "none",
-        notes=tuple(f"{d['role']}: {d['name']} ({d['address']})" for d in probe.devices.values()),
+        notes=(
+            *(f"{d['role']}: {d['name']} ({d['address']})" for d in probe.devices.values()),
+            *((stopped,) if stopped else ()),
+        ),
     )
     return Plan(header, lambda clock: RawLogSource(path, clock), replayed_log=path)
 

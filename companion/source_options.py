@@ -8,9 +8,14 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sensors.samples import Placement, Sample
+
+if TYPE_CHECKING:
+    from sensors.rawlog import LogReading
 
 CHUNK_S = 10.0  # big batches: the analysis gives the same windows for any batch size
 
@@ -70,8 +75,24 @@ def add_source_options(p: argparse.ArgumentParser) -> None:
     add_recording_options(p)
 
 
-def open_samples(args: argparse.Namespace) -> tuple[Iterator[Sample], tuple[str, ...], float]:
-    """The samples of `args.file` in big batches, its notes, and the batches' length."""
+@dataclass(frozen=True)
+class Opened:
+    """A recording opened: its samples in big batches, its notes, the batches' length,
+    and for a raw log, how far it reads (and why not further)."""
+
+    samples: Iterator[Sample]
+    notes: tuple[str, ...]
+    chunk_s: float
+    reading: LogReading | None = None
+
+    @property
+    def damage(self) -> str | None:
+        """Where a raw log is damaged and what was read before it; None if it is not."""
+        return self.reading.note() if self.reading and self.reading.damaged else None
+
+
+def open_samples(args: argparse.Namespace) -> Opened:
+    """The samples of `args.file`, in whichever format it is."""
     from sensors.clock import UnpacedClock
     from sensors.rawlog import RawLogSource, is_raw_log
     from sensors.recording import load_plain_csv, load_recording, timed_samples
@@ -79,7 +100,9 @@ def open_samples(args: argparse.Namespace) -> tuple[Iterator[Sample], tuple[str,
     path: Path = args.file
     if is_raw_log(path):
         log = RawLogSource(path, UnpacedClock())
-        return (sample for _, sample in log.timed()), (), CHUNK_S
+        cut = log.reading.note() if log.reading.cut_short else None
+        samples = (sample for _, sample in log.timed())
+        return Opened(samples, (cut,) if cut else (), CHUNK_S, log.reading)
     if args.columns is not None:
         recording = load_plain_csv(
             path,
@@ -91,4 +114,5 @@ def open_samples(args: argparse.Namespace) -> tuple[Iterator[Sample], tuple[str,
     else:
         recording = load_recording(path, trial=args.trial, placements=dict(args.placement))
     recording.require_trunk()  # posture is read from the trunk: say so rather than find nothing
-    return (sample for _, sample in timed_samples(recording, CHUNK_S)), recording.notes, CHUNK_S
+    samples = (sample for _, sample in timed_samples(recording, CHUNK_S))
+    return Opened(samples, recording.notes, CHUNK_S)

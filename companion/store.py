@@ -6,11 +6,13 @@ notifications, compressed. The schema is versioned (`PRAGMA user_version`); `MIG
 brings a file of any earlier version up to date when it is opened, in one transaction.
 
 Writing during a run goes through `companion.recorder`, on its own thread; this module
-holds the schema, the reads, and the changes made between runs (finish, delete, prune).
+holds the schema, the reads, and the changes made between runs (finish, delete, drop
+detail, give space back); `companion.retention` decides which detail goes.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import sqlite3
@@ -98,13 +100,45 @@ MIGRATIONS: tuple[str, ...] = (
         WHERE state != 'recording';
     CREATE INDEX run_by_start ON run(started);
     """,
+    # 3: what tells the same recording kept twice (`content_of`): the SHA-256 of its file's
+    # bytes, a live run's raw log or an imported file. Runs kept before have none.
+    """
+    ALTER TABLE run ADD COLUMN content TEXT;
+    CREATE INDEX run_by_content ON run(content);
+    """,
 )
 VERSION = len(MIGRATIONS)
 RAW_MAGIC = b"PCRAW1\n"  # the raw data is kept as the records of a raw log, after this line
+INCREMENTAL = 2  # PRAGMA auto_vacuum: freed pages can be given back (`Store.reclaim`)
+
+# Like with like: what a run is compared with (the summary's "than last week", the report's
+# trends) is runs of its own kind. A live run with live runs; an import with imports, whose
+# data came from other sensors or another app and is not measured the same way; a replay
+# with none, for a recording coached again is not a run of yours. Nor is a replay ever
+# "your last run"; and a recording is kept once as a run of yours (`insert_run`), however
+# often it is replayed.
+YOURS = ("live", "import")
+
+
+def alike(kind: str) -> tuple[str, ...]:
+    """The kinds of run a run of `kind` is compared with."""
+    return (kind,) if kind in YOURS else ()
+
+
+def content_of(path: Path, trial: int | None = None) -> str:
+    """What identifies a recording, whatever its name or date: the SHA-256 of its file's
+    bytes, and the trial taken of it when a file holds several."""
+    with path.open("rb") as f:
+        digest = hashlib.file_digest(f, "sha256").hexdigest()
+    return digest if trial is None else f"{digest} trial {trial}"
 
 
 class StoreError(RuntimeError):
     """The history cannot be used (a damaged file, a newer version, a run not found)."""
+
+
+class AlreadyKept(StoreError):
+    """A recording kept already, asked to be kept again."""
 
 
 def connect(path: Path) -> sqlite3.Connection:
@@ -115,6 +149,10 @@ def connect(path: Path) -> sqlite3.Connection:
     os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
     conn = sqlite3.connect(path, timeout=10.0, isolation_level=None, check_same_thread=False)
     try:
+        if conn.execute("PRAGMA page_count").fetchone()[0] == 0:
+            # A new file, so not yet fixed (WAL writes its first page): freed pages can be
+            # given back. A file made before gets this at its first `reclaim`.
+            conn.execute(f"PRAGMA auto_vacuum = {INCREMENTAL}")
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = NORMAL")  # a killed process loses nothing committed
         conn.execute("PRAGMA foreign_keys = ON")
@@ -227,7 +265,7 @@ INSERT_EPISODE = "INSERT OR REPLACE INTO episode VALUES (?, ?, ?, ?, ?, ?, ?, ?,
 _RUN_COLUMNS = (
     "id, name, started, source, kind, state, duration_s, running_s, judged_s, held_s, "
     "distance_m, cadence_spm, heart_rate_bpm, cues, form_cues, drift_onset_s, drifts, "
-    "summary, sensors, files, detail_dropped"
+    "summary, sensors, files, detail_dropped, content"
 )
 
 
@@ -274,13 +312,27 @@ class Store:
         )
         return [_run(r) for r in rows]
 
+    def last(self, closed: bool = False) -> RunInfo | None:
+        """Your latest run (never a replay: see `YOURS`); only a closed one if `closed`."""
+        marks = ", ".join("?" * len(YOURS))
+        only = "AND state != 'recording'" if closed else ""
+        row = self.conn.execute(
+            f"SELECT {_RUN_COLUMNS} FROM run WHERE kind IN ({marks}) {only} "
+            "ORDER BY started DESC, id DESC LIMIT 1",
+            YOURS,
+        ).fetchone()
+        return None if row is None else _run(row)
+
     def run(self, ref: str | int | None = None) -> RunInfo:
-        """A run by number, by name, or the latest (None, "last"); StoreError if none."""
+        """A run by number, by name, or your latest (None, "last"); StoreError if none."""
         if ref is None or ref == "last":
-            row = self.conn.execute(
-                f"SELECT {_RUN_COLUMNS} FROM run ORDER BY started DESC, id DESC LIMIT 1"
-            ).fetchone()
-        elif isinstance(ref, int) or ref.isdigit():
+            last = self.last()
+            if last is None:
+                replays = self.conn.execute("SELECT 1 FROM run LIMIT 1").fetchone()
+                what = "no runs of yours, only replays," if replays else "no runs"
+                raise StoreError(f"{what} are kept yet; `companion history` lists the runs kept")
+            return last
+        if isinstance(ref, int) or ref.isdigit():
             row = self.conn.execute(
                 f"SELECT {_RUN_COLUMNS} FROM run WHERE id = ?", (int(ref),)
             ).fetchone()
@@ -289,18 +341,24 @@ class Store:
                 f"SELECT {_RUN_COLUMNS} FROM run WHERE name = ?", (ref,)
             ).fetchone()
         if row is None:
-            what = "no runs are kept yet" if ref in (None, "last") else f"no run {ref!r}"
-            raise StoreError(f"{what}; `companion history` lists the runs kept")
+            raise StoreError(f"no run {ref!r}; `companion history` lists the runs kept")
         return _run(row)
 
     def earlier(self, run: RunInfo, count: int = 5) -> list[RunInfo]:
-        """The closed runs before `run` with their form judged, most recent first."""
+        """The closed runs like `run` (`alike`) before it with their form judged, most
+        recent first."""
+        kinds = alike(run.kind)
         rows = self.conn.execute(
             f"SELECT {_RUN_COLUMNS} FROM run WHERE started < ? AND id != ? "
+            f"AND kind IN ({', '.join('?' * len(kinds))}) "
             "AND state != 'recording' AND judged_s > 0 ORDER BY started DESC LIMIT ?",
-            (run.started.isoformat(), run.id, count),
+            (run.started.isoformat(), run.id, *kinds, count),
         )
         return [_run(r) for r in rows]
+
+    def kept_as(self, content: str) -> RunInfo | None:
+        """The run of yours (see `YOURS`) kept from the recording `content` identifies."""
+        return _kept_as(self.conn, content)
 
     # A run's detail -------------------------------------------------------------------
 
@@ -364,10 +422,37 @@ class Store:
 
     # Changes between runs ----------------------------------------------------------------
 
+    def detail_size(self, run: int) -> tuple[int, int, int]:
+        """(seconds, steps, compressed bytes of raw data) kept of the run's detail."""
+        seconds, steps = (
+            self.conn.execute(f"SELECT count(*) FROM {table} WHERE run = ?", (run,)).fetchone()[0]
+            for table in ("second", "step")
+        )
+        return int(seconds), int(steps), self.raw_size(run)[0]
+
     def delete(self, run: RunInfo) -> None:
-        """The run and everything kept of it in the history."""
+        """The run and everything kept of it in the history, its space given back."""
         with transaction(self.conn):
             self.conn.execute("DELETE FROM run WHERE id = ?", (run.id,))
+        self.reclaim()
+
+    def reclaim(self) -> int | None:
+        """Give the pages that deleted runs and dropped detail freed back to the file
+        system; the bytes the file shrank by, or None when another process is writing it
+        (they are given back the next time). A file made before this could be done is
+        rewritten once (VACUUM), and from then on gives them back a few at a time."""
+        before = _size(self.path)
+        try:
+            if self.conn.execute("PRAGMA auto_vacuum").fetchone()[0] != INCREMENTAL:
+                self.conn.execute(f"PRAGMA auto_vacuum = {INCREMENTAL}")
+                self.conn.execute("VACUUM")
+            else:
+                self.conn.execute("PRAGMA incremental_vacuum").fetchall()
+            # The pages go back to the file system when the log is folded into the file.
+            self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+        except sqlite3.OperationalError:  # busy: a run is being written
+            return None
+        return before - _size(self.path)
 
     def drop_detail(self, run: RunInfo, when: datetime) -> None:
         """Retention: the run's seconds, steps and raw data go; its totals, baseline,
@@ -379,6 +464,61 @@ class Store:
                 "UPDATE run SET detail_dropped = ? WHERE id = ?",
                 (when.isoformat(timespec="seconds"), run.id),
             )
+
+
+def _size(db: Path) -> int:
+    """The bytes the history takes on disk: its file and its write-ahead log."""
+    wal = db.with_name(db.name + "-wal")
+    return db.stat().st_size + (wal.stat().st_size if wal.exists() else 0)
+
+
+def _kept_as(conn: sqlite3.Connection, content: str) -> RunInfo | None:
+    row = conn.execute(
+        f"SELECT {_RUN_COLUMNS} FROM run WHERE content = ? "
+        f"AND kind IN ({', '.join('?' * len(YOURS))}) ORDER BY id LIMIT 1",
+        (content, *YOURS),
+    ).fetchone()
+    return None if row is None else _run(row)
+
+
+def insert_run(
+    conn: sqlite3.Connection,
+    name: str,
+    started: datetime,
+    source: str,
+    kind: str,
+    files: dict[str, str],
+    content: str | None,
+) -> int:
+    """A new run's row, being recorded; `AlreadyKept` when a run of yours holds the same
+    recording (checked in the same transaction, so two imports at once keep it once)."""
+    with transaction(conn):
+        if content is not None and kind in YOURS:
+            kept = _kept_as(conn, content)
+            if kept is not None:
+                raise AlreadyKept(
+                    f"{source} is already kept as run {kept.id} ({kept.name}, "
+                    f"{kept.started:%Y-%m-%d %H:%M}): the same recording, byte for byte; "
+                    f"`companion delete {kept.id}` first to keep it again"
+                )
+        cursor = conn.execute(
+            "INSERT INTO run (name, started, source, kind, state, files, content) "
+            "VALUES (?, ?, ?, ?, 'recording', ?, ?)",
+            (name, started.isoformat(timespec="seconds"), source, kind, to_json(files), content),
+        )
+    assert cursor.lastrowid is not None
+    return cursor.lastrowid
+
+
+def drop_if_empty(conn: sqlite3.Connection, run: int) -> bool:
+    """Remove the run if it holds no data (no second kept, no heart rate, no distance: a
+    run stopped as it began, a file with nothing the coach can use); whether it did."""
+    cursor = conn.execute(
+        "DELETE FROM run WHERE id = ? AND heart_rate_bpm IS NULL AND distance_m IS NULL "
+        "AND NOT EXISTS (SELECT 1 FROM second WHERE run = ?)",
+        (run, run),
+    )
+    return cursor.rowcount > 0
 
 
 def finish_row(

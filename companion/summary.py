@@ -1,7 +1,8 @@
 """The post-run summary: numbers from the run and the sentences that are spoken.
 
 Pure: the same words for a run that just ended (from the engine) and for one read back
-from the history (from its seconds, drifts and cues), compared with the runs before it.
+from the history (from its seconds, drifts and cues), compared with the runs before it of
+its own kind (`Store.earlier`: like with like, never with a replay; see `store.alike`).
 """
 
 from __future__ import annotations

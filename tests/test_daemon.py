@@ -294,6 +294,9 @@ def test_sigterm_mid_run_leaves_a_complete_saved_run(tmp_path: Path) -> None:
         assert run.running_s == events[-1]["stats"]["running_s"]
         assert history.raw_log(run.id) == raw_log.read_bytes()
         assert {s["name"] for s in run.sensors} >= {"Virtual Footpod", "Virtual Strap"}
+    # Its raw log is that run: importing it keeps it twice no more.
+    again = companion("import", str(raw_log))
+    assert again.returncode == 2 and f"is already kept as run {run.id} (" in again.stderr
     replay = replay_json(raw_log, tmp_path / "wavs")
     assert replay.returncode == 0, replay.stderr
     replayed = json_lines(replay.stdout)

@@ -310,7 +310,7 @@ def test_suggest_reads_the_drift_of_a_run(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert "companion drills play hip-mobility-strength" in done.stdout
     none = companion("drills", "suggest")
-    assert none.returncode == 0 and "No run kept yet" in none.stdout
+    assert none.returncode == 0 and "No run of yours kept yet" in none.stdout
 
 
 def test_every_session_renders_to_a_file_of_its_length(tmp_path: Path) -> None:

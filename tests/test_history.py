@@ -3,27 +3,31 @@ a run a killed daemon left recovered at the next start, and the commands that re
 
 from __future__ import annotations
 
+import csv
+import gzip
+import hashlib
 import json
 import logging
+import re
 import signal
 import sqlite3
-import struct
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from companion import paths, store
+from companion.events import Summary
 from companion.recorder import NewRun, RunRecorder, housekeeping, lock_path, recover
 from companion.run_record import RunInfo, Second
 from companion.store import Store, StoreError
 from companion.summary import RunStats, compared, stats_of, summary_text
-from sensors.profiles import RSC_MEASUREMENT
 from sensors.rawlog import RawLogWriter
-from tests.conftest import assert_speech
+from tests.conftest import TREADMILL, assert_speech
 from tests.history_data import FIRST, copy_to
 from tests.test_cli import companion
 from tests.test_daemon import HIP_RUN, ask, running_daemon, wait_until, write_config
+from tests.test_rawlog import POD, footpod_log
 
 
 @pytest.fixture
@@ -44,6 +48,7 @@ def test_the_file_and_its_folder_are_the_runners_alone(tmp_path: Path) -> None:
     conn = sqlite3.connect(db)
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert conn.execute("PRAGMA user_version").fetchone()[0] == store.VERSION
+    assert conn.execute("PRAGMA auto_vacuum").fetchone()[0] == store.INCREMENTAL
     assert not lock_path(db, "run-1").exists()
 
 
@@ -71,9 +76,10 @@ def test_a_history_of_the_first_version_is_migrated_with_its_runs(tmp_path: Path
     conn.close()
 
     with Store(db) as history:
-        assert history.conn.execute("PRAGMA user_version").fetchone()[0] == store.VERSION == 2
+        assert history.conn.execute("PRAGMA user_version").fetchone()[0] == store.VERSION == 3
         old = history.run(1)
         assert (old.drift_onset_s, old.drifts, old.detail_dropped) == (480.5, 2, None)
+        assert old.content is None  # kept before runs had one
         assert old.form_held == pytest.approx(700 / 840)
         assert [ep.start for ep in history.episodes(1)] == [480.5, 610.0]
         assert history.run(2).drift_onset_s is None  # left for its recovery to fill in
@@ -85,6 +91,43 @@ def test_a_history_of_the_first_version_is_migrated_with_its_runs(tmp_path: Path
     conn.close()
     with pytest.raises(StoreError, match="newer posture-companion"):
         Store(db)
+
+
+def test_a_history_of_the_second_version_is_migrated_and_its_runs_can_be_told_apart(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "history.sqlite"
+    conn = sqlite3.connect(db, isolation_level=None)
+    store.migrate(conn, to=2)
+    conn.execute(
+        "INSERT INTO run (id, name, started, source, kind, state, duration_s, judged_s, held_s) "
+        "VALUES (1, 'run-a', ?, 'old run', 'import', 'finished', 1500, 840, 700)",
+        (FIRST.isoformat(),),
+    )
+    conn.close()
+    recording = tmp_path / "run.csv"
+    recording.write_text("t,x\n0,1\n")
+    with Store(db) as history:
+        assert history.conn.execute("PRAGMA user_version").fetchone()[0] == 3
+        assert history.run(1).content is None and history.run(1).held_s == 700
+        assert history.kept_as(store.content_of(recording)) is None
+    # A run kept from it now is known by its bytes, under any name and any date.
+    conn = store.connect(db)
+    kept = store.insert_run(
+        conn, "run-b", FIRST, "run.csv", "import", {}, store.content_of(recording)
+    )
+    recording.rename(tmp_path / "renamed.csv")
+    with pytest.raises(store.AlreadyKept, match=f"already kept as run {kept} "):
+        store.insert_run(
+            conn,
+            "run-c",
+            FIRST + timedelta(days=1),
+            "renamed.csv",
+            "import",
+            {},
+            store.content_of(tmp_path / "renamed.csv"),
+        )
+    assert store.content_of(tmp_path / "renamed.csv", trial=2).endswith(" trial 2")
 
 
 def test_a_kept_run_adds_up_to_what_the_engine_said(kept_history: Path) -> None:
@@ -169,12 +212,16 @@ def test_a_run_killed_mid_way_is_recovered_at_the_next_start(tmp_path: Path) -> 
             assert run.summary is not None and run.summary.startswith("Run complete")
             assert all(ep.end is not None for ep in history.episodes(run.id))
         assert not lock_path(db, run.name).exists()
-        # A new run is kept beside it, and its summary, said at its end, compares the two.
+        # A new run is kept beside it. Both are replays of the demo's run, not runs of
+        # yours: the summary said at its end compares it with nothing.
         ask("start", "--replay", str(HIP_RUN), "--speed", "0")
         last = wait_until(lambda: ask("status").get("last_run"), timeout=120)
-        assert "Form held" in last["summary"] and " than " in last["summary"], last
+        assert "Form held" in last["summary"] and " than " not in last["summary"], last
         listed = json.loads(companion("history", "--json").stdout)
-        assert [r["state"] for r in listed] == ["finished", "recovered"]
+        assert [(r["state"], r["kind"]) for r in listed] == [
+            ("finished", "replay"),
+            ("recovered", "replay"),
+        ]
 
 
 def test_the_run_being_recorded_is_not_recovered_by_another_process(tmp_path: Path) -> None:
@@ -211,17 +258,94 @@ def test_history_summary_and_delete_from_the_command_line(history: Path, tmp_pat
         assert kept.seconds(1) == [] and kept.episodes(1) == []
 
 
-def test_import_keeps_a_recording_with_its_raw_notifications(tmp_path: Path) -> None:
-    # The daemon's raw log of a live run goes in byte for byte; a CSV recording is analysed.
+def test_import_keeps_a_recording_once_and_never_in_the_future(tmp_path: Path) -> None:
+    # A CSV recording is analysed and kept; the daemon's raw log of a live run, below.
+    later = companion("import", str(HIP_RUN), "--when", "2099-01-01")
+    assert later.returncode == 2
+    assert later.stderr.strip() == (
+        "companion: outdoor_run_hip_100hz.csv.xz: --when says 2099-01-01 00:00, which is in "
+        "the future; say when the run was run with --when DATE"
+    )
     imported = companion(
         "import", str(HIP_RUN), "--when", "2026-11-20T07:30", "--placement", "hip=pelvis"
     )
     assert imported.returncode == 0, imported.stderr
     assert "Kept as run 1 (run-20261120-073000)" in imported.stdout
+    # The same bytes again, on another day, under another name: the same recording.
+    copy = tmp_path / "another-name.csv.xz"
+    copy.write_bytes(HIP_RUN.read_bytes())
+    again = companion("import", str(copy), "--when", "2026-11-22T07:30")
+    assert again.returncode == 2
+    assert "another-name.csv.xz is already kept as run 1 (run-20261120-073000, " in again.stderr
     with Store(paths.history_db()) as history:
-        run = history.run(1)
+        (run,) = history.runs()
         assert run.kind == "import" and run.started.hour == 7
         assert run.cadence_spm is not None and 150 < run.cadence_spm < 165
+        assert run.content == hashlib.sha256(HIP_RUN.read_bytes()).hexdigest()
+
+
+def _two_trials(path: Path) -> None:
+    """The treadmill recording's trials 1-4 one after another as trial 1, and 5-8 as 2."""
+    with gzip.open(TREADMILL, "rt") as f:
+        head, *rows = list(csv.reader(f))
+    with path.open("w", newline="") as f:
+        out = csv.writer(f)
+        out.writerow(head)
+        for trial, taken in ((1, range(1, 5)), (2, range(5, 9))):
+            for i, old in enumerate(taken):
+                for r in rows:
+                    if r[0] == str(old):
+                        out.writerow([trial, f"{float(r[1]) + 5 * i:.5f}", *r[2:]])
+
+
+def test_each_trial_of_a_file_is_a_recording_of_its_own(tmp_path: Path) -> None:
+    trials = tmp_path / "trials.csv"
+    _two_trials(trials)
+    first = companion("import", str(trials), "--trial", "1", "--when", "2026-11-20T07:30")
+    assert first.returncode == 0, first.stderr
+    assert "already kept as run 1" in companion("import", str(trials), "--trial", "1").stderr
+    second = companion("import", str(trials), "--trial", "2", "--when", "2026-11-20T08:30")
+    assert second.returncode == 0, second.stderr
+    with Store(paths.history_db()) as history:
+        digest = hashlib.sha256(trials.read_bytes()).hexdigest()
+        assert [r.content for r in history.runs()] == [f"{digest} trial 2", f"{digest} trial 1"]
+
+
+def test_a_file_with_nothing_to_keep_is_refused(tmp_path: Path) -> None:
+    log = tmp_path / "run-20261121-180000.pcraw"
+    writer = RawLogWriter.create(log)  # a sensor connected, and nothing more
+    writer.event(0.0, POD, "connected")
+    writer.close()
+    done = companion("import", str(log))
+    assert done.returncode == 2
+    assert done.stderr.strip() == (
+        "companion: run-20261121-180000.pcraw: no data the coach can use (no movement it can "
+        "analyse, no heart rate, no distance), so nothing was kept"
+    )
+    with Store(paths.history_db()) as history:
+        assert history.runs() == []
+    assert log.exists()
+
+
+def _zero() -> dict[str, object]:
+    return RunStats(0.0, 0.0, None, 0.0, 0.0, (), 0, 0).to_dict()
+
+
+def test_a_run_that_ends_with_nothing_is_not_kept(tmp_path: Path) -> None:
+    db = tmp_path / "history.sqlite"
+    with RunRecorder(db, NewRun("run-empty", FIRST, "live run", "live")) as empty:
+        empty.show(Summary(t=0.0, text="Run complete: 0 seconds.", stats=_zero()))
+    with RunRecorder(db, NewRun("run-short", FIRST, "live run", "live")) as short:
+        short.second(Second(t=1.0, running=False))
+        short.show(Summary(t=1.0, text="Run complete: 1 second.", stats=_zero()))
+    assert (empty.kept, short.kept) == (False, True)
+    # Left open by a killed process, with nothing in it: not kept either.
+    conn = store.connect(db)
+    store.insert_run(conn, "run-killed", FIRST, "live run", "live", {}, None)
+    conn.close()
+    assert recover(db) == []
+    with Store(db) as history:
+        assert [r.name for r in history.runs()] == ["run-short"]
 
 
 def test_retention_drops_the_detail_of_old_runs_and_says_so(
@@ -237,6 +361,88 @@ def test_retention_drops_the_detail_of_old_runs_and_says_so(
         assert kept.seconds(middle.id) and kept.episodes(old.id)  # drifts and cues stay
         assert old.summary and old.held_s
     assert "run-20261102-073000" in caplog.text and "were dropped" in caplog.text
+
+
+def _said(out: str) -> str:
+    return " ".join(out.split())  # as one line, however the terminal wrapped it
+
+
+def test_retention_waits_to_be_asked_says_what_it_dropped_and_gives_the_space_back(
+    history: Path,
+) -> None:
+    # A file made before its space could be given back a little at a time.
+    conn = sqlite3.connect(history, isolation_level=None)
+    conn.execute("PRAGMA auto_vacuum = NONE")
+    conn.execute("VACUUM")
+    conn.close()
+    keep = (datetime.now(FIRST.tzinfo) - FIRST).days - 1  # the first run is older, not the rest
+    write_config(f"[history]\nkeep_detail_days = {keep}\n")
+    before = history.read_bytes()
+    listed = json.loads(companion("history", "--json").stdout)
+    assert [r["detail_dropped"] for r in listed] == [None, None, None]
+    assert json.loads(companion("summary", "1", "--json").stdout)["summary"]
+    assert history.read_bytes() == before  # commands that read change nothing
+
+    with Store(history) as kept:
+        seconds, steps, _ = kept.detail_size(1)
+    pruned = companion("history", "--prune")
+    assert pruned.returncode == 0, pruned.stderr
+    said = _said(pruned.stdout)
+    assert (
+        f"Retention (keep_detail_days = {keep}): run 1 (run-20261102-073000, 2026-11-02) "
+        f"kept its totals, drifts and cues; its {seconds} seconds, {steps} steps and 0 kB of "
+        "raw sensor data were dropped. The history file gave back "
+    ) in said
+    assert seconds > 1400 and "run 2 " not in said and "run 3 " not in said
+    listed = json.loads(companion("history", "--json").stdout)
+    assert [r["detail_dropped"] is None for r in listed] == [True, True, False]
+    assert len(history.read_bytes()) < len(before)
+    with Store(history) as kept:
+        assert kept.conn.execute("PRAGMA auto_vacuum").fetchone()[0] == store.INCREMENTAL
+        assert kept.seconds(1) == [] and kept.episodes(1) and kept.seconds(2)
+    assert "nothing was dropped" in _said(companion("history", "--prune").stdout)
+    # From now on a deleted run's space goes back as it goes.
+    size = history.stat().st_size
+    assert companion("delete", "2", "--yes").returncode == 0
+    assert history.stat().st_size < size
+
+
+def _kept(db: Path, name: str, when: datetime, kind: str) -> int:
+    """A run of 20 minutes as a recorder keeps it: judged from minute 5, form held."""
+    with RunRecorder(db, NewRun(name, when, "test", kind)) as recorder:
+        for t in range(1, 1201):
+            recorder.second(Second(t=float(t), running=True, judged=t > 300, cadence_spm=170.0))
+        stats = RunStats(1200.0, 1200.0, 170.0, 900.0, 900.0, (), 0, 0)
+        recorder.show(Summary(t=1200.0, text="Run complete.", stats=stats.to_dict()))
+    return recorder.id
+
+
+def test_runs_are_compared_like_with_like_and_a_replay_is_never_your_last_run(
+    history: Path,
+) -> None:
+    from companion.drift import load_rules
+    from companion.report import gather
+
+    live = _kept(history, "run-live", FIRST + timedelta(days=9), "live")
+    replay = _kept(history, "run-replay", FIRST + timedelta(days=10), "replay")
+    table = companion("history").stdout
+    rows = dict(re.findall(r"^ ?(\d+) +\d{4}-\d\d-\d\d \d\d:\d\d +(\w+)", table, re.M))
+    assert rows == {"5": "replay", "4": "live", "3": "import", "2": "import", "1": "import"}
+    # The replay is the newest, but not your last run.
+    assert json.loads(companion("summary", "--json").stdout)["run"] == "run-live"
+    # The live run has no live run before it, the replay nothing to be compared with: the
+    # imports are neither's. The imports are compared with each other.
+    for ref in (live, replay):
+        text = json.loads(companion("summary", str(ref), "--json").stdout)["summary"]
+        assert "Form held 15 of 15 minutes." in text and " than " not in text, text
+    imported = json.loads(companion("summary", "3", "--json").stdout)["summary"]
+    assert "less than on Thursday" in imported
+    with Store(history) as kept:
+        assert kept.last() == kept.run(live)
+        rules = load_rules()
+        assert [r.id for r in gather(kept, kept.run(live), rules).trend] == [live]
+        assert [r.id for r in gather(kept, kept.run(replay), rules).trend] == [replay]
+        assert [r.id for r in gather(kept, kept.run(2), rules).trend] == [1, 2]
 
 
 def test_a_full_disk_stops_the_history_not_the_run(tmp_path: Path) -> None:
@@ -268,17 +474,11 @@ def test_a_damaged_file_is_refused_clearly(tmp_path: Path) -> None:
 def test_import_of_a_raw_log_keeps_it_byte_for_byte(tmp_path: Path) -> None:
     # Ten minutes from a footpod at 3 m/s and 170 steps a minute, as a live run logs it.
     log = tmp_path / "run-20261121-180000.pcraw"  # named as the daemon names them
-    writer = RawLogWriter.create(log)
-    pod = {"address": "C0:00:00:00:00:02", "name": "Footpod", "role": "footpod"}
-    for t in range(1, 601):
-        flags = 0x02 | 0x04  # distance present, running
-        packet = struct.pack("<BHBI", flags, 3 * 256, 170, t * 30)  # distance in decimetres
-        writer.packet(float(t), pod, RSC_MEASUREMENT, packet)
-    writer.close()
+    footpod_log(log)
     imported = companion("import", str(log))
     assert imported.returncode == 0, imported.stderr
     again = companion("import", str(log))
-    assert again.returncode == 1 and "kept already as run 1" in again.stdout
+    assert again.returncode == 2 and "is already kept as run 1 (" in again.stderr
     with Store(paths.history_db()) as history:
         run = history.run()
         assert run.started.replace(tzinfo=None) == datetime(2026, 11, 21, 18, 0)
