@@ -18,11 +18,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from companion.paths import APP
 from cues.datafile import DataFileError, line_of
+from cues.words import field_name, plain
 from sensors.transport import Transport
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class SpeechConfig(_Section):
@@ -110,8 +111,10 @@ def load_config(path: Path | None = None) -> Config:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return Config()
-    except (OSError, UnicodeDecodeError) as err:
-        raise ConfigError(f"{path}: cannot read the file: {err}") from None
+    except OSError as err:
+        raise ConfigError(f"{path}: cannot read the file: {err.strerror}") from None
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"{path}: not UTF-8 text (at byte {err.start})") from None
     try:
         data: dict[str, Any] = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
@@ -124,7 +127,8 @@ def load_config(path: Path | None = None) -> Config:
             loc = tuple(e["loc"])
             line = line_of(text, loc)
             where = f"line {line}, " if line else ""
-            problems.append(f"{where}field {'.'.join(map(str, loc))}: {e['msg']}")
+            words = plain(e, Config, noun="setting")
+            problems.append(f"{where}field {field_name(loc)}: {words}")
         raise ConfigError(f"{path}: " + "; ".join(problems)) from None
 
 
@@ -143,6 +147,6 @@ def as_toml(config: Config) -> str:
             elif isinstance(value, tuple):
                 lines.append(f"{key} = {json.dumps(list(value))}")
             else:
-                lines.append(f'{key} = "{value}"')
+                lines.append(f"{key} = {json.dumps(str(value))}")
         lines.append("")
     return "\n".join(lines)
