@@ -6,13 +6,15 @@ import argparse
 import logging
 import sys
 from pathlib import Path
-from typing import TypeVar
+from typing import NoReturn, TypeVar, cast
 
 from rich.console import Console
 from threadpoolctl import threadpool_limits
 
-from companion.config import load_config
+from companion.arguments import RUN_MINUTES, number, setting
+from companion.config import CoachConfig, SoundConfig, load_config
 from companion.config_commands import add_config_commands
+from companion.control import Start
 from companion.control_commands import add_control_commands
 from companion.cue_commands import add_cue_commands, add_voice_options, voice_settings
 from companion.drill_commands import add_drill_commands
@@ -31,6 +33,15 @@ from sensors.protocols.rsc import CadenceUnit
 T = TypeVar("T")
 
 
+class _Parser(argparse.ArgumentParser):
+    """A mistake on the command line in one line, as every other input error is said."""
+
+    def error(self, message: str) -> NoReturn:
+        command = self.prog.removeprefix("companion").strip()
+        where = f"{command}: " if command else ""
+        self.exit(2, f"companion: {where}{message} (`{self.prog} --help` says what it takes)\n")
+
+
 def _add_run_options(p: argparse.ArgumentParser, replay: bool) -> None:
     p.add_argument(
         "--json",
@@ -40,7 +51,7 @@ def _add_run_options(p: argparse.ArgumentParser, replay: bool) -> None:
     if replay:
         p.add_argument(
             "--speed",
-            type=float,
+            type=setting(Start, "speed"),
             default=150.0,
             help="run seconds per second (default 150; 1 = real time, 0 = as fast as possible)",
         )
@@ -55,21 +66,21 @@ def _add_run_options(p: argparse.ArgumentParser, replay: bool) -> None:
     p.add_argument("--rules", type=Path, help="drift rules to use instead of the bundled ones")
     p.add_argument(
         "--metronome",
-        type=int,
+        type=setting(SoundConfig, "metronome_beats"),
         metavar="BEATS",
         help="after an overstriding cue, this many soft ticks at your own cadence (default 0: off)",
     )
     add_voice_options(p)
     p.add_argument(
         "--pre-roll",
-        type=float,
+        type=setting(SoundConfig, "pre_roll_s"),
         metavar="SECONDS",
         help="inaudible sound before the first word, so sleeping Bluetooth headphones wake "
         "in time (default 0.3)",
     )
     p.add_argument(
         "--duck",
-        type=float,
+        type=setting(SoundConfig, "duck_level"),
         metavar="LEVEL",
         help="other audio's volume while a cue plays, 0-1 (default 0.3; 1 leaves it alone)",
     )
@@ -82,13 +93,16 @@ def _add_run_options(p: argparse.ArgumentParser, replay: bool) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="companion",
         description="A running-form voice coach: it learns your form, hears it drift, "
         "and says a short cue.",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log more detail")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub = cast(  # of _Parser, which the commands' modules need not know
+        "argparse._SubParsersAction[argparse.ArgumentParser]",
+        parser.add_subparsers(dest="command", required=True, metavar="COMMAND"),
+    )
 
     demo = sub.add_parser(
         "demo", help="replay the bundled 25-minute run, with an injected fault, coached aloud"
@@ -108,10 +122,12 @@ def build_parser() -> argparse.ArgumentParser:
     replay.set_defaults(handler=cmd_replay)
 
     run = sub.add_parser("run", help="a live run with the paired sensors, coached aloud")
-    run.add_argument("--minutes", type=float, help="end the run after this long (else Ctrl-C)")
+    run.add_argument(
+        "--minutes", type=RUN_MINUTES, help="end the run after this long (else Ctrl-C)"
+    )
     run.add_argument(
         "--rate",
-        type=int,
+        type=number(int, ge=1, le=1000),
         default=200,
         help="accelerometer rate to ask a Polar strap for (default 200 Hz)",
     )
@@ -136,13 +152,13 @@ def build_parser() -> argparse.ArgumentParser:
     add_source_options(analyze)
     analyze.add_argument(
         "--warmup",
-        type=float,
+        type=setting(CoachConfig, "warmup_s"),
         metavar="SECONDS",
         help="seconds of running not judged (default: the configuration's, else 60)",
     )
     analyze.add_argument(
         "--learn",
-        type=float,
+        type=setting(CoachConfig, "baseline_s"),
         metavar="SECONDS",
         help="seconds of running after the warm-up that the baseline is learned from (default 120)",
     )

@@ -41,8 +41,8 @@ class SoundConfig(_Section):
 
 
 class CoachConfig(_Section):
-    warmup_s: float = Field(default=60.0, ge=0.0)  # running not judged
-    baseline_s: float = Field(default=120.0, gt=0.0)  # running learned from, after it
+    warmup_s: float = Field(default=60.0, ge=0.0, le=3600.0)  # running not judged
+    baseline_s: float = Field(default=120.0, gt=0.0, le=3600.0)  # running learned from, after it
     cues: Path | None = None  # a cue catalogue instead of the bundled one
     rules: Path | None = None  # drift rules instead of the bundled ones
 

@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from companion import paths
+from companion.arguments import setting
 from companion.coach import estimate_duration
 from companion.config import SpeechConfig, load_config
 from cues.audio import Clip, open_sink
@@ -21,8 +22,16 @@ from cues.speech import SpeechError, SpeechRenderer, VoiceSettings
 
 def add_voice_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--voice", help="an espeak-ng voice, such as gmw/en-us (default: its own)")
-    p.add_argument("--voice-rate", type=int, help="speech in words a minute (default 175)")
-    p.add_argument("--voice-volume", type=float, help="speech volume, 0-1 (default 1)")
+    p.add_argument(
+        "--voice-rate",
+        type=setting(SpeechConfig, "rate"),
+        help="speech in words a minute (default 175)",
+    )
+    p.add_argument(
+        "--voice-volume",
+        type=setting(SpeechConfig, "volume"),
+        help="speech volume, 0-1 (default 1)",
+    )
 
 
 def voice_settings(

@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from companion import paths
+from companion.arguments import number
 from companion.config import load_config
 from companion.run_record import RunInfo
 from companion.source_options import add_source_options
@@ -261,7 +262,7 @@ def add_history_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser
     run_help = "a run's number or name from `companion history` (default: the last)"
 
     p = sub.add_parser("history", help="the runs kept: a table, newest first")
-    p.add_argument("--limit", type=int, help="only the newest N")
+    p.add_argument("--limit", type=number(int, ge=1), help="only the newest N")
     p.add_argument("--json", action="store_true", help="the runs as one JSON list")
     p.set_defaults(handler=cmd_history)
 

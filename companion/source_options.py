@@ -10,6 +10,7 @@ import argparse
 from collections.abc import Iterator
 from pathlib import Path
 
+from companion.arguments import number
 from sensors.samples import Placement, Sample
 
 CHUNK_S = 10.0  # big batches: the analysis gives the same windows for any batch size
@@ -43,7 +44,9 @@ def add_recording_options(p: argparse.ArgumentParser) -> None:
         metavar="SENSOR=PLACE",
         help="where a sensor sat: chest, pelvis, other",
     )
-    p.add_argument("--trial", type=int, help="one trial of a file with a 'trial' column")
+    p.add_argument(
+        "--trial", type=number(int, ge=0), help="one trial of a file with a 'trial' column"
+    )
 
 
 def add_source_options(p: argparse.ArgumentParser) -> None:
