@@ -237,10 +237,9 @@ def cmd_analyze(args: argparse.Namespace, console: Console) -> int:
     from dataclasses import replace
 
     from companion.analyze import analyze, print_table, write_json
-    from companion.drift import load_rules
+    from companion.coaching_files import load_coaching
     from companion.engine import EngineSettings
     from companion.trunk import AnalysisSettings
-    from cues.catalogue import load_catalogue
 
     samples, notes, chunk_s = open_samples(args)
     cfg = load_config()
@@ -249,14 +248,10 @@ def cmd_analyze(args: argparse.Namespace, console: Console) -> int:
         baseline_s=_given(args.learn, cfg.coach.baseline_s),
         analysis=replace(AnalysisSettings(), sensor_wait_s=chunk_s + 5),
     )
-    result = analyze(
-        args.file.name,
-        samples,
-        load_catalogue(_given(args.cues, cfg.coach.cues)),
-        load_rules(_given(args.rules, cfg.coach.rules)),
-        settings,
-        notes,
+    catalogue, rules = load_coaching(
+        _given(args.cues, cfg.coach.cues), _given(args.rules, cfg.coach.rules)
     )
+    result = analyze(args.file.name, samples, catalogue, rules, settings, notes)
     if args.json:
         write_json(result, sys.stdout)
     else:
@@ -279,16 +274,17 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
 
 def _input_errors() -> tuple[type[Exception], ...]:
     """Errors that are the input's fault (a file, a setting, a request): said in one line."""
-    from companion.engine import ConfigurationError
+    from companion.coaching_files import ConfigurationError
     from companion.options import RunError
     from companion.pairing import PairingError
     from companion.store import StoreError
     from cues.datafile import DataFileError
     from sensors.rawlog import RawLogError
-    from sensors.recording import RecordingError
+    from sensors.recording import NoSuchSensor, RecordingError
 
     return (
         RecordingError,
+        NoSuchSensor,
         RawLogError,
         DataFileError,
         ConfigurationError,
@@ -311,9 +307,6 @@ def main(argv: list[str] | None = None) -> int:
     console = Console()
     try:
         return int(args.handler(args, console))
-    except KeyError as err:  # --sensor names a sensor the recording does not have
-        print(f"companion: {err.args[0]}", file=sys.stderr)
-        return 2
     except Exception as err:
         if not isinstance(err, _input_errors()):
             raise

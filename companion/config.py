@@ -14,7 +14,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 import platformdirs
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
 from companion.paths import APP
 from cues.datafile import DataFileError, line_of
@@ -45,6 +52,17 @@ class CoachConfig(_Section):
     baseline_s: float = Field(default=120.0, gt=0.0, le=3600.0)  # running learned from, after it
     cues: Path | None = None  # a cue catalogue instead of the bundled one
     rules: Path | None = None  # drift rules instead of the bundled ones
+
+    @field_validator("cues", "rules")
+    @classmethod
+    def _beside_the_file(cls, path: Path | None, info: ValidationInfo) -> Path | None:
+        """A relative path is read from the configuration file's folder, as most tools do,
+        so that it means the same whichever folder a command is started in."""
+        if path is None:
+            return None
+        path = path.expanduser()
+        folder = (info.context or {}).get("folder")
+        return folder / path if folder is not None and not path.is_absolute() else path
 
 
 class ScheduleConfig(_Section):
@@ -120,7 +138,7 @@ def load_config(path: Path | None = None) -> Config:
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"{path}: not valid TOML: {err}") from None
     try:
-        return Config.model_validate(data)
+        return Config.model_validate(data, context={"folder": path.parent.absolute()})
     except ValidationError as err:
         problems = []
         for e in err.errors():

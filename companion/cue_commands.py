@@ -19,6 +19,8 @@ from cues.audio import Clip, open_sink
 from cues.catalogue import EXAMPLES, Catalogue, Cue, load_catalogue
 from cues.speech import SpeechError, SpeechRenderer, VoiceSettings
 
+CUES_HELP = "a cue catalogue (default: the configuration's [coach] cues, else the bundled one)"
+
 
 def add_voice_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--voice", help="an espeak-ng voice, such as gmw/en-us (default: its own)")
@@ -46,6 +48,12 @@ def voice_settings(
     )
 
 
+def _catalogue(args: argparse.Namespace) -> Catalogue:
+    """The catalogue `--cues` names, else the configuration's (`[coach] cues`), else the
+    bundled one: the one a run would use."""
+    return load_catalogue(args.cues if args.cues is not None else load_config().coach.cues)
+
+
 def wordings(cue: Cue) -> list[tuple[str, str]]:
     """(kind, text) of every wording, placeholders filled with an example."""
     return [
@@ -56,7 +64,7 @@ def wordings(cue: Cue) -> list[tuple[str, str]]:
 
 
 def cmd_cues_list(args: argparse.Namespace, console: Console) -> int:
-    catalogue = load_catalogue(args.cues)
+    catalogue = _catalogue(args)
     renderer = SpeechRenderer(paths.speech_cache())
     rows = []
     for cue in catalogue:
@@ -108,7 +116,7 @@ def _cue(catalogue: Catalogue, cue_id: str) -> Cue:
 
 
 def cmd_cues_say(args: argparse.Namespace, console: Console) -> int:
-    catalogue = load_catalogue(args.cues)
+    catalogue = _catalogue(args)
     cue = _cue(catalogue, args.id)
     texts = [text for kind, text in wordings(cue) if args.all or kind == "say"][
         : None if args.all else 1
@@ -131,7 +139,7 @@ def cmd_cues_say(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_cues_render(args: argparse.Namespace, console: Console) -> int:
-    catalogue = load_catalogue(args.cues)
+    catalogue = _catalogue(args)
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
     renderer = SpeechRenderer(paths.speech_cache(), voice_settings(args))
@@ -161,7 +169,7 @@ def add_cue_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
 
     p = cues_sub.add_parser("list", help="every cue and wording, with how long it takes to say")
     p.add_argument("--json", action="store_true", help="one JSON object per wording")
-    p.add_argument("--cues", type=Path, help="a cue catalogue instead of the bundled one")
+    p.add_argument("--cues", type=Path, help=CUES_HELP)
     p.set_defaults(handler=cmd_cues_list)
 
     p = cues_sub.add_parser("say", help="say a cue aloud, as the coach would")
@@ -174,12 +182,12 @@ def add_cue_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
         help="the default output device, WAV files, or (auto) the device when there is one",
     )
     p.add_argument("--out", type=Path, help="folder for WAV files when they are written")
-    p.add_argument("--cues", type=Path, help="a cue catalogue instead of the bundled one")
+    p.add_argument("--cues", type=Path, help=CUES_HELP)
     add_voice_options(p)
     p.set_defaults(handler=cmd_cues_say)
 
     p = cues_sub.add_parser("render", help="render every wording to WAV files in a folder")
     p.add_argument("--out", type=Path, required=True, help="the folder to write into")
-    p.add_argument("--cues", type=Path, help="a cue catalogue instead of the bundled one")
+    p.add_argument("--cues", type=Path, help=CUES_HELP)
     add_voice_options(p)
     p.set_defaults(handler=cmd_cues_render)

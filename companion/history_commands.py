@@ -167,12 +167,11 @@ def _speak(text: str, args: argparse.Namespace, console: Console) -> None:
 def cmd_import(args: argparse.Namespace, console: Console) -> int:
     from dataclasses import replace
 
-    from companion.drift import load_rules
+    from companion.coaching_files import load_coaching
     from companion.engine import EngineSettings
     from companion.importer import import_run
     from companion.source_options import open_samples
     from companion.trunk import AnalysisSettings
-    from cues.catalogue import load_catalogue
     from sensors.rawlog import is_raw_log
 
     cfg = load_config()
@@ -192,12 +191,13 @@ def cmd_import(args: argparse.Namespace, console: Console) -> int:
             f"`companion delete {kept[0].id}` first to import it again."
         )
         return 1
+    catalogue, rules = load_coaching(cfg.coach.cues, cfg.coach.rules)
     run = import_run(
         paths.history_db(),
         path.name,
         samples,
-        load_catalogue(cfg.coach.cues),
-        load_rules(cfg.coach.rules),
+        catalogue,
+        rules,
         settings,
         started,
         raw_log=path.read_bytes() if is_raw_log(path) else None,

@@ -23,7 +23,7 @@ from rich.console import Console
 
 from companion import paths
 from companion.coach import estimate_duration
-from companion.drift import load_rules
+from companion.coaching_files import load_coaching
 from companion.engine import EngineSettings, RunEngine
 from companion.events import Event, RunStarted, Summary
 from companion.options import RunError, RunOptions, open_audio
@@ -33,7 +33,6 @@ from companion.session import Frontend, Session
 from companion.store import RAW_MAGIC, StoreError
 from companion.timeline import JsonLines, Timeline
 from cues.audio import AudioSink, DevicePlayer, WavFileSink
-from cues.catalogue import load_catalogue
 from cues.speaker import Speaker
 from cues.speech import SpeechRenderer
 from sensors.clock import Clock, PacedClock, UnpacedClock
@@ -59,8 +58,8 @@ def new_engine(options: RunOptions, renderer: SpeechRenderer) -> RunEngine:
         metronome_beats=options.metronome,
         split_m=options.split_m,
     )
-    catalogue = load_catalogue(options.catalogue)
-    return RunEngine(catalogue, load_rules(options.rules), settings, duration_of=duration_of)
+    catalogue, rules = load_coaching(options.catalogue, options.rules)
+    return RunEngine(catalogue, rules, settings, duration_of=duration_of)
 
 
 def pace(speed: float, sink: AudioSink) -> tuple[Clock, bool]:

@@ -72,6 +72,13 @@ class RecordingError(ValueError):
         self.problem = problem
 
 
+class NoSuchSensor(KeyError):
+    """A sensor asked for by name (`--sensor`) that the recording does not have."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])  # the sentence, not KeyError's quoted repr of it
+
+
 def placement_for(sensor: str) -> Placement:
     """The placement a sensor name implies (``hip`` → pelvis, ``chest`` → chest)."""
     return _PLACEMENT_BY_NAME.get(sensor.lower(), Placement.OTHER)
@@ -141,7 +148,7 @@ class Recording:
             if tr.sensor == sensor:
                 return tr
         names = ", ".join(tr.sensor for tr in self.accel) or "none"
-        raise KeyError(f"{self.name} has no sensor {sensor!r} (it has: {names})")
+        raise NoSuchSensor(f"{self.name} has no sensor {sensor!r} (it has: {names})")
 
     def trunk_tracks(self) -> tuple[AccelTrack, ...]:
         """Tracks worn on the trunk (chest or pelvis): the ones posture is read from."""

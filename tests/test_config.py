@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ from pydantic import BaseModel, ValidationError
 from companion.config import Config, as_toml, config_path, load_config
 from cues.words import KINDS, plain
 from tests.conftest import ROOT
-from tests.test_cli import companion
+from tests.test_cli import COMPANION, companion
 
 # pydantic's own phrasing, which must never reach a runner.
 LIBRARY_WORDS = (
@@ -164,3 +165,75 @@ def test_every_error_a_schema_can_raise_is_said_in_plain_words(model: type[BaseM
                     assert words and words != e["msg"], e
                     seen.add(e["type"])
     assert "extra_forbidden" in seen  # "colour" is never a field
+
+
+def without_cue(text: str, cue_id: str) -> str:
+    """A catalogue's text without one cue's entry."""
+    return re.sub(
+        rf'\[\[cue\]\]\nid = "{cue_id}"\n.*?(?=\n\[\[cue\]\]|\n#|\Z)', "", text, flags=re.S
+    )
+
+
+def test_the_files_the_configuration_names_are_checked_with_it(tmp_path: Path) -> None:
+    config = write_config('[coach]\ncues = "my-cues.toml"\n')
+    cues = config.parent / "my-cues.toml"  # beside the configuration, wherever one starts
+
+    def check() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [COMPANION, "config", "check"], capture_output=True, text=True, cwd=tmp_path
+        )
+
+    done = check()
+    assert done.returncode == 2
+    assert done.stderr == f"companion: {cues}: cannot read the file: No such file or directory\n"
+
+    bundled = (ROOT / "cues" / "catalogue.toml").read_text()
+    cues.write_text(bundled.replace("Ribs down. Squeeze your glutes.", "Ribs in, pelvis level."))
+    done = check()
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == f"{config}: fine\n  cue catalogue: {cues}: fine\n"
+    listed = subprocess.run(
+        [COMPANION, "cues", "list", "--json"], capture_output=True, text=True, cwd=tmp_path
+    )
+    assert "Ribs in, pelvis level." in [
+        json.loads(row)["text"] for row in listed.stdout.splitlines()
+    ]
+    assert f'cues = "{cues}"' in companion("config", "show").stdout
+
+    # A catalogue without cues the coach says by id: refused at once, naming them.
+    cues.write_text(without_cue(without_cue(bundled, "warmup"), "checkin"))
+    missing = f"companion: {cues}: the coach says these cues by id and they are missing: "
+    missing += "warmup, checkin (the bundled catalogue.toml has them to copy)\n"
+    assert check().stderr == missing
+    done = companion("demo", "--speed", "0", "--audio", "files", "--out", str(tmp_path))
+    assert (done.returncode, done.stderr) == (2, missing)
+
+    # A cue answering a fault the coach does not know: refused at its line.
+    text = bundled.replace('answers = ["bounce"]', 'answers = ["slouch"]')
+    cues.write_text(text)
+    line = text.splitlines().index('answers = ["slouch"]') + 1
+    done = check()
+    assert done.returncode == 2
+    assert done.stderr == (
+        f"companion: {cues}: cue stay-low: field 'answers, item 1' at line {line}: must be "
+        "'forward_lean', 'anterior_tilt', 'overstride', 'bounce', 'glutes_off' or "
+        "'shoulder_tension'\n"
+    )
+
+    # Rules whose fault no cue answers: the catalogue and the rules do not fit together.
+    cues.write_text(bundled.replace('answers = ["anterior_tilt"]', 'answers = ["bounce"]'))
+    done = check()
+    assert done.returncode == 2
+    assert done.stderr == (
+        f"companion: no cue in {cues} answers the fault anterior_tilt, which the drift rules "
+        "can raise\n"
+    )
+
+    # Rules named the same way, checked the same way.
+    config.write_text('[coach]\nrules = "rules/mine.toml"\n')
+    rules = config.parent / "rules" / "mine.toml"
+    rules.parent.mkdir()
+    rules.write_text('[[rule]]\nmetric = "lean_deg"\ndirection = "up"\n')
+    done = check()
+    assert done.returncode == 2
+    assert done.stderr.startswith(f"companion: {rules}: rule #1: field 'direction' at line 3: ")
