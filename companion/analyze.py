@@ -22,6 +22,7 @@ from companion.events import CueSpoken
 from companion.metrics import METRICS
 from companion.run_record import Second
 from cues.catalogue import Catalogue
+from cues.words import counted
 from sensors.samples import Sample
 
 
@@ -192,7 +193,7 @@ def print_table(result: Analysis, console: Console) -> None:
         console.print("No drift episodes.")
     console.print(
         f"{result.running_s / 60:.1f} of {result.duration_s / 60:.1f} minutes running; "
-        f"{len(result.cues)} cues the coach would have said."
+        f"{counted(len(result.cues), 'cue')} the coach would have said."
     )
 
 

@@ -25,6 +25,7 @@ from companion.report import add_report_commands
 from companion.sensor_commands import add_commands, add_transport
 from companion.service import add_service_commands
 from companion.source_options import add_recording_options, add_source_options, open_samples
+from companion.spoken import written
 from sensors.protocols.rsc import CadenceUnit
 
 # The analysis, the Bluetooth stack and the recordings are imported by the commands that
@@ -213,7 +214,7 @@ def cmd_demo(args: argparse.Namespace, console: Console) -> int:
     recording, markers = demo_recording()
     summary = coach_recording(recording, _options(args, "demo"), markers)
     if not args.json:
-        print(f"\nSummary: {summary.text}")
+        print(f"\nSummary: {written(summary.text)}")
     return 0
 
 
@@ -229,7 +230,7 @@ def cmd_replay(args: argparse.Namespace, console: Console) -> int:
         recording = load_recording(args.file, trial=args.trial, placements=dict(args.placement))
         summary = coach_recording(recording, _options(args, name))
     if not args.json:
-        print(f"\nSummary: {summary.text}")
+        print(f"\nSummary: {written(summary.text)}")
     return 0
 
 
@@ -268,7 +269,7 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     settings = LiveSettings(acc_rate_hz=args.rate, cadence_unit=CadenceUnit(args.cadence))
     summary, log = coach_live(sensors, args.transport, _options(args, "run"), settings)
     if not args.json:
-        print(f"\nSummary: {summary.text}\nThe sensors' raw data is kept in {log}")
+        print(f"\nSummary: {written(summary.text)}\nThe sensors' raw data is kept in {log}")
     return 0
 
 

@@ -18,6 +18,7 @@ from companion.config import SpeechConfig, load_config
 from cues.audio import Clip, open_sink
 from cues.catalogue import EXAMPLES, Catalogue, Cue, load_catalogue
 from cues.speech import SpeechError, SpeechRenderer, VoiceSettings
+from cues.words import counted
 
 CUES_HELP = "a cue catalogue (default: the configuration's [coach] cues, else the bundled one)"
 
@@ -159,7 +160,7 @@ def cmd_cues_render(args: argparse.Namespace, console: Console) -> int:
         raise SystemExit(f"companion: speech is unavailable: {err}") from None
     finally:
         renderer.close()
-    console.print(f"{written} wordings, {seconds:.0f} s of speech, written to {out}")
+    console.print(f"{counted(written, 'wording')}, {seconds:.0f} s of speech, written to {out}")
     return 0
 
 

@@ -14,11 +14,12 @@ from companion.cue_commands import add_voice_options, voice_settings
 from companion.options import RunOptions, open_audio
 from companion.spoken import clock
 from cues.drills import BUNDLED, Session, Step, bundled_sessions, find_session
+from cues.words import counted
 
 
 def _dose(step: Step) -> str:
     if step.reps is not None:
-        each = f"{step.reps} reps at {step.tempo_s:g} s"
+        each = f"{counted(step.reps, 'rep')} at {step.tempo_s:g} s"
     elif step.hold_s is not None:
         each = f"hold {step.hold_s:g} s"
     else:

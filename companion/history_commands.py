@@ -18,7 +18,7 @@ from companion.arguments import number
 from companion.config import load_config
 from companion.run_record import RunInfo
 from companion.source_options import add_source_options
-from companion.spoken import duration_clock
+from companion.spoken import duration_clock, written, written_pace
 from companion.store import Store
 
 
@@ -32,9 +32,7 @@ def open_history() -> Store:
 
 
 def _pace(run: RunInfo) -> str:
-    if not run.distance_m or not run.running_s:
-        return ""
-    return duration_clock(run.running_s * 1000 / run.distance_m)
+    return written_pace(run.distance_m or 0.0, run.running_s or 0.0) or ""
 
 
 def _held(run: RunInfo) -> str:
@@ -136,7 +134,7 @@ def cmd_summary(args: argparse.Namespace, console: Console) -> int:
         print(json.dumps({"run": run.name, "summary": text}, ensure_ascii=False))
     else:
         console.print(f"[bold]{run.name}[/] ({run.started:%a %d %b %Y %H:%M})")
-        console.print(text)
+        console.print(written(text))
     if args.speak:
         _speak(text, args, console)
     return 0
@@ -203,7 +201,7 @@ def cmd_import(args: argparse.Namespace, console: Console) -> int:
         raw_log=path.read_bytes() if is_raw_log(path) else None,
         files={"source": str(path.resolve())},
     )
-    console.print(f"Kept as run {run.id} ({run.name}): {run.summary}")
+    console.print(f"Kept as run {run.id} ({run.name}): {written(run.summary or '')}")
     return 0
 
 

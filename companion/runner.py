@@ -35,6 +35,7 @@ from companion.timeline import JsonLines, Timeline
 from cues.audio import AudioSink, DevicePlayer, WavFileSink
 from cues.speaker import Speaker
 from cues.speech import SpeechRenderer
+from cues.words import counted
 from sensors.clock import Clock, PacedClock, UnpacedClock
 from sensors.live import LiveSettings, LiveSource
 from sensors.profiles import PairedSensor
@@ -150,7 +151,8 @@ def coach(
     if isinstance(files, WavFileSink) and (files.written or files.lost):
         lost = f" ({files.lost} could not be written)" if files.lost else ""
         info.print(
-            f"Cues and summary written as {len(files.written)} WAV files to {files.folder}{lost}"
+            f"Cues and summary written as {counted(len(files.written), 'WAV file')} to "
+            f"{files.folder}{lost}"
         )
     return summary
 

@@ -18,6 +18,7 @@ from rich.table import Table
 
 from companion import pairing, paths
 from companion.arguments import SECONDS_TO_LISTEN, number
+from cues.words import counted
 from sensors.profiles import ROLE_SERVICES, PairedSensor, Role, offered
 from sensors.transport import Transport
 
@@ -80,7 +81,7 @@ def cmd_scan(args: argparse.Namespace, console: Console) -> int:
             )
         return 0
     table = Table(
-        title=f"{len(shown)} sensors heard in {args.seconds:g} s"
+        title=f"{counted(len(shown), 'sensor')} heard in {args.seconds:g} s"
         + ("" if args.all else " (--all for every device)")
     )
     for column in ("address", "name", "signal", "offers", "paired as"):

@@ -260,7 +260,8 @@ def load_recording(
                 sel = trials == tr
                 t[sel] = t[sel] - t[sel][0] + offset
                 offset = float(t[sel][-1]) + TRIAL_GAP_S
-            notes.append(f"{len(order)} trials laid end to end, {TRIAL_GAP_S:g} s apart")
+            if len(order) > 1:  # one trial is just the run
+                notes.append(f"{len(order)} trials laid end to end, {TRIAL_GAP_S:g} s apart")
     _check_times(path, t, "t_s")
 
     def columns(sensor: str, axes: dict[str, tuple[str, str]]) -> tuple[FloatArray, ...]:
