@@ -9,12 +9,12 @@ import shutil
 from pathlib import Path
 
 from rich.console import Console
-from rich.table import Table
 
 from companion import paths
 from companion.arguments import setting
 from companion.coach import estimate_duration
 from companion.config import SpeechConfig, load_config
+from companion.tables import Column, fitted
 from cues.audio import Clip, open_sink
 from cues.catalogue import EXAMPLES, Catalogue, Cue, load_catalogue
 from cues.speech import SpeechError, SpeechRenderer, VoiceSettings
@@ -88,11 +88,17 @@ def cmd_cues_list(args: argparse.Namespace, console: Console) -> int:
         for row in rows:
             print(json.dumps(row, ensure_ascii=False))
         return 0
-    table = Table(title=f"Cue catalogue: {catalogue.source}")
-    for column in ("id", "category", "prio", "cool-down", "answers", "wording", "s"):
-        table.add_column(column)
-    for row in rows:
-        table.add_row(
+    columns = (
+        Column("id"),
+        Column("category", keep=3),
+        Column("prio", right=True, keep=1),
+        Column("cool-down", right=True, keep=2),
+        Column("answers", whole=False, keep=4),
+        Column("wording", whole=False),
+        Column("s", right=True, keep=5),
+    )
+    cells = [
+        (
             str(row["id"]),
             str(row["category"]),
             str(row["priority"]),
@@ -101,7 +107,9 @@ def cmd_cues_list(args: argparse.Namespace, console: Console) -> int:
             ("↑ " if row["kind"] == "escalate" else "") + str(row["text"]),
             f"{row['seconds']:.1f}" + ("" if row["rendered"] else "~"),
         )
-    console.print(table)
+        for row in rows
+    ]
+    console.print(fitted(console, columns, cells, title=f"Cue catalogue: {catalogue.source}"))
     console.print("[dim]↑ escalation wording; ~ estimated (not rendered yet)")
     return 0
 

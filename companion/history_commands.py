@@ -11,7 +11,6 @@ from pathlib import Path
 
 from rich import box
 from rich.console import Console
-from rich.table import Table
 
 from companion import paths
 from companion.arguments import number
@@ -20,6 +19,7 @@ from companion.run_record import RunInfo
 from companion.source_options import add_source_options
 from companion.spoken import duration_clock, written, written_pace
 from companion.store import Store
+from companion.tables import Column, fitted
 
 
 def open_history() -> Store:
@@ -66,26 +66,31 @@ def cmd_history(args: argparse.Namespace, console: Console) -> int:
             "or one brought in with `companion import FILE`, is kept here."
         )
         return 0
-    table = Table(title=f"Runs kept ({len(runs)})", box=box.SIMPLE_HEAD)
-    cells: dict[str, Callable[[RunInfo], str]] = {
-        "#": lambda r: str(r.id),
-        "started": lambda r: r.started.strftime("%Y-%m-%d %H:%M"),
-        "time": lambda r: duration_clock(r.duration_s) if r.duration_s is not None else "",
-        "km": lambda r: f"{r.distance_m / 1000:.2f}" if r.distance_m else "",
-        "pace": _pace,
-        "cadence": lambda r: f"{r.cadence_spm:.0f}" if r.cadence_spm else "",
-        "form held": _held,
-        "drift": _onset,
-        "cues": lambda r: "" if r.form_cues is None else str(r.form_cues),
-        "note": _note,
+    cells: dict[Column, Callable[[RunInfo], str]] = {
+        Column("#", right=True): lambda r: str(r.id),
+        Column("started"): lambda r: r.started.strftime("%Y-%m-%d %H:%M"),
+        Column("time", right=True, keep=6): lambda r: (
+            duration_clock(r.duration_s) if r.duration_s is not None else ""
+        ),
+        Column("km", right=True, keep=4): lambda r: (
+            f"{r.distance_m / 1000:.2f}" if r.distance_m else ""
+        ),
+        Column("pace", right=True, keep=5): _pace,
+        Column("cadence", right=True, keep=2): lambda r: (
+            f"{r.cadence_spm:.0f}" if r.cadence_spm else ""
+        ),
+        Column("form held", right=True, keep=7): _held,
+        Column("drift", right=True, keep=3): _onset,
+        Column("cues", right=True, keep=1): lambda r: (
+            "" if r.form_cues is None else str(r.form_cues)
+        ),
+        Column("note", whole=False, keep=8): _note,
     }
-    # Columns no run has a value for are left out: the table fits a narrow terminal.
-    shown = [name for name, cell in cells.items() if any(cell(r) for r in runs)]
-    for name in shown:
-        table.add_column(name, justify="left" if name in ("started", "note") else "right")
-    for r in runs:
-        table.add_row(*(cells[name](r) for name in shown))
-    console.print(table)
+    # Columns no run has a value for are left out, and the least needed if it is narrow.
+    shown = [column for column, cell in cells.items() if any(cell(r) for r in runs)]
+    lines = [[cells[column](r) for column in shown] for r in runs]
+    title = f"Runs kept ({len(runs)})"
+    console.print(fitted(console, shown, lines, title=title, box=box.SIMPLE_HEAD))
     return 0
 
 

@@ -14,10 +14,10 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
-from rich.table import Table
 
 from companion import pairing, paths
 from companion.arguments import SECONDS_TO_LISTEN, number
+from companion.tables import Column, fitted
 from cues.words import counted
 from sensors.profiles import ROLE_SERVICES, PairedSensor, Role, offered
 from sensors.transport import Transport
@@ -80,22 +80,26 @@ def cmd_scan(args: argparse.Namespace, console: Console) -> int:
                 )
             )
         return 0
-    table = Table(
-        title=f"{counted(len(shown), 'sensor')} heard in {args.seconds:g} s"
-        + ("" if args.all else " (--all for every device)")
-    )
-    for column in ("address", "name", "signal", "offers", "paired as"):
-        table.add_column(column)
-    for f in shown:
-        role = paired[f.address].role.value if f.address in paired else ""
-        table.add_row(
+    rows = [
+        (
             f.address,
             f.name or "?",
             f"{f.rssi} dBm" if f.rssi is not None else "?",
             ", ".join(f.profiles) or "-",
-            role,
+            paired[f.address].role.value if f.address in paired else "",
         )
-    console.print(table)
+        for f in shown
+    ]
+    columns = (
+        Column("address"),
+        Column("name", whole=False, keep=3),
+        Column("signal", right=True, keep=1),
+        Column("offers", whole=False, keep=2),
+        Column("paired as", keep=4),
+    )
+    title = f"{counted(len(shown), 'sensor')} heard in {args.seconds:g} s"
+    title += "" if args.all else " (--all for every device)"
+    console.print(fitted(console, columns, rows, title=title))
     if shown:
         console.print("Pair one with: companion pair ADDRESS --role footpod|chest|pelvis|hr")
     return 0
@@ -144,12 +148,9 @@ def cmd_sensors(args: argparse.Namespace, console: Console) -> int:
     if not sensors:
         console.print("No sensors paired. Find them with `companion scan`.")
         return 0
-    table = Table(title="Paired sensors")
-    for column in ("role", "name", "address"):
-        table.add_column(column)
-    for s in sensors:
-        table.add_row(s.role.value, s.name or "?", s.address)
-    console.print(table)
+    rows = [(s.role.value, s.name or "?", s.address) for s in sensors]
+    columns = (Column("role"), Column("name", whole=False, keep=1), Column("address"))
+    console.print(fitted(console, columns, rows, title="Paired sensors"))
     return 0
 
 
