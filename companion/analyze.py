@@ -14,14 +14,15 @@ from typing import IO, Any
 
 import numpy as np
 from rich.console import Console
-from rich.table import Table
 
 from companion.drift import Baseline, DriftRule
 from companion.engine import EngineSettings, RunEngine
 from companion.events import CueSpoken
 from companion.metrics import METRICS
 from companion.run_record import Second
+from companion.tables import Column, fitted, in_parts
 from cues.catalogue import Catalogue
+from cues.words import counted
 from sensors.samples import Sample
 
 
@@ -152,47 +153,61 @@ def print_table(result: Analysis, console: Console) -> None:
             console.print(f"[dim]{note}")
         return
     names = result.metrics
-    table = Table(title=f"{result.name}: the run minute by minute (medians of each second)")
-    table.add_column("min", justify="right")
-    table.add_column("run\ns", justify="right")
-    for name in names:
-        table.add_column(_heading(name), justify="right")
+    rows = []
     for m in result.minutes:
         values = m.medians()
-        table.add_row(str(m.index), f"{m.running_s:.0f}", *(_cell(n, values.get(n)) for n in names))
+        rows.append([str(m.index), f"{m.running_s:.0f}", *(_cell(n, values.get(n)) for n in names)])
+    footer = []
     if result.baseline is not None:
         base = result.baseline.values
-        table.add_section()
-        table.add_row("base", "", *(_cell(n, base.get(n)) for n in names), style="bold")
-    console.print(table)
+        footer.append(["base", "", *(_cell(n, base.get(n)) for n in names)])
+    # As many metrics to a table as the terminal's width takes, the minute in each.
+    for table in in_parts(
+        console,
+        (Column("min", right=True), Column("run\ns", right=True)),
+        [Column(_heading(name), right=True) for name in names],
+        rows,
+        footer,
+        title=f"{result.name}: the run minute by minute (medians of each second)",
+    ):
+        console.print(table)
     for note in result.notes:
         console.print(f"[dim]{note}")
     if result.baseline is None:
         console.print("No baseline: the run was too short to learn one.")
 
-    drifts = Table(title="Drift episodes")
-    for column in ("#", "fault", "metric", "baseline", "start", "peak", "end"):
-        drifts.add_column(column)
+    cells = []
     for ep in result.episodes:
         unit = "%" if ep["unit"] == "fraction" else ep["unit"]
         scale = 100 if ep["unit"] == "fraction" else 1
         sign = "+" if ep["direction"] == "above" else "−"
-        drifts.add_row(
-            str(ep["episode"]),
-            ep["fault"],
-            f"{ep['source']} {METRICS[ep['metric']].label}",
-            f"{ep['baseline']}",
-            _clock(ep["start"]),
-            f"{sign}{scale * ep['peak_excess']:.1f} {unit}",
-            _clock(ep["end"]),
+        cells.append(
+            (
+                str(ep["episode"]),
+                ep["fault"],
+                f"{ep['source']} {METRICS[ep['metric']].label}",
+                f"{ep['baseline']}",
+                _clock(ep["start"]),
+                f"{sign}{scale * ep['peak_excess']:.1f} {unit}",
+                _clock(ep["end"]),
+            )
         )
+    columns = (
+        Column("#", right=True),
+        Column("fault"),
+        Column("metric", whole=False, keep=3),
+        Column("baseline", right=True, keep=1),
+        Column("start", right=True),
+        Column("peak", right=True, keep=2),
+        Column("end", right=True),
+    )
     if result.episodes:
-        console.print(drifts)
+        console.print(fitted(console, columns, cells, title="Drift episodes"))
     else:
         console.print("No drift episodes.")
     console.print(
         f"{result.running_s / 60:.1f} of {result.duration_s / 60:.1f} minutes running; "
-        f"{len(result.cues)} cues the coach would have said."
+        f"{counted(len(result.cues), 'cue')} the coach would have said."
     )
 
 

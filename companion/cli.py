@@ -5,15 +5,17 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import TypeVar
+from typing import NoReturn, TypeVar, cast
 
 from rich.console import Console
 from threadpoolctl import threadpool_limits
 
 from companion import logs
-from companion.config import load_config
+from companion.arguments import RUN_MINUTES, number, setting
+from companion.config import CoachConfig, SoundConfig, load_config
 from companion.config_commands import add_config_commands
 from companion.confirm import NotConfirmed
+from companion.control import Start
 from companion.control_commands import add_control_commands
 from companion.cue_commands import add_cue_commands, add_voice_options, voice_settings
 from companion.drill_commands import add_drill_commands
@@ -24,12 +26,22 @@ from companion.report import add_report_commands
 from companion.sensor_commands import add_commands, add_transport
 from companion.service import add_service_commands
 from companion.source_options import add_recording_options, add_source_options, open_samples
+from companion.spoken import written
 from sensors.protocols.rsc import CadenceUnit
 
 # The analysis, the Bluetooth stack and the recordings are imported by the commands that
 # use them: `companion daemon` and `companion status` start without them.
 
 T = TypeVar("T")
+
+
+class _Parser(argparse.ArgumentParser):
+    """A mistake on the command line in one line, as every other input error is said."""
+
+    def error(self, message: str) -> NoReturn:
+        command = self.prog.removeprefix("companion").strip()
+        where = f"{command}: " if command else ""
+        self.exit(2, f"companion: {where}{message} (`{self.prog} --help` says what it takes)\n")
 
 
 def _add_run_options(p: argparse.ArgumentParser, replay: bool) -> None:
@@ -41,7 +53,7 @@ def _add_run_options(p: argparse.ArgumentParser, replay: bool) -> None:
     if replay:
         p.add_argument(
             "--speed",
-            type=float,
+            type=setting(Start, "speed"),
             default=150.0,
             help="run seconds per second (default 150; 1 = real time, 0 = as fast as possible)",
         )
@@ -62,21 +74,21 @@ def _add_run_options(p: argparse.ArgumentParser, replay: bool) -> None:
     p.add_argument("--rules", type=Path, help="drift rules to use instead of the bundled ones")
     p.add_argument(
         "--metronome",
-        type=int,
+        type=setting(SoundConfig, "metronome_beats"),
         metavar="BEATS",
         help="after an overstriding cue, this many soft ticks at your own cadence (default 0: off)",
     )
     add_voice_options(p)
     p.add_argument(
         "--pre-roll",
-        type=float,
+        type=setting(SoundConfig, "pre_roll_s"),
         metavar="SECONDS",
         help="inaudible sound before the first word, so sleeping Bluetooth headphones wake "
         "in time (default 0.3)",
     )
     p.add_argument(
         "--duck",
-        type=float,
+        type=setting(SoundConfig, "duck_level"),
         metavar="LEVEL",
         help="other audio's volume while a cue plays, 0-1 (default 0.3; 1 leaves it alone)",
     )
@@ -89,13 +101,16 @@ def _add_run_options(p: argparse.ArgumentParser, replay: bool) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="companion",
         description="A running-form voice coach: it learns your form, hears it drift, "
         "and says a short cue.",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log more detail")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub = cast(  # of _Parser, which the commands' modules need not know
+        "argparse._SubParsersAction[argparse.ArgumentParser]",
+        parser.add_subparsers(dest="command", required=True, metavar="COMMAND"),
+    )
 
     demo = sub.add_parser(
         "demo", help="replay the bundled 25-minute run, with an injected fault, coached aloud"
@@ -115,10 +130,12 @@ def build_parser() -> argparse.ArgumentParser:
     replay.set_defaults(handler=cmd_replay)
 
     run = sub.add_parser("run", help="a live run with the paired sensors, coached aloud")
-    run.add_argument("--minutes", type=float, help="end the run after this long (else Ctrl-C)")
+    run.add_argument(
+        "--minutes", type=RUN_MINUTES, help="end the run after this long (else Ctrl-C)"
+    )
     run.add_argument(
         "--rate",
-        type=int,
+        type=number(int, ge=1, le=1000),
         default=200,
         help="accelerometer rate to ask a Polar strap for (default 200 Hz)",
     )
@@ -143,13 +160,13 @@ def build_parser() -> argparse.ArgumentParser:
     add_source_options(analyze)
     analyze.add_argument(
         "--warmup",
-        type=float,
+        type=setting(CoachConfig, "warmup_s"),
         metavar="SECONDS",
         help="seconds of running not judged (default: the configuration's, else 60)",
     )
     analyze.add_argument(
         "--learn",
-        type=float,
+        type=setting(CoachConfig, "baseline_s"),
         metavar="SECONDS",
         help="seconds of running after the warm-up that the baseline is learned from (default 120)",
     )
@@ -207,7 +224,7 @@ def cmd_demo(args: argparse.Namespace, console: Console) -> int:
     recording, markers = demo_recording()
     summary = coach_recording(recording, options, markers)
     if not args.json:
-        print(f"\nSummary: {summary.text}")
+        print(f"\nSummary: {written(summary.text)}")
     return 0
 
 
@@ -223,7 +240,7 @@ def cmd_replay(args: argparse.Namespace, console: Console) -> int:
         recording = load_recording(args.file, trial=args.trial, placements=dict(args.placement))
         summary = coach_recording(recording, options)
     if not args.json:
-        print(f"\nSummary: {summary.text}")
+        print(f"\nSummary: {written(summary.text)}")
     return 0
 
 
@@ -231,10 +248,9 @@ def cmd_analyze(args: argparse.Namespace, console: Console) -> int:
     from dataclasses import replace
 
     from companion.analyze import analyze, print_table, write_json
-    from companion.drift import load_rules
+    from companion.coaching_files import load_coaching
     from companion.engine import EngineSettings
     from companion.trunk import AnalysisSettings
-    from cues.catalogue import load_catalogue
     from sensors.rawlog import RawLogError
 
     opened = open_samples(args)
@@ -244,14 +260,10 @@ def cmd_analyze(args: argparse.Namespace, console: Console) -> int:
         baseline_s=_given(args.learn, cfg.coach.baseline_s),
         analysis=replace(AnalysisSettings(), sensor_wait_s=opened.chunk_s + 5),
     )
-    result = analyze(
-        args.file.name,
-        opened.samples,
-        load_catalogue(_given(args.cues, cfg.coach.cues)),
-        load_rules(_given(args.rules, cfg.coach.rules)),
-        settings,
-        opened.notes,
+    catalogue, rules = load_coaching(
+        _given(args.cues, cfg.coach.cues), _given(args.rules, cfg.coach.rules)
     )
+    result = analyze(args.file.name, opened.samples, catalogue, rules, settings, opened.notes)
     if args.json:
         write_json(result, sys.stdout)
     else:
@@ -271,14 +283,14 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     settings = LiveSettings(acc_rate_hz=args.rate, cadence_unit=CadenceUnit(args.cadence))
     summary, log = coach_live(sensors, args.transport, _options(args, "run"), settings)
     if not args.json:
-        print(f"\nSummary: {summary.text}\nThe sensors' raw data is kept in {log}")
+        print(f"\nSummary: {written(summary.text)}\nThe sensors' raw data is kept in {log}")
     retain(paths.history_db(), load_config().history.keep_detail_days)  # after a run kept
     return 0
 
 
 def _input_errors() -> tuple[type[Exception], ...]:
     """Errors that are the input's fault (a file, a setting, a request): said in one line."""
-    from companion.engine import ConfigurationError
+    from companion.coaching_files import ConfigurationError
     from companion.importer import ImportRefused
     from companion.options import RunError
     from companion.outputs import OutputError
@@ -286,10 +298,11 @@ def _input_errors() -> tuple[type[Exception], ...]:
     from companion.store import StoreError
     from cues.datafile import DataFileError
     from sensors.rawlog import RawLogError
-    from sensors.recording import RecordingError
+    from sensors.recording import NoSuchSensor, RecordingError
 
     return (
         RecordingError,
+        NoSuchSensor,
         RawLogError,
         DataFileError,
         ConfigurationError,
@@ -310,9 +323,6 @@ def main(argv: list[str] | None = None) -> int:
     console = Console()
     try:
         return int(args.handler(args, console))
-    except KeyError as err:  # --sensor names a sensor the recording does not have
-        print(f"companion: {err.args[0]}", file=sys.stderr)
-        return 2
     except NotConfirmed as err:  # nothing done: the runner said no, or could not be asked
         print(f"companion: {err}", file=sys.stderr)
         return 1

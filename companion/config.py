@@ -14,15 +14,23 @@ from pathlib import Path
 from typing import Any, Literal
 
 import platformdirs
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
 from companion.paths import APP
 from cues.datafile import DataFileError, line_of
+from cues.words import field_name, plain
 from sensors.transport import Transport
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class SpeechConfig(_Section):
@@ -40,10 +48,21 @@ class SoundConfig(_Section):
 
 
 class CoachConfig(_Section):
-    warmup_s: float = Field(default=60.0, ge=0.0)  # running not judged
-    baseline_s: float = Field(default=120.0, gt=0.0)  # running learned from, after it
+    warmup_s: float = Field(default=60.0, ge=0.0, le=3600.0)  # running not judged
+    baseline_s: float = Field(default=120.0, gt=0.0, le=3600.0)  # running learned from, after it
     cues: Path | None = None  # a cue catalogue instead of the bundled one
     rules: Path | None = None  # drift rules instead of the bundled ones
+
+    @field_validator("cues", "rules")
+    @classmethod
+    def _beside_the_file(cls, path: Path | None, info: ValidationInfo) -> Path | None:
+        """A relative path is read from the configuration file's folder, as most tools do,
+        so that it means the same whichever folder a command is started in."""
+        if path is None:
+            return None
+        path = path.expanduser()
+        folder = (info.context or {}).get("folder")
+        return folder / path if folder is not None and not path.is_absolute() else path
 
 
 class ScheduleConfig(_Section):
@@ -110,21 +129,24 @@ def load_config(path: Path | None = None) -> Config:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return Config()
-    except (OSError, UnicodeDecodeError) as err:
-        raise ConfigError(f"{path}: cannot read the file: {err}") from None
+    except OSError as err:
+        raise ConfigError(f"{path}: cannot read the file: {err.strerror}") from None
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"{path}: not UTF-8 text (at byte {err.start})") from None
     try:
         data: dict[str, Any] = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"{path}: not valid TOML: {err}") from None
     try:
-        return Config.model_validate(data)
+        return Config.model_validate(data, context={"folder": path.parent.absolute()})
     except ValidationError as err:
         problems = []
         for e in err.errors():
             loc = tuple(e["loc"])
             line = line_of(text, loc)
             where = f"line {line}, " if line else ""
-            problems.append(f"{where}field {'.'.join(map(str, loc))}: {e['msg']}")
+            words = plain(e, Config, noun="setting")
+            problems.append(f"{where}field {field_name(loc)}: {words}")
         raise ConfigError(f"{path}: " + "; ".join(problems)) from None
 
 
@@ -143,6 +165,6 @@ def as_toml(config: Config) -> str:
             elif isinstance(value, tuple):
                 lines.append(f"{key} = {json.dumps(list(value))}")
             else:
-                lines.append(f'{key} = "{value}"')
+                lines.append(f"{key} = {json.dumps(str(value))}")
         lines.append("")
     return "\n".join(lines)

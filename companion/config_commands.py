@@ -28,9 +28,16 @@ def cmd_config_show(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_config_check(args: argparse.Namespace, console: Console) -> int:
+    from companion.coaching_files import load_config_checked
+
     path = args.file or config_path()
-    load_config(path)  # a broken file raises, reported by main with exit status 2
+    # A broken file, or a catalogue or rules file it names that cannot be used, raises:
+    # reported by main with exit status 2.
+    config = load_config_checked(path)
     print(f"{path}: fine" if path.exists() else f"{path}: not there; the defaults are in effect")
+    for what, named in (("cue catalogue", config.coach.cues), ("drift rules", config.coach.rules)):
+        if named is not None:
+            print(f"  {what}: {named}: fine")
     return 0
 
 

@@ -11,12 +11,16 @@ Reply:    {"ok": true, ...fields}      {"ok": false, "error": "what was wrong"}
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from cues.words import counted, field_name, plain
 
 MAX_MESSAGE = 4096  # bytes in one line, newline included: a request is a few words
-COMMANDS = ("status", "start", "stop", "pause", "resume", "say", "drill", "skip", "back", "repeat")
+MAX_DEPTH = 4  # arrays and objects inside each other; a request's values are plain ones
+IDLE_S = 10.0  # a connection that sends no whole request for this long is closed
+MAX_CLIENTS = 16  # connections at once; the command line opens one per command
 
 
 class ProtocolError(ValueError):
@@ -24,7 +28,7 @@ class ProtocolError(ValueError):
 
 
 class _Request(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class Status(_Request):
@@ -74,32 +78,118 @@ class Repeat(_Request):
 
 
 AnyRequest = Status | Start | Stop | Pause | Resume | Say | Drill | Skip | Back | Repeat
-Request = Annotated[AnyRequest, Field(discriminator="cmd")]
-_REQUEST: TypeAdapter[AnyRequest] = TypeAdapter(Request)
+_REQUESTS: dict[str, type[AnyRequest]] = {
+    "status": Status,
+    "start": Start,
+    "stop": Stop,
+    "pause": Pause,
+    "resume": Resume,
+    "say": Say,
+    "drill": Drill,
+    "skip": Skip,
+    "back": Back,
+    "repeat": Repeat,
+}
+COMMANDS = tuple(_REQUESTS)
+MAX_DIGITS = 20  # in a whole number: larger ones are no count or speed a request has
+
+
+def _depth(line: bytes) -> int:
+    """How deep arrays and objects nest in a JSON text, strings skipped: measured before
+    parsing, which would otherwise recurse once per level."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for byte in line:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:  # quote
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in b"[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif byte in b"]}":
+            depth -= 1
+    return deepest
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")  # json.loads would take NaN and Infinity
+
+
+def _whole(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_DIGITS:
+        raise ProtocolError(f"a number of more than {MAX_DIGITS} digits")
+    return int(text)
+
+
+def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """An object whose keys are each given once (json.loads would keep the last)."""
+    data: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in data:
+            raise ProtocolError(f"the key {key[:40]!r} is given twice")
+        data[key] = value
+    return data
+
+
+def _plain_text(value: Any) -> bool:
+    """No lone surrogates (\\ud800), which JSON can write but no text can hold."""
+    if isinstance(value, str):
+        try:
+            value.encode()
+        except UnicodeEncodeError:
+            return False
+        return True
+    if isinstance(value, dict):
+        return all(_plain_text(k) and _plain_text(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_plain_text(v) for v in value)
+    return True
 
 
 def decode_request(line: bytes) -> AnyRequest:
-    """One request line (with or without its newline), checked."""
+    """One request line (with or without its newline), checked. Anything else a client
+    can send, a `ProtocolError` saying what is wrong."""
     if len(line) > MAX_MESSAGE:
         raise ProtocolError(f"message too long: {len(line)} bytes (at most {MAX_MESSAGE})")
+    if _depth(line) > MAX_DEPTH:
+        raise ProtocolError(
+            f"nested too deeply: at most {counted(MAX_DEPTH, 'level')} of arrays and objects"
+        )
     try:
-        data = json.loads(line)
-    except (ValueError, UnicodeDecodeError):
+        data = json.loads(
+            line, object_pairs_hook=_object, parse_constant=_no_constant, parse_int=_whole
+        )
+    except ProtocolError:
+        raise
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise ProtocolError("not JSON: send one JSON object per line") from None
     if not isinstance(data, dict):
         raise ProtocolError('not a JSON object: send {"cmd": ...}')
-    if data.get("cmd") not in COMMANDS:
-        raise ProtocolError(
-            f"unknown command {data.get('cmd')!r} (commands: {', '.join(COMMANDS)})"
-        )
+    if not _plain_text(data):
+        raise ProtocolError("not text: a string holds a lone surrogate (such as \\ud800)")
+    cmd = data.get("cmd")
+    model = _REQUESTS.get(cmd) if isinstance(cmd, str) else None
+    if model is None:
+        if "cmd" not in data:
+            what = 'no "cmd"'
+        elif not isinstance(cmd, str):
+            what = "the command must be text"
+        else:
+            what = f"unknown command {cmd[:40]!r}"
+        raise ProtocolError(f"{what} (commands: {', '.join(COMMANDS)})")
     try:
-        return _REQUEST.validate_python(data)
+        return model.model_validate(data)
     except ValidationError as err:
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'][1:]) or 'request'}: {e['msg']}"
-            for e in err.errors()
+            f"{field_name(e['loc']) or 'request'}: {plain(e, model)}" for e in err.errors()
         )
-        raise ProtocolError(f"{data['cmd']}: {problems}") from None
+        raise ProtocolError(f"{cmd}: {problems}") from None
 
 
 def encode_request(cmd: str, **fields: Any) -> bytes:

@@ -11,6 +11,8 @@ from typing import Any
 
 from rich.console import Console
 
+from companion.arguments import setting
+from companion.control import Start
 from companion.control_socket import NoDaemon, request, socket_path
 from companion.spoken import duration_clock
 
@@ -171,7 +173,7 @@ def add_control_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser
             )
             p.add_argument(
                 "--speed",
-                type=float,
+                type=setting(Start, "speed"),
                 default=1.0,
                 help="with --replay: run seconds per second (default 1; 0 = as fast as it goes)",
             )

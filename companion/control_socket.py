@@ -3,12 +3,16 @@
 The folder is the user's alone (0700), the socket file too (0600), and each connection's
 peer is checked to be the same user (SO_PEERCRED) before a word is read. Nothing listens
 on the network.
+
+A broken or hostile client gets the protocol's error reply, whatever it sends, and cannot
+hold the daemon: a connection that sends no whole request for `IDLE_S` (or does not take
+its replies) is closed, and at most `MAX_CLIENTS` are served at once.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import logging
 import os
 import socket
 import struct
@@ -20,6 +24,8 @@ from typing import Any
 import platformdirs
 
 from companion.control import (
+    IDLE_S,
+    MAX_CLIENTS,
     MAX_MESSAGE,
     AnyRequest,
     ProtocolError,
@@ -31,6 +37,7 @@ from companion.control import (
 from companion.paths import APP
 
 Handler = Callable[[AnyRequest], Awaitable[bytes]]
+log = logging.getLogger(__name__)
 
 
 class NoDaemon(RuntimeError):
@@ -71,36 +78,63 @@ def claim(path: Path) -> None:
             raise SocketInUse(f"a daemon already answers on {path}")
 
 
+async def _answer(handle: Handler, line: bytes) -> bytes:
+    """The reply to one line: the handler's, or an error reply saying what was wrong."""
+    try:
+        return await handle(decode_request(line))
+    except ProtocolError as err:
+        return error_reply(str(err))
+    except Exception as err:  # a mistake of ours: the client still gets its one reply line
+        log.exception("a control request failed")
+        return error_reply(f"the daemon could not do that: {err}")
+
+
+async def _converse(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, handle: Handler, busy: bool
+) -> None:
+    """Answer one connection's requests, line by line, until it is done or must end."""
+    if _peer_uid(writer.get_extra_info("socket")) != os.getuid():
+        writer.write(error_reply("this daemon answers its own user only"))
+        return
+    if busy:
+        writer.write(error_reply(f"busy: {MAX_CLIENTS} connections are open already"))
+        return
+    while True:
+        try:
+            line = await asyncio.wait_for(reader.readline(), IDLE_S)
+        except ValueError:  # longer than the limit: the rest cannot be trusted
+            writer.write(error_reply(f"message too long (at most {MAX_MESSAGE} bytes)"))
+            return
+        except TimeoutError:  # nothing, or half a line (slowly): others may be waiting
+            writer.write(error_reply(f"no request within {IDLE_S:g} s: connection closed"))
+            return
+        if not line:  # the client is done sending (closed, or half-closed)
+            return
+        # A last line without its newline, at the end of input, is answered too.
+        writer.write(await _answer(handle, line))
+        await asyncio.wait_for(writer.drain(), IDLE_S)
+
+
 async def serve(path: Path, handle: Handler) -> asyncio.Server:
     """Listen on `path` (refusing if another daemon already answers there)."""
     claim(path)
+    clients = 0
 
     async def client(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal clients
+        clients += 1
         try:
-            sock = writer.get_extra_info("socket")
-            if _peer_uid(sock) != os.getuid():
-                writer.write(error_reply("this daemon answers its own user only"))
-                return
-            while True:
-                try:
-                    line = await reader.readline()
-                except ValueError:  # longer than the limit: the rest cannot be trusted
-                    writer.write(error_reply(f"message too long (at most {MAX_MESSAGE} bytes)"))
-                    return
-                if not line:
-                    return
-                try:
-                    answer = await handle(decode_request(line))
-                except ProtocolError as err:
-                    answer = error_reply(str(err))
-                writer.write(answer)
-                await writer.drain()
-        except ConnectionError:
-            return  # the client went away; nothing to answer
-        finally:
-            with contextlib.suppress(OSError):
-                await writer.drain()
+            await _converse(reader, writer, handle, busy=clients > MAX_CLIENTS)
+            await asyncio.wait_for(writer.drain(), IDLE_S)  # the last reply, then the end
             writer.close()
+        except (ConnectionError, TimeoutError):
+            writer.transport.abort()  # gone away, or not reading its replies: dropped
+        except asyncio.CancelledError:
+            # The daemon is stopping mid-request. Ended quietly: asyncio's streams log a
+            # connection task that ends cancelled as an error (Python 3.11).
+            writer.transport.abort()
+        finally:
+            clients -= 1  # nothing awaited here: it also runs when the loop is gone
 
     old = os.umask(0o177)  # the socket is born private, not made private after
     try:

@@ -8,22 +8,34 @@ import re
 from pathlib import Path
 
 from rich.console import Console
-from rich.table import Table
 
 from companion import paths
+from companion.arguments import setting
 from companion.coach import estimate_duration
 from companion.config import SpeechConfig, load_config
 from companion.options import RunOptions, audio_sink
 from companion.outputs import add_force_option, vet_files, vet_folder, write_file
+from companion.tables import Column, fitted
 from cues.audio import Clip
 from cues.catalogue import EXAMPLES, Catalogue, Cue, load_catalogue
 from cues.speech import SpeechError, SpeechRenderer, VoiceSettings
+from cues.words import counted
+
+CUES_HELP = "a cue catalogue (default: the configuration's [coach] cues, else the bundled one)"
 
 
 def add_voice_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--voice", help="an espeak-ng voice, such as gmw/en-us (default: its own)")
-    p.add_argument("--voice-rate", type=int, help="speech in words a minute (default 175)")
-    p.add_argument("--voice-volume", type=float, help="speech volume, 0-1 (default 1)")
+    p.add_argument(
+        "--voice-rate",
+        type=setting(SpeechConfig, "rate"),
+        help="speech in words a minute (default 175)",
+    )
+    p.add_argument(
+        "--voice-volume",
+        type=setting(SpeechConfig, "volume"),
+        help="speech volume, 0-1 (default 1)",
+    )
 
 
 def voice_settings(
@@ -38,6 +50,12 @@ def voice_settings(
     )
 
 
+def _catalogue(args: argparse.Namespace) -> Catalogue:
+    """The catalogue `--cues` names, else the configuration's (`[coach] cues`), else the
+    bundled one: the one a run would use."""
+    return load_catalogue(args.cues if args.cues is not None else load_config().coach.cues)
+
+
 def wordings(cue: Cue) -> list[tuple[str, str]]:
     """(kind, text) of every wording, placeholders filled with an example."""
     return [
@@ -48,7 +66,7 @@ def wordings(cue: Cue) -> list[tuple[str, str]]:
 
 
 def cmd_cues_list(args: argparse.Namespace, console: Console) -> int:
-    catalogue = load_catalogue(args.cues)
+    catalogue = _catalogue(args)
     renderer = SpeechRenderer(paths.speech_cache())
     rows = []
     for cue in catalogue:
@@ -71,11 +89,17 @@ def cmd_cues_list(args: argparse.Namespace, console: Console) -> int:
         for row in rows:
             print(json.dumps(row, ensure_ascii=False))
         return 0
-    table = Table(title=f"Cue catalogue: {catalogue.source}")
-    for column in ("id", "category", "prio", "cool-down", "answers", "wording", "s"):
-        table.add_column(column)
-    for row in rows:
-        table.add_row(
+    columns = (
+        Column("id"),
+        Column("category", keep=3),
+        Column("prio", right=True, keep=1),
+        Column("cool-down", right=True, keep=2),
+        Column("answers", whole=False, keep=4),
+        Column("wording", whole=False),
+        Column("s", right=True, keep=5),
+    )
+    cells = [
+        (
             str(row["id"]),
             str(row["category"]),
             str(row["priority"]),
@@ -84,7 +108,9 @@ def cmd_cues_list(args: argparse.Namespace, console: Console) -> int:
             ("↑ " if row["kind"] == "escalate" else "") + str(row["text"]),
             f"{row['seconds']:.1f}" + ("" if row["rendered"] else "~"),
         )
-    console.print(table)
+        for row in rows
+    ]
+    console.print(fitted(console, columns, cells, title=f"Cue catalogue: {catalogue.source}"))
     console.print("[dim]↑ escalation wording; ~ estimated (not rendered yet)")
     return 0
 
@@ -100,7 +126,7 @@ def _cue(catalogue: Catalogue, cue_id: str) -> Cue:
 
 
 def cmd_cues_say(args: argparse.Namespace, console: Console) -> int:
-    catalogue = load_catalogue(args.cues)
+    catalogue = _catalogue(args)
     cue = _cue(catalogue, args.id)
     texts = [text for kind, text in wordings(cue) if args.all or kind == "say"][
         : None if args.all else 1
@@ -121,7 +147,7 @@ def cmd_cues_say(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_cues_render(args: argparse.Namespace, console: Console) -> int:
-    catalogue = load_catalogue(args.cues)
+    catalogue = _catalogue(args)
     out = vet_folder(args.out)
     texts, files = [], []
     for cue in catalogue:
@@ -142,7 +168,8 @@ def cmd_cues_render(args: argparse.Namespace, console: Console) -> int:
         raise SystemExit(f"companion: speech is unavailable: {err}") from None
     finally:
         renderer.close()
-    console.print(f"{len(targets)} wordings, {seconds:.0f} s of speech, written to {out}")
+    said = counted(len(targets), "wording")
+    console.print(f"{said}, {seconds:.0f} s of speech, written to {out}")
     return 0
 
 
@@ -152,7 +179,7 @@ def add_cue_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
 
     p = cues_sub.add_parser("list", help="every cue and wording, with how long it takes to say")
     p.add_argument("--json", action="store_true", help="one JSON object per wording")
-    p.add_argument("--cues", type=Path, help="a cue catalogue instead of the bundled one")
+    p.add_argument("--cues", type=Path, help=CUES_HELP)
     p.set_defaults(handler=cmd_cues_list)
 
     p = cues_sub.add_parser("say", help="say a cue aloud, as the coach would")
@@ -165,13 +192,13 @@ def add_cue_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
         help="the default output device, WAV files, or (auto) the device when there is one",
     )
     p.add_argument("--out", type=Path, help="folder for WAV files when they are written")
-    p.add_argument("--cues", type=Path, help="a cue catalogue instead of the bundled one")
+    p.add_argument("--cues", type=Path, help=CUES_HELP)
     add_voice_options(p)
     p.set_defaults(handler=cmd_cues_say)
 
     p = cues_sub.add_parser("render", help="render every wording to WAV files in a folder")
     p.add_argument("--out", type=Path, required=True, help="the folder to write into")
     add_force_option(p)
-    p.add_argument("--cues", type=Path, help="a cue catalogue instead of the bundled one")
+    p.add_argument("--cues", type=Path, help=CUES_HELP)
     add_voice_options(p)
     p.set_defaults(handler=cmd_cues_render)

@@ -27,7 +27,8 @@ from typing import TYPE_CHECKING, Any
 import sdnotify
 
 from companion import paths
-from companion.config import Config, ConfigError, SoundConfig, SpeechConfig, load_config
+from companion.coaching_files import ConfigurationError, load_config_checked
+from companion.config import Config, SoundConfig, SpeechConfig
 from companion.control import (
     AnyRequest,
     Back,
@@ -65,7 +66,8 @@ log = logging.getLogger(__name__)
 class Daemon:
     def __init__(self, config_file: Path | None = None, sock: Path | None = None):
         self.config_file = config_file
-        self.config: Config = load_config(config_file)  # a broken file: refused at once
+        # A broken file, or a catalogue or rules it names that cannot be used: refused at once.
+        self.config: Config = load_config_checked(config_file)
         self.sock = sock or socket_path()
         self.run: ActiveRun | None = None
         self.last_run: dict[str, Any] | None = None
@@ -173,8 +175,8 @@ class Daemon:
     def reload(self) -> None:
         """SIGHUP: read the configuration again; a broken file leaves the old one in force."""
         try:
-            config = load_config(self.config_file)
-        except ConfigError as err:
+            config = load_config_checked(self.config_file)
+        except (DataFileError, ConfigurationError) as err:  # the file, or one it names
             log.error("configuration not reloaded: %s", err)
             return
         self.config = config

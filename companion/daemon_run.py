@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from companion import pairing, paths
+from companion.coaching_files import ConfigurationError
 from companion.config import Config
 from companion.control import Start
-from companion.engine import ConfigurationError
 from companion.events import (
     Battery,
     CueSpoken,

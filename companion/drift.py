@@ -32,7 +32,7 @@ SPEED = key(FOOTPOD, "speed_mps")
 
 
 class DriftRule(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     metric: str
     direction: Literal["above", "below"]

@@ -8,19 +8,20 @@ from dataclasses import replace
 from pathlib import Path
 
 from rich.console import Console
-from rich.table import Table
 
 from companion.config import load_config
 from companion.cue_commands import add_voice_options, voice_settings
 from companion.options import RunError, RunOptions, open_audio
 from companion.outputs import add_force_option, vet_file
 from companion.spoken import clock
+from companion.tables import Column, fitted
 from cues.drills import BUNDLED, Session, Step, bundled_sessions, find_session
+from cues.words import counted
 
 
 def _dose(step: Step) -> str:
     if step.reps is not None:
-        each = f"{step.reps} reps at {step.tempo_s:g} s"
+        each = f"{counted(step.reps, 'rep')} at {step.tempo_s:g} s"
     elif step.hold_s is not None:
         each = f"hold {step.hold_s:g} s"
     else:
@@ -34,19 +35,26 @@ def _dose(step: Step) -> str:
 def cmd_list(args: argparse.Namespace, console: Console) -> int:
     from companion.drill_timeline import build_timeline
 
-    table = Table(title="Drill sessions (`companion drills play NAME`)")
-    for column in ("name", "title", "steps", "about", "length"):
-        table.add_column(column)
-    for session in bundled_sessions():
-        length = build_timeline(session).total_s  # speech estimated; play says it exactly
-        table.add_row(
+    rows = [
+        (
             session.id,
             session.title,
             str(len(session.steps)),
             session.info.about,
-            f"~{clock(length)}",
+            f"~{clock(build_timeline(session).total_s)}",  # speech estimated; play says it
         )
-    console.print(table)
+        for session in bundled_sessions()
+    ]
+    columns = (
+        Column("name"),
+        Column("title", whole=False, keep=3),
+        Column("steps", right=True, keep=1),
+        Column("about", whole=False, keep=2),
+        Column("length", keep=4),
+    )
+    console.print(
+        fitted(console, columns, rows, title="Drill sessions (`companion drills play NAME`)")
+    )
     return 0
 
 
@@ -62,12 +70,18 @@ def cmd_show(args: argparse.Namespace, console: Console) -> int:
             what = f"🔔 {m.what}" if m.kind == "earcon" else f"“{m.what}”"
             console.print(f"[dim]{clock(m.t)}[/]  {m.label:14} {what}", highlight=False)
         return 0
-    table = Table(show_header=True)
-    for column in ("#", "step", "level", "dose", "cues"):
-        table.add_column(column)
-    for i, step in enumerate(session.steps, 1):
-        table.add_row(str(i), step.name, str(step.level), _dose(step), " / ".join(step.cues))
-    console.print(table)
+    rows = [
+        (str(i), step.name, str(step.level), _dose(step), " / ".join(step.cues))
+        for i, step in enumerate(session.steps, 1)
+    ]
+    columns = (
+        Column("#", right=True),
+        Column("step", whole=False),
+        Column("level", right=True, keep=1),
+        Column("dose", whole=False, keep=3),
+        Column("cues", whole=False, keep=2),
+    )
+    console.print(fitted(console, columns, rows))
     return 0
 
 

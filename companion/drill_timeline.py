@@ -24,6 +24,7 @@ from typing import Literal
 from companion.coach import estimate_duration
 from cues.drills import Session, Step
 from cues.earcons import earcon_seconds
+from cues.words import counted
 
 SAFETY = "If anything hurts, stop. Discomfort from a stretch is fine; pain is not."
 GAP_S = 0.4  # quiet after each thing said
@@ -153,11 +154,11 @@ def _next_up(steps: tuple[Step, ...], i: int, set_no: int, side: str | None) -> 
 def _dose(step: Step) -> str:
     sets = f"{step.sets} sets of " if step.sets > 1 else ""
     if step.reps is not None:
-        each = f"{step.reps} reps"
+        each = counted(step.reps, "rep")
     elif step.hold_s is not None:
         each = f"a {step.hold_s:.0f} second hold"
     else:
-        each = f"{step.duration_s:.0f} seconds"
+        each = counted(round(step.duration_s or 0.0), "second")
     sides = ", each side" if step.sides == "both" else ""
     text = f"{sets}{each}{sides}."
     return text[0].upper() + text[1:]

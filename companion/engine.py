@@ -21,6 +21,7 @@ import numpy as np
 
 from companion.analysis import FormAnalysis, FormWindow
 from companion.coach import Coach, CoachSettings, Utterance, estimate_duration
+from companion.coaching_files import check_fit
 from companion.drift import (
     Baseline,
     BaselineLearner,
@@ -86,10 +87,6 @@ class EngineSettings:
     coach: CoachSettings = field(default_factory=CoachSettings)
 
 
-class ConfigurationError(ValueError):
-    """Rules and catalogue that do not fit together."""
-
-
 class RunEngine:
     def __init__(
         self,
@@ -99,13 +96,7 @@ class RunEngine:
         duration_of: Callable[[str], float] = estimate_duration,
     ):
         self.settings = s = settings or EngineSettings()
-        missing = {f for r in rules for f in r.faults.values()} - {
-            a for cue in catalogue for a in cue.answers
-        }
-        if missing:
-            raise ConfigurationError(
-                f"no cue in {catalogue.source} answers the fault(s) {', '.join(sorted(missing))}"
-            )
+        check_fit(catalogue, rules)  # a ConfigurationError if they do not fit together
         self.rules = rules
         self.coach = Coach(catalogue, s.coach, duration_of)
         self.analysis = FormAnalysis(s.analysis)

@@ -11,15 +11,16 @@ from pathlib import Path
 
 from rich import box
 from rich.console import Console
-from rich.table import Table
 
 from companion import paths
+from companion.arguments import number
 from companion.config import load_config
 from companion.confirm import confirm
 from companion.run_record import RunInfo
 from companion.source_options import add_source_options
-from companion.spoken import duration_clock
+from companion.spoken import duration_clock, written, written_pace
 from companion.store import Store
+from companion.tables import Column, fitted
 
 
 def open_history() -> Store:
@@ -33,9 +34,7 @@ def open_history() -> Store:
 
 
 def _pace(run: RunInfo) -> str:
-    if not run.distance_m or not run.running_s:
-        return ""
-    return duration_clock(run.running_s * 1000 / run.distance_m)
+    return written_pace(run.distance_m or 0.0, run.running_s or 0.0) or ""
 
 
 def _held(run: RunInfo) -> str:
@@ -71,33 +70,32 @@ def cmd_history(args: argparse.Namespace, console: Console) -> int:
             "or one brought in with `companion import FILE`, is kept here."
         )
         return 0
-    table = Table(
-        title=f"Runs kept ({len(runs)})", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True
-    )
-    cells: dict[str, Callable[[RunInfo], str]] = {
-        "#": lambda r: str(r.id),
-        "started": lambda r: r.started.strftime("%Y-%m-%d %H:%M"),
-        "kind": lambda r: r.kind,
-        "time": lambda r: duration_clock(r.duration_s) if r.duration_s is not None else "",
-        "km": lambda r: f"{r.distance_m / 1000:.2f}" if r.distance_m else "",
-        "pace": _pace,
-        "cadence": lambda r: f"{r.cadence_spm:.0f}" if r.cadence_spm else "",
-        "form held": _held,
-        "drift": _onset,
-        "cues": lambda r: "" if r.form_cues is None else str(r.form_cues),
-        "note": _note,
+    cells: dict[Column, Callable[[RunInfo], str]] = {
+        Column("#", right=True): lambda r: str(r.id),
+        Column("started"): lambda r: r.started.strftime("%Y-%m-%d %H:%M"),
+        Column("kind"): lambda r: r.kind,
+        Column("time", right=True, keep=6): lambda r: (
+            duration_clock(r.duration_s) if r.duration_s is not None else ""
+        ),
+        Column("km", right=True, keep=4): lambda r: (
+            f"{r.distance_m / 1000:.2f}" if r.distance_m else ""
+        ),
+        Column("pace", right=True, keep=5): _pace,
+        Column("cadence", right=True, keep=2): lambda r: (
+            f"{r.cadence_spm:.0f}" if r.cadence_spm else ""
+        ),
+        Column("form held", right=True, keep=7): _held,
+        Column("drift", right=True, keep=3): _onset,
+        Column("cues", right=True, keep=1): lambda r: (
+            "" if r.form_cues is None else str(r.form_cues)
+        ),
+        Column("note", whole=False, keep=8): _note,
     }
-    # Columns no run has a value for are left out: the table fits a narrow terminal.
-    shown = [name for name, cell in cells.items() if any(cell(r) for r in runs)]
-    for name in shown:
-        left = name in ("started", "kind", "note")
-        # On a narrow terminal the others wrap: which run it is is never cut.
-        table.add_column(
-            name, justify="left" if left else "right", no_wrap=name in ("#", "started", "kind")
-        )
-    for r in runs:
-        table.add_row(*(cells[name](r) for name in shown))
-    console.print(table)
+    # Columns no run has a value for are left out, and the least needed if it is narrow.
+    shown = [column for column, cell in cells.items() if any(cell(r) for r in runs)]
+    lines = [[cells[column](r) for column in shown] for r in runs]
+    title = f"Runs kept ({len(runs)})"
+    console.print(fitted(console, shown, lines, title=title, box=box.SIMPLE_HEAD))
     return 0
 
 
@@ -168,7 +166,7 @@ def cmd_summary(args: argparse.Namespace, console: Console) -> int:
         print(json.dumps({"run": run.name, "summary": text}, ensure_ascii=False))
     else:
         console.print(f"[bold]{run.name}[/] ({run.started:%a %d %b %Y %H:%M})")
-        console.print(text)
+        console.print(written(text))
     if args.speak:
         _speak(text, args, console)
     return 0
@@ -199,7 +197,7 @@ def _speak(text: str, args: argparse.Namespace, console: Console) -> None:
 def cmd_import(args: argparse.Namespace, console: Console) -> int:
     from dataclasses import replace
 
-    from companion.drift import load_rules
+    from companion.coaching_files import load_coaching
     from companion.engine import EngineSettings
     from companion.importer import import_run
     from companion.recorder import recover
@@ -207,7 +205,6 @@ def cmd_import(args: argparse.Namespace, console: Console) -> int:
     from companion.source_options import open_samples
     from companion.store import content_of
     from companion.trunk import AnalysisSettings
-    from cues.catalogue import load_catalogue
     from sensors.rawlog import RawLogError, is_raw_log
 
     cfg = load_config()
@@ -227,19 +224,20 @@ def cmd_import(args: argparse.Namespace, console: Console) -> int:
     raw = is_raw_log(path)
     db = paths.history_db()
     recover(db)  # runs a killed process left are closed first, as for any run
+    catalogue, rules = load_coaching(cfg.coach.cues, cfg.coach.rules)
     run = import_run(
         db,
         path.name,
         opened.samples,
-        load_catalogue(cfg.coach.cues),
-        load_rules(cfg.coach.rules),
+        catalogue,
+        rules,
         settings,
         started,
         raw_log=path.read_bytes() if raw else None,
         files={"source": str(path.resolve())},
         content=content_of(path, None if raw else args.trial),
     )
-    console.print(f"Kept as run {run.id} ({run.name}): {run.summary}")
+    console.print(f"Kept as run {run.id} ({run.name}): {written(run.summary or '')}")
     stopped = opened.reading.note() if opened.reading is not None else None
     if stopped is not None:
         how = "all of its bytes are kept with the run" if opened.damage else "kept as it is"
@@ -321,7 +319,7 @@ def add_history_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser
     run_help = "a run's number or name from `companion history` (default: the last)"
 
     p = sub.add_parser("history", help="the runs kept: a table, newest first")
-    p.add_argument("--limit", type=int, help="only the newest N")
+    p.add_argument("--limit", type=number(int, ge=1), help="only the newest N")
     p.add_argument("--json", action="store_true", help="the runs as one JSON list")
     p.add_argument(
         "--prune",

@@ -21,7 +21,7 @@ from rich.console import Console
 
 from companion import paths
 from companion.coach import estimate_duration
-from companion.drift import load_rules
+from companion.coaching_files import load_coaching
 from companion.engine import EngineSettings, RunEngine
 from companion.events import Event, RunStarted, Summary
 from companion.options import RunError, RunOptions, open_audio
@@ -30,9 +30,9 @@ from companion.session import Frontend, Session
 from companion.store import RAW_MAGIC, StoreError
 from companion.timeline import JsonLines, Timeline
 from cues.audio import AudioSink, DevicePlayer, WavFileSink
-from cues.catalogue import load_catalogue
 from cues.speaker import Speaker
 from cues.speech import SpeechRenderer
+from cues.words import counted
 from sensors.clock import Clock, PacedClock, UnpacedClock
 from sensors.live import LiveSettings, LiveSource
 from sensors.profiles import PairedSensor
@@ -60,8 +60,8 @@ def new_engine(options: RunOptions, renderer: SpeechRenderer) -> RunEngine:
         split_s=every.split_min * 60,
         heart_rate_s=every.heart_rate_min * 60,
     )
-    catalogue = load_catalogue(options.catalogue)
-    return RunEngine(catalogue, load_rules(options.rules), settings, duration_of=duration_of)
+    catalogue, rules = load_coaching(options.catalogue, options.rules)
+    return RunEngine(catalogue, rules, settings, duration_of=duration_of)
 
 
 def pace(speed: float, sink: AudioSink) -> tuple[Clock, bool]:
@@ -137,7 +137,8 @@ def coach(
     if isinstance(files, WavFileSink) and (files.written or files.lost):
         lost = f" ({files.lost} could not be written)" if files.lost else ""
         info.print(
-            f"Cues and summary written as {len(files.written)} WAV files to {files.folder}{lost}"
+            f"Cues and summary written as {counted(len(files.written), 'WAV file')} to "
+            f"{files.folder}{lost}"
         )
     return summary
 

@@ -14,9 +14,11 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
-from rich.table import Table
 
 from companion import pairing, paths
+from companion.arguments import SECONDS_TO_LISTEN, number
+from companion.tables import Column, fitted
+from cues.words import counted
 from sensors.profiles import ROLE_SERVICES, PairedSensor, Role, offered
 from sensors.transport import Transport
 
@@ -78,22 +80,26 @@ def cmd_scan(args: argparse.Namespace, console: Console) -> int:
                 )
             )
         return 0
-    table = Table(
-        title=f"{len(shown)} sensors heard in {args.seconds:g} s"
-        + ("" if args.all else " (--all for every device)")
-    )
-    for column in ("address", "name", "signal", "offers", "paired as"):
-        table.add_column(column)
-    for f in shown:
-        role = paired[f.address].role.value if f.address in paired else ""
-        table.add_row(
+    rows = [
+        (
             f.address,
             f.name or "?",
             f"{f.rssi} dBm" if f.rssi is not None else "?",
             ", ".join(f.profiles) or "-",
-            role,
+            paired[f.address].role.value if f.address in paired else "",
         )
-    console.print(table)
+        for f in shown
+    ]
+    columns = (
+        Column("address"),
+        Column("name", whole=False, keep=3),
+        Column("signal", right=True, keep=1),
+        Column("offers", whole=False, keep=2),
+        Column("paired as", keep=4),
+    )
+    title = f"{counted(len(shown), 'sensor')} heard in {args.seconds:g} s"
+    title += "" if args.all else " (--all for every device)"
+    console.print(fitted(console, columns, rows, title=title))
     if shown:
         console.print("Pair one with: companion pair ADDRESS --role footpod|chest|pelvis|hr")
     return 0
@@ -142,21 +148,24 @@ def cmd_sensors(args: argparse.Namespace, console: Console) -> int:
     if not sensors:
         console.print("No sensors paired. Find them with `companion scan`.")
         return 0
-    table = Table(title="Paired sensors")
-    for column in ("role", "name", "address"):
-        table.add_column(column)
-    for s in sensors:
-        table.add_row(s.role.value, s.name or "?", s.address)
-    console.print(table)
+    rows = [(s.role.value, s.name or "?", s.address) for s in sensors]
+    columns = (Column("role"), Column("name", whole=False, keep=1), Column("address"))
+    console.print(fitted(console, columns, rows, title="Paired sensors"))
     return 0
 
 
+SECONDS_IN = number(float, ge=0)  # a time into the recording
+_LASTING = number(float, gt=0)
+
+
 def _dropout(text: str) -> tuple[float, float]:
-    at, _, lasting = text.partition(":")
+    at, sep, lasting = text.partition(":")
+    if not sep:
+        raise argparse.ArgumentTypeError(f"expected AT:FOR in seconds, got {text!r}")
     try:
-        return float(at), float(lasting)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected AT:FOR in seconds, got {text!r}") from None
+        return SECONDS_IN(at), _LASTING(lasting)
+    except argparse.ArgumentTypeError as err:
+        raise argparse.ArgumentTypeError(f"AT:FOR in seconds {text!r}: {err}") from None
 
 
 def cmd_simulate(args: argparse.Namespace, console: Console) -> int:
@@ -202,7 +211,9 @@ def cmd_simulate(args: argparse.Namespace, console: Console) -> int:
 
 def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("scan", help="list nearby sensors and which of our profiles they offer")
-    p.add_argument("--seconds", type=float, default=8.0, help="how long to listen (default 8)")
+    p.add_argument(
+        "--seconds", type=SECONDS_TO_LISTEN, default=8.0, help="how long to listen (default 8)"
+    )
     p.add_argument("--all", action="store_true", help="also devices that offer nothing we use")
     p.add_argument("--json", action="store_true", help="one JSON object per device")
     add_transport(p)
@@ -214,7 +225,9 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     p.add_argument("address")
     p.add_argument("--role", required=True, choices=[r.value for r in Role])
     p.add_argument("--name", help="a name of your own for it")
-    p.add_argument("--seconds", type=float, default=10.0, help="how long to look for it")
+    p.add_argument(
+        "--seconds", type=SECONDS_TO_LISTEN, default=10.0, help="how long to look for it"
+    )
     p.add_argument("--no-check", action="store_true", help="do not connect to check what it offers")
     add_transport(p)
     p.set_defaults(handler=cmd_pair)
@@ -232,9 +245,19 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         "Bluetooth controller, for a live run beside it",
     )
     p.add_argument("--recording", type=Path, help="a recording (default: the bundled run)")
-    p.add_argument("--port", type=int, default=9001, help="TCP port on 127.0.0.1 (default 9001)")
-    p.add_argument("--speed", type=float, default=1.0, help="playback speed (default real time)")
-    p.add_argument("--start", type=float, default=0.0, help="start this many seconds in")
+    p.add_argument(
+        "--port",
+        type=number(int, ge=1, le=65535),
+        default=9001,
+        help="TCP port on 127.0.0.1 (default 9001)",
+    )
+    p.add_argument(
+        "--speed",
+        type=number(float, gt=0, le=1000),
+        default=1.0,
+        help="playback speed (default real time)",
+    )
+    p.add_argument("--start", type=SECONDS_IN, default=0.0, help="start this many seconds in")
     p.add_argument(
         "--dropout",
         type=_dropout,
@@ -243,7 +266,12 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         metavar="AT:FOR",
         help="the strap goes out of reach at AT seconds for FOR seconds",
     )
-    p.add_argument("--battery", type=int, default=85, help="battery percent (default 85)")
+    p.add_argument(
+        "--battery",
+        type=number(int, ge=0, le=100),
+        default=85,
+        help="battery percent (default 85)",
+    )
     p.add_argument("--strides", action="store_true", help="the footpod counts strides per minute")
     p.add_argument(
         "--compressed", action="store_true", help="send delta-compressed accelerometer frames"

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from companion.arguments import number
 from sensors.samples import Placement, Sample
 
 if TYPE_CHECKING:
@@ -48,7 +49,9 @@ def add_recording_options(p: argparse.ArgumentParser) -> None:
         metavar="SENSOR=PLACE",
         help="where a sensor sat: chest, pelvis, other",
     )
-    p.add_argument("--trial", type=int, help="one trial of a file with a 'trial' column")
+    p.add_argument(
+        "--trial", type=number(int, ge=0), help="one trial of a file with a 'trial' column"
+    )
 
 
 def add_source_options(p: argparse.ArgumentParser) -> None:

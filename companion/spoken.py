@@ -1,19 +1,23 @@
 """Numbers as they are said (durations, distances and paces in words espeak-ng reads well)
-and as they are shown (a run clock)."""
+and as they are shown (a run clock, a pace such as 9:26 /km)."""
 
 from __future__ import annotations
 
+import re
+
+from cues.words import counted
+
 
 def spoken_duration(seconds: float) -> str:
-    """ "45 seconds", "12 minutes", "1 hour 5 minutes"."""
+    """ "45 seconds", "1 second", "12 minutes", "1 hour 1 minute"."""
     if seconds < 90:
-        return f"{round(seconds)} seconds"
+        return counted(round(seconds), "second")
     minutes = round(seconds / 60)
     if minutes < 60:
-        return f"{minutes} minutes"
+        return counted(minutes, "minute")
     hours, rest = divmod(minutes, 60)
-    hour = "1 hour" if hours == 1 else f"{hours} hours"
-    return hour if rest == 0 else f"{hour} {rest} minutes"
+    hour = counted(hours, "hour")
+    return hour if rest == 0 else f"{hour} {counted(rest, 'minute')}"
 
 
 def spoken_distance(metres: float) -> str:
@@ -26,18 +30,43 @@ def spoken_distance(metres: float) -> str:
     return f"{km:.0f} kilometres" if km == int(km) else f"{km:.1f} kilometres"
 
 
+def _per_km(metres: float, seconds: float) -> tuple[int, int] | None:
+    """(minutes, seconds) a kilometre; None with no distance, or slower than running."""
+    if metres <= 0 or seconds <= 0:
+        return None
+    minutes, secs = divmod(round(seconds * 1000 / metres), 60)
+    return None if minutes >= 30 else (minutes, secs)  # walking or standing would mislead
+
+
 def spoken_pace(metres: float, seconds: float) -> str | None:
     """Time per kilometre as runners say it: "5 12 a kilometre" (five twelve), "5 oh 5 a
     kilometre", "5 minutes a kilometre"; None when there is no distance."""
-    if metres <= 0 or seconds <= 0:
+    pace = _per_km(metres, seconds)
+    if pace is None:
         return None
-    per_km = round(seconds * 1000 / metres)
-    minutes, secs = divmod(per_km, 60)
-    if minutes >= 30:
-        return None  # walking or standing: a pace would mislead
+    minutes, secs = pace
     if secs == 0:
         return f"{minutes} minutes a kilometre"
     return f"{minutes} {secs if secs >= 10 else f'oh {secs}'} a kilometre"
+
+
+def written_pace(metres: float, seconds: float) -> str | None:
+    """Time per kilometre as it is printed: "5:12 /km", "5:05 /km"."""
+    pace = _per_km(metres, seconds)
+    return None if pace is None else f"{pace[0]}:{pace[1]:02d} /km"
+
+
+_SPOKEN_PACE = re.compile(r"\b(\d+) (?:minutes|(\d\d)|oh (\d)) a kilometre\b")
+
+
+def written(text: str) -> str:
+    """A text that is said (a summary, kept as it was said), as it is printed: its paces
+    in the written form, "9:26 /km" for "9 26 a kilometre"; the rest as it is."""
+
+    def pace(m: re.Match[str]) -> str:
+        return f"{m.group(1)}:{int(m.group(2) or m.group(3) or 0):02d} /km"
+
+    return _SPOKEN_PACE.sub(pace, text)
 
 
 def clock(t: float) -> str:

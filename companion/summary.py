@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from companion.faults import Fault
 from companion.spoken import spoken_distance, spoken_duration, spoken_pace
+from cues.words import counted
 
 if TYPE_CHECKING:
     from companion.run_record import Episode, RunInfo, Second
@@ -133,16 +134,8 @@ def stats_of(
     )
 
 
-def _count(n: int, one: str, many: str) -> str:
-    return f"one {one}" if n == 1 else f"{n} {many}"
-
-
 def _minutes(seconds: float) -> int:
     return round(seconds / 60)
-
-
-def _minute_word(n: int) -> str:
-    return "1 minute" if n == 1 else f"{n} minutes"
 
 
 def _drifts(stats: RunStats) -> str:
@@ -203,9 +196,9 @@ def compared(stats: RunStats, now: datetime, earlier: Sequence[RunInfo]) -> list
     diff = _minutes(stats.held_s) - _minutes(last.held_s)
     when = _when(last.started, now)
     if diff > 0:
-        parts = [f"Form held {_minute_word(diff)} longer than {when}."]
+        parts = [f"Form held {counted(diff, 'minute')} longer than {when}."]
     elif diff < 0:
-        parts = [f"Form held {_minute_word(-diff)} less than {when}."]
+        parts = [f"Form held {counted(-diff, 'minute')} less than {when}."]
     else:
         parts = [f"Form held about as long as {when}."]
     onsets = [r.drift_onset_s for r in judged[:RECENT_RUNS] if r.drift_onset_s is not None]
@@ -214,7 +207,7 @@ def compared(stats: RunStats, now: datetime, earlier: Sequence[RunInfo]) -> list
         later = _minutes(onset) - _minutes(fmean(onsets))
         if abs(later) >= 2:
             word = "later" if later > 0 else "earlier"
-            parts.append(f"Drift began {_minute_word(abs(later))} {word} than of late.")
+            parts.append(f"Drift began {counted(abs(later), 'minute')} {word} than of late.")
     return parts
 
 

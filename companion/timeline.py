@@ -34,6 +34,7 @@ from companion.events import (
 )
 from companion.metrics import METRICS
 from companion.spoken import clock
+from cues.words import counted
 
 log = logging.getLogger(__name__)
 
@@ -213,7 +214,7 @@ class Timeline:
         self._line(e.t, style, f"🔊 “{e.text}”")
 
     def _on_metronome(self, e: MetronomeTicks) -> None:
-        self._line(e.t, "magenta", f"🥁 {e.beats} ticks at {e.spm:.0f} steps/min")
+        self._line(e.t, "magenta", f"🥁 {counted(e.beats, 'tick')} at {e.spm:.0f} steps/min")
 
     def _on_fault_injected(self, e: FaultInjected) -> None:
         self._line(e.t, "bold yellow", f"⚠ DEMO FAULT STARTS. {e.text}")

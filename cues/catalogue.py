@@ -1,7 +1,8 @@
 """The cue catalogue: what the coach can say, as data, checked when it is loaded.
 
-A broken file is refused with its path, the cue id (or its position) and the field at
-fault, so a coach editing the texts sees exactly what to fix.
+A broken file is refused with its path, the cue id (or its position), the line and the
+field at fault, so a coach editing the texts sees exactly what to fix; so is a catalogue
+without a cue the product says by its id.
 """
 
 from __future__ import annotations
@@ -13,14 +14,33 @@ from enum import StrEnum
 from pathlib import Path
 from string import Formatter
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-from cues.datafile import DataFileError, load_entries
+from companion.faults import Fault
+from cues.datafile import DataFileError, Id, line_of, load_entries, read_toml
 
 DEFAULT_CATALOGUE = Path(__file__).with_name("catalogue.toml")
-# Filled in when said: the sensor's spoken name, the numbers of a split or a heart-rate
-# announcement (in words, see companion/spoken.py), and a drill session's title.
-PLACEHOLDERS = {"sensor", "time", "distance", "pace", "cadence", "bpm", "session"}
+# The cues the product says by their id (the run engine, the in-run schedule and the
+# daemon's drill reminders), each with the placeholders filled in when it is said: the
+# sensor's spoken name, the numbers of a split or a heart-rate announcement (in words, see
+# companion/spoken.py), and a drill session's title. Any other cue is given none.
+SAID: dict[str, frozenset[str]] = {
+    "warmup": frozenset(),
+    "baseline-set": frozenset(),
+    "sensor-connected": frozenset({"sensor"}),
+    "no-sensor": frozenset(),
+    "sensor-lost": frozenset({"sensor"}),
+    "sensor-back": frozenset({"sensor"}),
+    "battery-low": frozenset({"sensor"}),
+    "run-paused": frozenset(),
+    "run-resumed": frozenset(),
+    "checkin": frozenset(),
+    "split": frozenset({"distance", "time", "pace"}),
+    "split-time": frozenset({"time", "cadence"}),
+    "heart-rate": frozenset({"bpm"}),
+    "drill-reminder": frozenset({"session"}),
+}
+PLACEHOLDERS = frozenset().union(*SAID.values())
 # A typical value of each, for trying a wording out (`companion cues say`) and for tests.
 EXAMPLES = {
     "sensor": "Chest sensor",
@@ -42,30 +62,43 @@ class Category(StrEnum):
 
 
 class Cue(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
-    id: str = Field(pattern=r"^[a-z][a-z0-9-]*$")
+    id: Id
     category: Category
     priority: int = Field(ge=0, le=100)
     cooldown_s: float = Field(ge=0)
-    answers: tuple[str, ...] = ()
+    answers: tuple[Fault, ...] = ()
     say: tuple[str, ...] = Field(min_length=1)
     escalate: tuple[str, ...] = ()
 
-    @model_validator(mode="after")
-    def _form_cues_answer_something(self) -> Cue:
-        for text in self.say + self.escalate:
+    @field_validator("say", "escalate")
+    @classmethod
+    def _wordings(cls, texts: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
+        """Short, and with only the placeholders this cue is given when said."""
+        cue_id = info.data.get("id")
+        given = SAID.get(cue_id, frozenset()) if isinstance(cue_id, str) else PLACEHOLDERS
+        for text in texts:
             if not text.strip() or len(text) > 80:
                 raise ValueError(f"wording {text!r} must be 1 to 80 characters")
             try:
                 fields = {name for _, name, _, _ in Formatter().parse(text) if name is not None}
-            except ValueError as err:
-                raise ValueError(f"wording {text!r}: {err}") from None
-            if fields - PLACEHOLDERS:
+            except ValueError:
                 raise ValueError(
-                    f"wording {text!r} uses {', '.join(sorted(fields - PLACEHOLDERS))}; "
-                    f"the placeholders are {', '.join(sorted(PLACEHOLDERS))}"
+                    f"wording {text!r} has a {{ or }} that is not a placeholder "
+                    "(write {{ or }} for the sign itself)"
+                ) from None
+            if fields - given:
+                unknown = ", ".join(f"{{{name}}}" for name in sorted(fields - given))
+                offered = ", ".join(f"{{{name}}}" for name in sorted(given)) or "none"
+                raise ValueError(
+                    f"wording {text!r} uses {unknown}, which cue {cue_id!r} is not given "
+                    f"(its placeholders: {offered})"
                 )
+        return texts
+
+    @model_validator(mode="after")
+    def _form_cues_answer_something(self) -> Cue:
         if self.category is Category.FORM:
             if not self.answers:
                 raise ValueError("a form cue must list the faults it answers in 'answers'")
@@ -117,8 +150,21 @@ def load_catalogue(path: Path | str | None = None) -> Catalogue:
     """Read and check a catalogue file (the bundled one by default)."""
     path = Path(path) if path is not None else DEFAULT_CATALOGUE
     cues: dict[str, Cue] = {}
-    for cue in load_entries(path, "cue", Cue, CatalogueError):
+    for i, cue in enumerate(load_entries(path, "cue", Cue, CatalogueError)):
         if cue.id in cues:
-            raise CatalogueError(f"{path}: cue {cue.id}: the id is used twice")
+            line = line_of(read_toml(path, CatalogueError)[0], ("cue", i, "id"))
+            where = f" at line {line}" if line else ""
+            raise CatalogueError(f"{path}: cue {cue.id}{where}: the id is used twice")
         cues[cue.id] = cue
+    missing = [cue_id for cue_id in SAID if cue_id not in cues]
+    if missing:
+        raise CatalogueError(
+            f"{path}: the coach says these cues by id and they are missing: "
+            f"{', '.join(missing)} (the bundled {DEFAULT_CATALOGUE.name} has them to copy)"
+        )
+    if not any(c.category is Category.CONFIRMATION for c in cues.values()):
+        raise CatalogueError(
+            f"{path}: no confirmation cue: the coach says one when a drift ends after a "
+            'form cue (category = "confirmation")'
+        )
     return Catalogue(cues, path)

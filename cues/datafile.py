@@ -10,9 +10,11 @@ import re
 import tomllib
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import AfterValidator, BaseModel, ValidationError
+
+from cues.words import field_name, plain
 
 
 class DataFileError(ValueError):
@@ -20,6 +22,18 @@ class DataFileError(ValueError):
 
 
 M = TypeVar("M", bound=BaseModel)
+
+
+def _id(text: str) -> str:
+    if not re.fullmatch(r"[a-z][a-z0-9-]*", text):
+        raise ValueError(
+            f"{text!r} is not an id: lowercase letters, digits and dashes, starting with a "
+            "letter, such as 'ribs-down'"
+        )
+    return text
+
+
+Id = Annotated[str, AfterValidator(_id)]  # how an entry is named: cue and session ids
 
 
 def line_of(text: str, loc: Sequence[str | int]) -> int | None:
@@ -54,17 +68,27 @@ def read_toml(path: Path, error: type[DataFileError]) -> tuple[str, dict[str, An
         return text, tomllib.loads(text)
     except OSError as err:
         raise error(f"{path}: cannot read the file: {err.strerror}") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+    except UnicodeDecodeError as err:
+        raise error(f"{path}: not UTF-8 text (at byte {err.start})") from None
+    except tomllib.TOMLDecodeError as err:
         raise error(f"{path}: not valid TOML: {err}") from None
 
 
-def problems(err: ValidationError, text: str, loc: Sequence[str | int]) -> str:
-    """What the schema found wrong in the entry at `loc` of the file's `text`, with lines."""
+def problems(
+    err: ValidationError, text: str, loc: Sequence[str | int], model: type[BaseModel]
+) -> str:
+    """What the schema (`model`) found wrong in the entry at `loc` of the file's `text`, in
+    plain words, with lines."""
     out = []
     for e in err.errors():
-        field = ".".join(str(p) for p in e["loc"]) or "entry"
+        field = field_name(e["loc"])
         line = line_of(text, (*loc, *e["loc"])) or line_of(text, loc)
-        out.append(f"field {field!r}{f' at line {line}' if line else ''}: {e['msg']}")
+        where = " ".join(
+            part
+            for part in (f"field {field!r}" if field else "", f"at line {line}" if line else "")
+            if part
+        )
+        out.append(f"{where}: {plain(e, model)}" if where else plain(e, model))
     return "; ".join(out)
 
 
@@ -83,5 +107,7 @@ def load_entries(
         except ValidationError as err:
             ident = raw.get("id") if isinstance(raw, dict) else None
             name = ident if isinstance(ident, str) else f"#{i + 1}"
-            raise error(f"{path}: {table} {name}: {problems(err, text, (table, i))}") from None
+            raise error(
+                f"{path}: {table} {name}: {problems(err, text, (table, i), model)}"
+            ) from None
     return checked

@@ -34,7 +34,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from cues.datafile import DataFileError, line_of, problems, read_toml
+from companion.faults import Fault
+from cues.datafile import DataFileError, Id, line_of, problems, read_toml
 
 BUNDLED = Path(__file__).with_name("drills")
 SAY_MAX = 160  # characters in one instruction or cue: a breath or two
@@ -45,7 +46,7 @@ class DrillError(DataFileError):
 
 
 class _Entry(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class Step(_Entry):
@@ -80,11 +81,11 @@ class Step(_Entry):
 
 
 class SessionInfo(_Entry):
-    id: str = Field(pattern=r"^[a-z][a-z0-9-]*$")
+    id: Id
     title: str = Field(min_length=1, max_length=60)
     about: str = Field(min_length=1, max_length=120)
     intro: str | None = Field(default=None, min_length=1, max_length=SAY_MAX)
-    addresses: tuple[str, ...] = ()
+    addresses: tuple[Fault, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -117,7 +118,9 @@ def load_session(path: Path | str) -> Session:
     try:
         info = SessionInfo.model_validate(data["session"])
     except ValidationError as err:
-        raise DrillError(f"{path}: session: {problems(err, text, ('session',))}") from None
+        raise DrillError(
+            f"{path}: session: {problems(err, text, ('session',), SessionInfo)}"
+        ) from None
     raw_steps = data.get("step")
     if not isinstance(raw_steps, list) or not raw_steps:
         raise DrillError(f"{path}: no [[step]] entries")
@@ -128,7 +131,9 @@ def load_session(path: Path | str) -> Session:
         except ValidationError as err:
             label = raw.get("name") if isinstance(raw, dict) else None
             which = repr(label) if isinstance(label, str) else f"#{i + 1}"
-            raise DrillError(f"{path}: step {which}: {problems(err, text, ('step', i))}") from None
+            raise DrillError(
+                f"{path}: step {which}: {problems(err, text, ('step', i), Step)}"
+            ) from None
     return Session(info, tuple(steps), path)
 
 

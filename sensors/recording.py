@@ -68,6 +68,15 @@ _FOOTPOD_COLUMNS = {
     "footpod_distance_m": "distance_m",
 }
 B = TypeVar("B", AccelBatch, GyroBatch)
+
+
+class NoSuchSensor(KeyError):
+    """A sensor asked for by name (`--sensor`) that the recording does not have."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])  # the sentence, not KeyError's quoted repr of it
+
+
 IntArray = npt.NDArray[np.intp]
 
 
@@ -136,7 +145,7 @@ class Recording:
             if tr.sensor in (sensor, sensor.lower()):
                 return tr
         names = ", ".join(tr.sensor for tr in self.accel) or "none"
-        raise KeyError(f"{self.name} has no sensor {sensor!r} (it has: {names})")
+        raise NoSuchSensor(f"{self.name} has no sensor {sensor!r} (it has: {names})")
 
     def trunk_tracks(self) -> tuple[AccelTrack, ...]:
         """Tracks worn on the trunk (chest or pelvis): the ones posture is read from."""
@@ -308,7 +317,8 @@ def load_recording(
                 sel = trials == tr
                 t[sel] = t[sel] - t[sel][0] + offset
                 offset = float(t[sel][-1]) + TRIAL_GAP_S
-            notes.append(f"{len(order)} trials laid end to end, {TRIAL_GAP_S:g} s apart")
+            if len(order) > 1:  # one trial is just the run
+                notes.append(f"{len(order)} trials laid end to end, {TRIAL_GAP_S:g} s apart")
 
     def time_hint(p: RateProblem) -> str:
         ms = p.looks_like == "ms"

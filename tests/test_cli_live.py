@@ -67,7 +67,13 @@ class Events:
         """Wait for the first event (from now on) that `wanted` picks."""
         deadline = time.monotonic() + timeout
         while True:
-            line = self._lines.get(timeout=max(0.1, deadline - time.monotonic()))
+            try:
+                line = self._lines.get(timeout=max(0.1, deadline - time.monotonic()))
+            except queue.Empty:
+                told = [
+                    (e["t"], e.get("text") or e.get("link") or e.get("state")) for e in self.seen
+                ]
+                raise AssertionError(f"not seen within {timeout} s; the run told: {told}") from None
             if line is None:
                 raise AssertionError(f"the run ended first: {self.seen[-3:]}")
             self.seen.append(json.loads(line))

@@ -5,13 +5,22 @@ from __future__ import annotations
 import json
 import os
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
+from pydantic import BaseModel, ValidationError
 
 from companion.config import Config, as_toml, config_path, load_config
+from cues.words import KINDS, plain
 from tests.conftest import ROOT
-from tests.test_cli import companion
+from tests.test_cli import COMPANION, companion
+
+# pydantic's own phrasing, which must never reach a runner.
+LIBRARY_WORDS = (
+    r"Input should|instance of|Extra inputs|Field required|String should|List should|"
+    r"Tuple should|Value error|unable to|valid dictionary|<class"
+)
 
 
 def write_config(text: str) -> Path:
@@ -44,10 +53,26 @@ def test_what_show_prints_reads_back_as_the_same_settings(tmp_path: Path) -> Non
     ("text", "problem"),
     [
         ("[sound\n", "not valid TOML: .*line 1"),
-        ("[sound]\nduck_level = 2\n", "line 2, field sound.duck_level: .*less than or equal to 1"),
-        ('[speech]\nvoice = "x"\nrate = "fast"\n', "line 3, field speech.rate"),
-        ("[sound]\nvolume_up = true\n", "line 2, field sound.volume_up: Extra inputs"),
-        ("[music]\nloud = true\n", "line 1, field music: Extra inputs"),
+        ("[sound]\nduck_level = 2\n", "line 2, field sound.duck_level: must be at most 1$"),
+        ('[speech]\nvoice = "x"\nrate = "fast"\n', "line 3, field speech.rate: must be a whole"),
+        (
+            "[sound]\nvolume_up = true\n",
+            "line 2, field sound.volume_up: unknown setting 'volume_up' "
+            r"\(it takes: audio, pre_roll_s, duck_level, headphones_only, metronome_beats\)",
+        ),
+        ("[music]\nloud = true\n", r"line 1, field music: unknown section 'music' \(the file"),
+        ("speech = 3\n", r"line 1, field speech: must be a section of settings \(\[name\]"),
+        ("[speech]\nvoice = 3\n", "line 2, field speech.voice: must be text"),
+        ("[coach]\nwarmup_s = nan\n", "line 2, field coach.warmup_s: must be a finite number"),
+        ("[coach]\nbaseline_s = inf\n", "line 2, field coach.baseline_s: must be a finite"),
+        ('[sound]\naudio = "loud"\n', "field sound.audio: must be 'auto', 'device' or 'files'"),
+        ("[sound]\nheadphones_only = 2.5\n", "field sound.headphones_only: must be true or false"),
+        ('[schedule]\ndrill_reminders = "7:30"\n', "drill_reminders: must be a list"),
+        (
+            '[schedule]\ndrill_reminders = ["07:30", "7:3"]\n',
+            "line 2, field schedule.drill_reminders: '7:3' is not a time of day",
+        ),
+        ("[coach]\ncues = 3\n", "line 2, field coach.cues: must be a file's path"),
     ],
 )
 def test_a_broken_file_is_refused_with_file_line_and_field(text: str, problem: str) -> None:
@@ -55,7 +80,9 @@ def test_a_broken_file_is_refused_with_file_line_and_field(text: str, problem: s
     done = companion("config", "check")
     assert done.returncode == 2
     assert str(path) in done.stderr
-    assert re.search(problem, done.stderr), done.stderr
+    (line,) = done.stderr.splitlines()  # one line, no traceback
+    assert re.search(problem, line), line
+    assert not re.search(LIBRARY_WORDS, line), line
     # A run does not start on it either.
     done = companion("demo", "--speed", "0", "--audio", "files")
     assert done.returncode == 2 and str(path) in done.stderr
@@ -91,3 +118,122 @@ def test_the_example_in_the_readme_is_a_valid_file(tmp_path: Path) -> None:
     assert config.schedule.drill_reminders == ("07:30", "12:30", "19:00")
     shown = {"speech": Config().speech, "schedule": Config().schedule}
     assert config.model_copy(update=shown) == Config()
+
+
+def _schemas() -> list[type[BaseModel]]:
+    from companion import control
+    from companion.drift import DriftRule
+    from cues.catalogue import Cue
+    from cues.drills import SessionInfo, Step
+
+    sections: list[type[BaseModel]] = [type(model) for _, model in Config()]
+    requests: list[type[BaseModel]] = [control.Start, control.Say, control.Drill, control.Status]
+    return [Config, *sections, Cue, DriftRule, Step, SessionInfo, *requests]
+
+
+# Values of every TOML and JSON kind, and numbers no setting takes.
+WRONG: list[object] = [
+    "x",
+    "",
+    "a" * 300,
+    1.5,
+    -1,
+    10**6,
+    float("nan"),
+    float("inf"),
+    True,
+    [],
+    [1],
+    ["x"] * 10,
+    {"a": 1},
+    None,
+]
+
+
+@pytest.mark.parametrize("model", _schemas(), ids=lambda m: m.__name__)
+def test_every_error_a_schema_can_raise_is_said_in_plain_words(model: type[BaseModel]) -> None:
+    seen: set[str] = set()
+    for name in [*model.model_fields, "colour"]:
+        for wrong in WRONG:
+            try:
+                model.model_validate({name: wrong})
+            except ValidationError as err:
+                for e in err.errors():
+                    words = plain(e, model)
+                    assert e["type"] in KINDS, (e["type"], e["msg"])
+                    assert not re.search(LIBRARY_WORDS, words), words
+                    assert words and words != e["msg"], e
+                    seen.add(e["type"])
+    assert "extra_forbidden" in seen  # "colour" is never a field
+
+
+def without_cue(text: str, cue_id: str) -> str:
+    """A catalogue's text without one cue's entry."""
+    return re.sub(
+        rf'\[\[cue\]\]\nid = "{cue_id}"\n.*?(?=\n\[\[cue\]\]|\n#|\Z)', "", text, flags=re.S
+    )
+
+
+def test_the_files_the_configuration_names_are_checked_with_it(tmp_path: Path) -> None:
+    config = write_config('[coach]\ncues = "my-cues.toml"\n')
+    cues = config.parent / "my-cues.toml"  # beside the configuration, wherever one starts
+
+    def check() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [COMPANION, "config", "check"], capture_output=True, text=True, cwd=tmp_path
+        )
+
+    done = check()
+    assert done.returncode == 2
+    assert done.stderr == f"companion: {cues}: cannot read the file: No such file or directory\n"
+
+    bundled = (ROOT / "cues" / "catalogue.toml").read_text()
+    cues.write_text(bundled.replace("Ribs down. Squeeze your glutes.", "Ribs in, pelvis level."))
+    done = check()
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == f"{config}: fine\n  cue catalogue: {cues}: fine\n"
+    listed = subprocess.run(
+        [COMPANION, "cues", "list", "--json"], capture_output=True, text=True, cwd=tmp_path
+    )
+    assert "Ribs in, pelvis level." in [
+        json.loads(row)["text"] for row in listed.stdout.splitlines()
+    ]
+    assert f'cues = "{cues}"' in companion("config", "show").stdout
+
+    # A catalogue without cues the coach says by id: refused at once, naming them.
+    cues.write_text(without_cue(without_cue(bundled, "warmup"), "checkin"))
+    missing = f"companion: {cues}: the coach says these cues by id and they are missing: "
+    missing += "warmup, checkin (the bundled catalogue.toml has them to copy)\n"
+    assert check().stderr == missing
+    done = companion("demo", "--speed", "0", "--audio", "files", "--out", str(tmp_path))
+    assert (done.returncode, done.stderr) == (2, missing)
+
+    # A cue answering a fault the coach does not know: refused at its line.
+    text = bundled.replace('answers = ["bounce"]', 'answers = ["slouch"]')
+    cues.write_text(text)
+    line = text.splitlines().index('answers = ["slouch"]') + 1
+    done = check()
+    assert done.returncode == 2
+    assert done.stderr == (
+        f"companion: {cues}: cue stay-low: field 'answers, item 1' at line {line}: must be "
+        "'forward_lean', 'anterior_tilt', 'overstride', 'bounce', 'glutes_off' or "
+        "'shoulder_tension'\n"
+    )
+
+    # Rules whose fault no cue answers: the catalogue and the rules do not fit together.
+    cues.write_text(bundled.replace('answers = ["anterior_tilt"]', 'answers = ["bounce"]'))
+    done = check()
+    assert done.returncode == 2
+    assert done.stderr == (
+        f"companion: no cue in {cues} answers the fault anterior_tilt, which the drift rules "
+        "can raise\n"
+    )
+
+    # Rules named the same way, checked the same way.
+    config.write_text('[coach]\nrules = "rules/mine.toml"\n')
+    rules = config.parent / "rules" / "mine.toml"
+    rules.parent.mkdir()
+    rules.write_text('[[rule]]\nmetric = "lean_deg"\ndirection = "up"\n')
+    done = check()
+    assert done.returncode == 2
+    assert done.stderr.startswith(f"companion: {rules}: rule #1: field 'direction' at line 3: ")

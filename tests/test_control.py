@@ -11,10 +11,13 @@ import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from companion.control import (
+    IDLE_S,
+    MAX_CLIENTS,
     MAX_MESSAGE,
     ProtocolError,
     Say,
@@ -25,6 +28,7 @@ from companion.control import (
 from companion.control_socket import NoDaemon, request, serve, socket_path
 from tests.conftest import need
 from tests.test_cli import companion
+from tests.test_daemon import running_daemon, write_config
 
 Seen = list[object]
 
@@ -35,9 +39,9 @@ Seen = list[object]
         (b"status\n", "not JSON"),
         (b"[1, 2]\n", "not a JSON object"),
         (b'{"cmd": "dance"}\n', "unknown command 'dance'"),
-        (b'{"cmd": "say"}\n', "say: text: Field required"),
-        (b'{"cmd": "say", "text": ""}\n', "say: text: String should have at least 1"),
-        (b'{"cmd": "status", "verbose": true}\n', "status: verbose: Extra inputs"),
+        (b'{"cmd": "say"}\n', "say: text: is missing"),
+        (b'{"cmd": "say", "text": ""}\n', "say: text: must be at least 1 character$"),
+        (b'{"cmd": "status", "verbose": true}\n', "status: verbose: unknown field 'verbose'"),
         (b'{"cmd": "say", "text": "' + b"a" * MAX_MESSAGE + b'"}\n', "message too long"),
     ],
 )
@@ -195,3 +199,91 @@ def test_a_folder_another_user_made_is_not_listened_in(tmp_path: Path) -> None:
     os.chown(folder, 65534, 65534)  # nobody
     with pytest.raises(RuntimeError, match="belongs to another user"):
         asyncio.run(serve(folder / "control.sock", lambda req: asyncio.sleep(0, reply())))
+
+
+def exchange(path: Path, data: bytes, half_close: bool = False) -> list[dict[str, Any]]:
+    """Send `data` on a connection of its own and read every reply line until the daemon
+    closes it (or, with `half_close`, after saying nothing more is coming)."""
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.settimeout(IDLE_S + 30)
+        sock.connect(str(path))
+        sock.sendall(data)
+        if half_close:
+            sock.shutdown(socket.SHUT_WR)
+        with sock.makefile("rb") as answers:
+            return [json.loads(line) for line in answers]
+
+
+def errors_of(replies: list[dict[str, Any]]) -> list[str]:
+    assert all(r["ok"] is False for r in replies), replies
+    return [r["error"] for r in replies]
+
+
+HOSTILE = [
+    (b"[" * 2000 + b"]" * 2000 + b"\n", "nested too deeply"),
+    (b'{"cmd": "say", "text": ' + b"[" * 900 + b"]" * 900 + b"}\n", "nested too deeply"),
+    (b'{"cmd": "start", "speed": ' + b"9" * 3000 + b"}\n", "more than 20 digits"),
+    (b'{"cmd": "start", "speed": 1e999}\n', "start: speed: must be a finite number"),
+    (b'{"cmd": "start", "speed": NaN}\n', "not JSON"),
+    (b'{"cmd": "say", "text": "\\ud800"}\n', "lone surrogate"),
+    (b'{"cmd": "say", "cmd": "stop"}\n', "the key 'cmd' is given twice"),
+    (b'{"cmd": {"nested": true}}\n', "the command must be text"),
+    (b'{"cmd": "say", "text": 5}\n', "say: text: must be text"),
+    (b"\xff\xfe\n", "not JSON"),
+    (b"\n", "not JSON"),
+]
+
+
+def test_a_hostile_client_gets_error_replies_and_the_daemon_goes_on(tmp_path: Path) -> None:
+    write_config("")
+    with running_daemon(tmp_path) as (proc, _, log):
+        sock = socket_path()
+        # Each bad line gets its error reply, in order, on one connection that stays open.
+        lines = b"".join(line for line, _ in HOSTILE) + b'{"cmd": "status"}\n'
+        replies = exchange(sock, lines, half_close=True)
+        assert len(replies) == len(HOSTILE) + 1
+        for (line, problem), answer in zip(HOSTILE, replies, strict=False):
+            assert answer["ok"] is False and problem in answer["error"], (line[:40], answer)
+        assert replies[-1]["ok"] is True and replies[-1]["state"] == "idle"
+        # A last request without its newline is answered once the client says it is done.
+        (answer,) = exchange(sock, b'{"cmd": "status"}', half_close=True)
+        assert answer["ok"] is True
+        # A line longer than the limit: its error, and the connection ends.
+        assert errors_of(exchange(sock, b"x" * (MAX_MESSAGE + 10))) == [
+            f"message too long (at most {MAX_MESSAGE} bytes)"
+        ]
+        # A client that goes away before its reply leaves nothing behind.
+        with socket.socket(socket.AF_UNIX) as gone:
+            gone.connect(str(sock))
+            gone.sendall(b'{"cmd": "say", "text": "Ribs down."}\n')
+        assert request(sock, "status")["state"] == "idle"
+        assert proc.poll() is None
+    assert "Traceback" not in log.read_text()
+
+
+def test_idle_connections_are_closed_and_only_so_many_are_served(tmp_path: Path) -> None:
+    write_config("")
+    with running_daemon(tmp_path) as (proc, _, log):
+        path = socket_path()
+        held = [socket.socket(socket.AF_UNIX) for _ in range(MAX_CLIENTS)]
+        try:
+            for sock in held:
+                sock.connect(str(path))
+            held[0].sendall(b'{"cmd": "sta')  # half a line, then nothing
+            assert request(path, "status") == {
+                "ok": False,
+                "error": f"busy: {MAX_CLIENTS} connections are open already",
+            }
+            # Each held connection is told why it is closed, then closed.
+            for sock in held:
+                sock.settimeout(IDLE_S + 30)
+                with sock.makefile("rb") as answers:
+                    assert [json.loads(line) for line in answers] == [
+                        {"ok": False, "error": f"no request within {IDLE_S:g} s: connection closed"}
+                    ]
+        finally:
+            for sock in held:
+                sock.close()
+        assert request(path, "status")["state"] == "idle"  # served again
+        assert proc.poll() is None
+    assert "Traceback" not in log.read_text()

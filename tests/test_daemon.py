@@ -164,6 +164,16 @@ def test_a_broken_configuration_is_refused_before_anything_listens() -> None:
     assert not socket_path().exists()
 
 
+def test_a_catalogue_the_configuration_names_is_checked_before_anything_listens() -> None:
+    config = write_config('[coach]\ncues = "gone.toml"\n')
+    done = companion("daemon", timeout=60)
+    assert done.returncode == 2
+    assert done.stderr.endswith(
+        f"{config.parent / 'gone.toml'}: cannot read the file: No such file or directory\n"
+    )
+    assert not socket_path().exists()
+
+
 def test_ready_watchdog_socket_reload_and_a_clean_exit(tmp_path: Path) -> None:
     config = write_config('[schedule]\ndrill_reminders = ["08:00", "19:30"]\n')
     with running_daemon(tmp_path, watchdog_usec=300_000, journal=True) as (proc, notify, log):
@@ -196,6 +206,11 @@ def test_ready_watchdog_socket_reload_and_a_clean_exit(tmp_path: Path) -> None:
         wait_until(lambda: "<3>configuration not reloaded" in log.read_text())
         assert "<6>ready; listening on" in log.read_text()  # journald's priorities
         assert "schedule.split_km" in log.read_text()
+        assert ask("status")["next_drill_reminder"][11:16] == "06:45"
+        # So does a file naming a catalogue that is not there.
+        config.write_text('[coach]\ncues = "gone.toml"\n', encoding="utf-8")
+        proc.send_signal(signal.SIGHUP)
+        wait_until(lambda: "gone.toml: cannot read the file" in log.read_text())
         assert ask("status")["next_drill_reminder"][11:16] == "06:45"
 
         proc.send_signal(signal.SIGTERM)

@@ -149,11 +149,12 @@ GOOD = (BUNDLED / "shoulder-trunk-strength.toml").read_text()
     ("edit", "problem"),
     [
         (lambda s: s.replace("reps = 12", "reps = 12\nhold_s = 30"),
-         r"step 'Band pull-apart': field 'entry'.*give exactly one of reps, hold_s"),
+         r"step 'Band pull-apart': at line 10: give exactly one of reps, hold_s"),
         (lambda s: s.replace("level = 2", "level = 9"),
-         r"step 'Prone pull-through': field 'level' at line 35: .*less than or equal to 5"),
+         r"step 'Prone pull-through': field 'level' at line 35: must be at most 5$"),
         (lambda s: s.replace("tempo_s = 3", "tempo = 3"),
-         r"step 'Band pull-apart': field 'tempo' at line 17: Extra inputs"),
+         r"step 'Band pull-apart': field 'tempo' at line 17: unknown field 'tempo' "
+         r"\(it takes: name, instructions"),
         (lambda s: s.replace('id = "shoulder-trunk-strength"', 'id = "Shoulders!"'),
          r"session: field 'id' at line 4"),
         (lambda s: s.replace("[session]", "[sesion]"), r"'sesion' at line 3 is not part"),
@@ -161,6 +162,11 @@ GOOD = (BUNDLED / "shoulder-trunk-strength.toml").read_text()
         (lambda s: s.replace("sets = 2", "sets = 'two'"), r"field 'sets' at line 18"),
         (lambda s: s + "\n[[step]]\nname = 'x'\n", r"step 'x': field 'instructions' at line"),
         (lambda s: s.replace("[session]", "[session"), r"not valid TOML"),
+        (lambda s: s.replace('"forward_lean"]', '"hunch"]'),
+         r"session: field 'addresses, item 2' at line 8: must be 'forward_lean', .*"
+         r"or 'shoulder_tension'$"),
+        (lambda s: s.replace("rest_s = 30", "rest_s = nan", 1),
+         r"field 'rest_s' at line \d+: must be a finite number"),
     ],
 )  # fmt: skip
 def test_a_broken_session_file_is_refused_precisely(

@@ -13,9 +13,10 @@ import pytest
 from scipy import signal
 from scipy.spatial.transform import Rotation
 
+from companion.coaching_files import ConfigurationError
 from companion.demo import DEMO_FAULT, demo_recording
 from companion.drift import DriftRule, load_rules
-from companion.engine import ConfigurationError, EngineSettings, RunEngine
+from companion.engine import EngineSettings, RunEngine
 from companion.events import (
     Battery,
     CueSpoken,
@@ -28,7 +29,7 @@ from companion.events import (
 )
 from companion.faults import Fault
 from companion.summary import RunStats, summary_text
-from cues.catalogue import load_catalogue
+from cues.catalogue import DEFAULT_CATALOGUE, load_catalogue
 from sensors.recording import AccelTrack, load_recording
 from sensors.samples import (
     BatteryLevel,
@@ -167,8 +168,7 @@ def test_heart_rate_reaches_the_summary() -> None:
 def test_rules_naming_a_fault_no_cue_answers_are_refused(tmp_path: Path) -> None:
     cues = tmp_path / "cues.toml"
     cues.write_text(
-        '[[cue]]\nid = "a"\ncategory = "form"\npriority = 1\ncooldown_s = 1\n'
-        'answers = ["bounce"]\nsay = ["Light."]\nescalate = ["Lighter."]\n'
+        DEFAULT_CATALOGUE.read_text().replace('answers = ["anterior_tilt"]', 'answers = ["bounce"]')
     )
     rule = DriftRule(
         metric="lean_deg",
@@ -177,7 +177,7 @@ def test_rules_naming_a_fault_no_cue_answers_are_refused(tmp_path: Path) -> None
         clear=1,
         faults={Placement.PELVIS: Fault.ANTERIOR_TILT},
     )
-    with pytest.raises(ConfigurationError, match=r"answers the fault.*anterior_tilt"):
+    with pytest.raises(ConfigurationError, match=r"answers the fault anterior_tilt, which"):
         RunEngine(load_catalogue(cues), (rule,))
 
 

@@ -477,6 +477,14 @@ def test_import_of_a_raw_log_keeps_it_byte_for_byte(tmp_path: Path) -> None:
     footpod_log(log)
     imported = companion("import", str(log))
     assert imported.returncode == 0, imported.stderr
+    # Its pace as it is printed, not as it is said ("5 33 a kilometre").
+    printed = " ".join(imported.stdout.split())  # as wrapped to the terminal
+    assert "1.8 kilometres, 5:34 /km, cadence 170." in printed and "a kilometre" not in printed
+    printed = " ".join(companion("summary").stdout.split())
+    assert "1.8 kilometres, 5:34 /km, cadence 170." in printed and "a kilometre" not in printed
+    assert "5:34 /km" in companion("history").stdout
+    said = json.loads(companion("summary", "--json").stdout)["summary"]
+    assert "1.8 kilometres, 5 34 a kilometre, cadence 170." in said  # spoken stays spoken
     again = companion("import", str(log))
     assert again.returncode == 2 and "is already kept as run 1 (" in again.stderr
     with Store(paths.history_db()) as history:

@@ -3,10 +3,21 @@ pure, tested without a daemon."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from companion.lifecycle import AutoStart, Lifecycle, LifecycleError, Phase
-from companion.spoken import spoken_distance, spoken_duration, spoken_pace
+from companion.spoken import (
+    spoken_distance,
+    spoken_duration,
+    spoken_pace,
+    written,
+    written_pace,
+)
+from cues.words import counted
 
 
 def test_a_run_goes_through_its_phases() -> None:
@@ -73,3 +84,19 @@ def test_numbers_are_said_in_words() -> None:
     assert spoken_pace(1000, 301) == "5 oh 1 a kilometre"
     assert spoken_pace(0, 300) is None
     assert spoken_pace(100, 3600) is None  # standing about: no pace
+    assert spoken_duration(1) == "1 second"
+    assert spoken_duration(3660) == "1 hour 1 minute"
+    assert [counted(n, "cue") for n in (0, 1, 2)] == ["0 cues", "1 cue", "2 cues"]
+    assert counted(1.5, "second") == "1.5 seconds" and counted(1, "entry", "entries") == "1 entry"
+
+
+@given(st.floats(1, 50_000), st.floats(1, 50_000))
+def test_a_pace_said_is_printed_in_its_written_form(metres: float, seconds: float) -> None:
+    said, shown = spoken_pace(metres, seconds), written_pace(metres, seconds)
+    assert (said is None) == (shown is None)
+    if said is not None and shown is not None:
+        assert written(f"Run complete: 12 minutes, at {said}.") == (
+            f"Run complete: 12 minutes, at {shown}."
+        )
+        assert re.fullmatch(r"([0-9]|[12][0-9]):[0-5][0-9] /km", shown)
+    assert written("12 minutes, 3 kilometres") == "12 minutes, 3 kilometres"  # no pace
