@@ -291,11 +291,10 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
 def _input_errors() -> tuple[type[Exception], ...]:
     """Errors that are the input's fault (a file, a setting, a request): said in one line."""
     from companion.coaching_files import ConfigurationError
-    from companion.importer import ImportRefused
     from companion.options import RunError
     from companion.outputs import OutputError
     from companion.pairing import PairingError
-    from companion.store import StoreError
+    from companion.store import ImportRefused, StoreError
     from cues.datafile import DataFileError
     from sensors.rawlog import RawLogError
     from sensors.recording import NoSuchSensor, RecordingError

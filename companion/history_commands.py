@@ -249,7 +249,7 @@ def cmd_import(args: argparse.Namespace, console: Console) -> int:
 def _started(args: argparse.Namespace, path: Path) -> datetime:
     """When the run being imported began: --when, else the time in a raw log's name, else
     the file's time; never after now."""
-    from companion.importer import ImportRefused
+    from companion.store import ImportRefused
 
     when: datetime
     if args.when is not None:

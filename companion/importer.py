@@ -18,16 +18,12 @@ from companion.engine import EngineSettings, RunEngine
 from companion.events import RunStarted, Summary
 from companion.recorder import NewRun, RunRecorder
 from companion.run_record import RunInfo
-from companion.store import RAW_MAGIC, Store
+from companion.store import RAW_MAGIC, ImportRefused, Store
 from companion.summary import spoken_summary
 from cues.catalogue import Catalogue
 from sensors.samples import AccelBatch, GyroBatch, Sample
 
 IMPORT_COMMIT_S = 300.0  # of the run: an import cut short is simply done again
-
-
-class ImportRefused(ValueError):
-    """A recording that is not kept, and why (said in one line)."""
 
 
 def import_run(

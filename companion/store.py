@@ -137,6 +137,10 @@ class StoreError(RuntimeError):
     """The history cannot be used (a damaged file, a newer version, a run not found)."""
 
 
+class ImportRefused(ValueError):
+    """A recording that is not kept, and why (said in one line)."""
+
+
 class AlreadyKept(StoreError):
     """A recording kept already, asked to be kept again."""
 

@@ -8,6 +8,7 @@ so that speaking needs no rendering at all.
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import os
 import queue
@@ -140,9 +141,12 @@ class _SpeechThread:
                 )
             engine.setProperty("voice", v.voice)
             _settle()  # the voice change waits in espeak-ng's queue: the rate is set after it
-        engine.setProperty("rate", v.rate)
-        engine.setProperty("volume", v.volume)
-        _settle()
+        for _ in range(ATTEMPTS):  # read back: under load espeak-ng once kept its old rate
+            engine.setProperty("rate", v.rate)
+            engine.setProperty("volume", v.volume)
+            _settle()
+            if _current_rate() in (None, v.rate):
+                break
         self._settings = v
 
 
@@ -188,6 +192,18 @@ def _settle() -> None:
         from pyttsx3.drivers import _espeak
 
         _espeak.Synchronize()
+
+
+def _current_rate() -> int | None:
+    """The rate espeak-ng will speak at now (None where it cannot be asked). Asked of the
+    library itself: pyttsx3 binds espeak_GetParameter without its `current` argument."""
+    if os.name != "posix":
+        return None
+    from pyttsx3.drivers import _espeak
+
+    get = _espeak.dll.espeak_GetParameter
+    get.argtypes, get.restype = (ctypes.c_int, ctypes.c_int), ctypes.c_int
+    return int(get(_espeak.RATE, 1))
 
 
 ATTEMPTS = 3

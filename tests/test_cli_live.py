@@ -117,7 +117,7 @@ def test_scan_pair_run_and_survive_a_restarted_simulator(tmp_path: Path) -> None
     )
     events, both = Events(run), {"Virtual Footpod", "Virtual Strap"}
     try:
-        events.until(said("No sensor is answering yet. Are they on, and close by?"))
+        events.until(said("No sensor answers yet. Are they on, and near?"))
         assert [e["state"] for e in events.seen if e["kind"] == "state"] == ["connecting"]
         sim = simulator(port, start=40)  # the runner switches them on
         events.until(lambda e: e["kind"] == "metrics" and e["running"])

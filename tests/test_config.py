@@ -6,6 +6,7 @@ import json
 import os
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -237,3 +238,24 @@ def test_the_files_the_configuration_names_are_checked_with_it(tmp_path: Path) -
     done = check()
     assert done.returncode == 2
     assert done.stderr.startswith(f"companion: {rules}: rule #1: field 'direction' at line 3: ")
+
+
+LIGHT = """
+import sys
+from companion.cli import main
+status = main(sys.argv[1:])
+heavy = sorted(m for m in ("scipy", "matplotlib", "bleak", "bumble") if m in sys.modules)
+print(status, heavy)
+"""
+
+
+def test_a_refusal_or_a_check_loads_nothing_it_does_not_need(tmp_path: Path) -> None:
+    """Checking a file, or refusing one, is quick: the analysis, the plots and Bluetooth are
+    imported only by the commands that use them (an error path once took three seconds)."""
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[sound]\nheadphones_only = 2.5\n")
+    for args in (["config", "check", str(bad)], ["config", "path"], ["history"]):
+        done = subprocess.run(
+            [sys.executable, "-c", LIGHT, *args], capture_output=True, text=True, timeout=60
+        )
+        assert done.stdout.split("\n")[-2].endswith(" []"), (args, done.stdout, done.stderr)

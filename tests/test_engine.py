@@ -359,7 +359,7 @@ def test_a_run_connects_before_it_warms_up() -> None:
     assert states[:2] == [(0.0, "connecting"), (48.0, "warmup")]
     said = [(e.t, e.text) for e in of(CueSpoken, events)]
     assert [text for _, text in said] == [
-        "No sensor is answering yet. Are they on, and close by?",
+        "No sensor answers yet. Are they on, and near?",
         "Chest sensor connected.",
         "Footpod connected.",
         "Warm up easy. I'm learning your form.",

@@ -426,7 +426,7 @@ def test_runs_are_compared_like_with_like_and_a_replay_is_never_your_last_run(
     live = _kept(history, "run-live", FIRST + timedelta(days=9), "live")
     replay = _kept(history, "run-replay", FIRST + timedelta(days=10), "replay")
     table = companion("history").stdout
-    rows = dict(re.findall(r"^ ?(\d+) +\d{4}-\d\d-\d\d \d\d:\d\d +(\w+)", table, re.M))
+    rows = dict(re.findall(r"^ *(\d+) +\d{4}-\d\d-\d\d \d\d:\d\d +(\w+)", table, re.M))
     assert rows == {"5": "replay", "4": "live", "3": "import", "2": "import", "1": "import"}
     # The replay is the newest, but not your last run.
     assert json.loads(companion("summary", "--json").stdout)["run"] == "run-live"
