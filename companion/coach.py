@@ -107,6 +107,13 @@ class Coach:
         """Say `cue_id` soon (its placeholders filled from `fields`)."""
         self._pending.append(_Pending(self.catalogue[cue_id], now, fields=fields))
 
+    def withdraw(self, cue_id: str, **fields: str) -> bool:
+        """Take back `cue_id` with these `fields` if it is still waiting to be said (news
+        that is no longer true); whether it was."""
+        waiting = [p for p in self._pending if p.cue.id == cue_id and p.fields == fields]
+        self._pending = [p for p in self._pending if p not in waiting]
+        return bool(waiting)
+
     def set_quiet(self, quiet: bool) -> None:
         """Quiet while the runner is stopped: nothing waiting is kept for later."""
         self.quiet = quiet

@@ -219,9 +219,11 @@ class RunEngine:
                 self._lost.add(s.sensor)
             else:
                 self._lost.discard(s.sensor)
-            self.coach.announce(
-                "sensor-lost" if lost else "sensor-back", s.t, sensor=spoken_name(s.role)
-            )
+            news, stale = ("sensor-lost", "sensor-back") if lost else ("sensor-back", "sensor-lost")
+            # Gone and back before the runner heard it went (or the other way round): the
+            # news not yet said is no longer true, and this puts things as they last heard.
+            if not self.coach.withdraw(stale, sensor=spoken_name(s.role)):
+                self.coach.announce(news, s.t, sensor=spoken_name(s.role))
         return [SensorChanged(t=s.t, id=s.sensor, role=s.role, link=s.link.value), *self._say(s.t)]
 
     def _battery(self, b: BatteryLevel) -> list[Event]:

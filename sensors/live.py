@@ -53,7 +53,7 @@ class LiveSettings:
     cadence_unit: rsc.CadenceUnit = rsc.CadenceUnit.AUTO
     scan_s: float = 10.0  # how long to look for a sensor before trying again
     backoff_s: float = 1.0  # first wait after a failed attempt, doubling ...
-    backoff_max_s: float = 10.0  # ... up to this: mid-run, a sensor back is wanted back soon
+    backoff_max_s: float = 5.0  # ... up to this: mid-run, a sensor back is wanted back soon
 
 
 @dataclass(frozen=True)

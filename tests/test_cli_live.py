@@ -122,8 +122,10 @@ def test_scan_pair_run_and_survive_a_restarted_simulator(tmp_path: Path) -> None
         sim = simulator(port, start=40)  # the runner switches them on
         events.until(lambda e: e["kind"] == "metrics" and e["running"])
         events.until(lambda e: links(events.seen, "connected") == both, timeout=30)
-        quitted.append(stop(sim))  # the sensors vanish mid-run
-        events.until(lambda e: links(events.seen, "lost") == both)
+        quitted.append(stop(sim))  # the sensors vanish mid-run, long enough to be told
+        for name in ("Footpod", "Hip sensor"):
+            if not any(said(f"{name} lost. I'll keep trying.")(e) for e in events.seen):
+                events.until(said(f"{name} lost. I'll keep trying."))
         sim = simulator(port, start=70)
         events.until(lambda e: links(events.seen, "back") == both)
         for name in ("Footpod", "Hip sensor"):

@@ -392,3 +392,28 @@ def test_a_trunk_sensor_gone_quiet_pauses_the_run_when_it_goes_quiet(running_dat
     paused = [t for t, kind, what in shown if kind == "state" and what == "paused"]
     assert paused and 230 < paused[0] <= 236
     assert any(kind == "state" and what == "running" and t >= 260 for t, kind, what in shown)
+
+
+def test_a_sensor_back_before_its_loss_was_said_is_no_news() -> None:
+    """A sensor gone and back while the coach was still talking: the runner hears neither,
+    rather than "lost" about a sensor that is already back."""
+    engine = RunEngine(load_catalogue(), load_rules())
+    events = engine.start(0.0)
+    feed = [
+        SensorStatus(1.0, "H10", "chest", Link.CONNECTED),  # said at once, for 2 s or so
+        SensorStatus(2.0, "H10", "chest", Link.LOST),
+        SensorStatus(3.0, "H10", "chest", Link.BACK),  # before "lost" had its turn
+        SensorStatus(30.0, "H10", "chest", Link.LOST),  # and now for long enough
+        SensorStatus(50.0, "H10", "chest", Link.BACK),
+    ]
+    for t in range(70):
+        while feed and feed[0].t <= t:
+            events += engine.feed(feed.pop(0))
+        events += engine.coach_tick(float(t))
+    said = [(e.t, e.text) for e in of(CueSpoken, events)]
+    assert [text for _, text in said] == [
+        "Chest sensor connected.",
+        "Chest sensor lost. I'll keep trying.",
+        "Chest sensor is back.",
+    ]
+    assert said[1][0] == 30.0 and said[2][0] == 50.0
