@@ -219,11 +219,13 @@ class RunEngine:
                 self._lost.add(s.sensor)
             else:
                 self._lost.discard(s.sensor)
-            news, stale = ("sensor-lost", "sensor-back") if lost else ("sensor-back", "sensor-lost")
             # Gone and back before the runner heard it went (or the other way round): the
             # news not yet said is no longer true, and this puts things as they last heard.
-            if not self.coach.withdraw(stale, sensor=spoken_name(s.role)):
-                self.coach.announce(news, s.t, sensor=spoken_name(s.role))
+            name = spoken_name(s.role)
+            if lost and not self.coach.withdraw("sensor-back", sensor=name):
+                self.coach.announce("sensor-lost", s.t, sensor=name)
+            elif not lost and not self.coach.withdraw("sensor-lost", sensor=name):
+                self.coach.announce("sensor-back", s.t, sensor=name)
         return [SensorChanged(t=s.t, id=s.sensor, role=s.role, link=s.link.value), *self._say(s.t)]
 
     def _battery(self, b: BatteryLevel) -> list[Event]:

@@ -9,6 +9,8 @@ lost; the player goes back to the device once it works again.
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
 import itertools
 import logging
 import queue
@@ -137,12 +139,43 @@ class NoSoundDevice(RuntimeError):
     """The device was asked for and there is none that works (the reason as its message)."""
 
 
+# ALSA's own error handler, replaced for the process; kept here so it is never collected.
+_alsa_handler: object | None = None
+
+
+def _alsa_to_log() -> None:
+    """Send what ALSA says to the debug log rather than to the runner's terminal.
+
+    libasound prints each underrun ("ALSA lib pcm.c: ... underrun occurred") on stderr
+    itself: on a busy machine the player thread may be late now and then, and that line
+    means nothing to a runner. Only on Linux, where PortAudio speaks to ALSA."""
+    global _alsa_handler
+    if _alsa_handler is not None or not sys.platform.startswith("linux"):
+        return
+    name = ctypes.util.find_library("asound")
+    try:
+        alsa = ctypes.CDLL(name or "libasound.so.2")
+    except OSError:
+        return  # no ALSA: nothing to quieten
+    # void handler(const char *file, int line, const char *function, int err, const char *fmt, ...)
+    kind = ctypes.CFUNCTYPE(
+        None, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p
+    )
+
+    def told(file: bytes, line: int, function: bytes, err: int, fmt: bytes) -> None:
+        log.debug("ALSA %s: %s", function.decode(errors="replace"), fmt.decode(errors="replace"))
+
+    _alsa_handler = kind(told)
+    alsa.snd_lib_error_set_handler(_alsa_handler)
+
+
 def output_device_problem() -> str | None:
     """Why sound cannot be played here, or None if the default output device works."""
     try:
         import sounddevice as sd
     except OSError as err:  # the PortAudio library itself is missing
         return f"PortAudio is not installed ({err})"
+    _alsa_to_log()
     try:
         sd.query_devices(kind="output")
         with sd.OutputStream(samplerate=22050, channels=1, dtype="float32"):
@@ -166,6 +199,9 @@ class DevicePlayer:
 
     PRE_ROLL_LEVEL = 0.001  # -60 dBFS: inaudible, but not digital silence
     FEED_S = 0.02  # while the stream idles open, it is checked this often and kept fed
+    # The device's buffer: room for the player thread to be late on a busy machine (a
+    # clip starts at once all the same: only silence is ever queued ahead of it, and little).
+    BUFFER_S = 0.25
 
     def __init__(
         self,
@@ -249,6 +285,7 @@ class DevicePlayer:
     def _work(self) -> None:
         import sounddevice as sd
 
+        _alsa_to_log()
         stream: sd.OutputStream | None = None
 
         def finish() -> None:
@@ -294,7 +331,9 @@ class DevicePlayer:
                         if stream is None:
                             if self.ducker is not None:
                                 self.ducker.duck()
-                            stream = sd.OutputStream(samplerate=rate, channels=1, dtype="float32")
+                            stream = sd.OutputStream(
+                                samplerate=rate, channels=1, dtype="float32", latency=self.BUFFER_S
+                            )
                             stream.start()
                             self._write(stream, self._pre_roll(rate))
                         self._write(stream, data)

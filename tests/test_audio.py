@@ -263,3 +263,34 @@ def test_headphones_gone_mid_run_cost_no_cue_and_are_used_again_when_back(
         player.stdin.close()
         player.wait(timeout=30)
         server.kill()
+
+
+RUN_DRY = """
+import sys, time
+import numpy as np
+import sounddevice as sd
+if sys.argv[1] == "ours":
+    from cues.audio import output_device_problem
+    assert output_device_problem() is None  # what the product does before it plays
+stream = sd.OutputStream(samplerate=22050, channels=1, dtype="float32")
+stream.start()
+stream.write(np.zeros((2205, 1), np.float32))
+time.sleep(0.5)  # the stream runs dry, as a starved player thread's would
+stream.write(np.zeros((2205, 1), np.float32))
+stream.close()
+"""
+
+
+@pytest.mark.audio
+def test_what_alsa_says_goes_to_the_log_not_the_terminal(pulse: PulseSink) -> None:
+    """An underrun on a busy machine is ALSA's business: it prints one on stderr itself,
+    unless the product has taken its messages."""
+    said = {
+        who: subprocess.run(
+            [sys.executable, "-c", RUN_DRY, who], env=pulse.env, capture_output=True, text=True
+        )
+        for who in ("alsa", "ours")
+    }
+    assert all(done.returncode == 0 for done in said.values()), said
+    assert "underrun occurred" in said["alsa"].stderr  # the stream really ran dry
+    assert said["ours"].stderr == ""

@@ -174,20 +174,20 @@ def test_the_demo_on_a_sound_device_coaches_as_it_does_into_files(
     # Faster than real time, the replay holds still while each cue is heard: the coach's
     # own clock, the run's, must not run on meanwhile. (A quick voice: less to wait for.)
     quick = ("--json", "--voice-rate", "360")
-    files = companion("demo", *quick, "--speed", "0", "--audio", "files", "--out", str(tmp_path))
-    assert files.returncode == 0, files.stderr
+    in_files = companion("demo", *quick, "--speed", "0", "--audio", "files", "--out", str(tmp_path))
+    assert in_files.returncode == 0, in_files.stderr
     recording = tmp_path / "monitor.raw"
     rec = pulse.record(recording)
     done = companion("demo", *quick, "--speed", "600", env=pulse.env)
     heard = PulseSink.stop(rec, recording)
     assert done.returncode == 0, done.stderr
     assert done.stderr == ""  # no warning, no traceback, nothing fell back to files
-    on_device, in_files = json_lines(done.stdout), json_lines(files.stdout)
-    device, files = decisions(on_device), decisions(in_files)
+    on_device, into_files = json_lines(done.stdout), json_lines(in_files.stdout)
+    device, files = decisions(on_device), decisions(into_files)
     assert [d[:2] for d in device] == [f[:2] for f in files]
     assert all(abs(d[2] - f[2]) <= 1.0 for d, f in zip(device, files, strict=True))
     assert [e["t"] for e in on_device] == sorted(e["t"] for e in on_device)
-    assert on_device[-1]["kind"] == "summary" and on_device[-1]["text"] == in_files[-1]["text"]
+    assert on_device[-1]["kind"] == "summary" and on_device[-1]["text"] == into_files[-1]["text"]
     # Everything said was heard.
     spoken = [e for e in on_device if e["kind"] in ("cue", "summary")]
     expected = sum(speech_level(read_wav(Path(e["audio"]))[0], 22050)[0] for e in spoken)
