@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from companion.config import Config, load_config
+from companion.config import Config, ConfigError, config_path, load_config
 from companion.drift import DriftRule, load_rules
 from cues.catalogue import Catalogue, load_catalogue
+from cues.datafile import DataFileError, line_of
 
 
 class ConfigurationError(ValueError):
@@ -45,6 +46,18 @@ def load_config_checked(path: Path | None = None) -> Config:
     """The configuration (`load_config`) with the catalogue and rules it names loaded and
     checked too: what `companion config check` checks, and what the daemon starts and
     reloads with, so that a file named there that cannot be used is found before a run."""
+    path = path or config_path()
     config = load_config(path)
-    load_coaching(config.coach.cues, config.coach.rules)
+    for field, named, load in (
+        ("cues", config.coach.cues, load_catalogue),
+        ("rules", config.coach.rules, load_rules),
+    ):
+        try:
+            load(named)  # each file on its own ...
+        except DataFileError as err:
+            # Where the problem starts for the runner: the setting that names the file.
+            line = line_of(path.read_text(encoding="utf-8"), ("coach", field))
+            where = f"line {line}, " if line else ""
+            raise ConfigError(f"{path}: {where}field coach.{field} names a file: {err}") from None
+    load_coaching(config.coach.cues, config.coach.rules)  # ... and the two together
     return config

@@ -184,9 +184,10 @@ def test_the_files_the_configuration_names_are_checked_with_it(tmp_path: Path) -
             [COMPANION, "config", "check"], capture_output=True, text=True, cwd=tmp_path
         )
 
+    named = f"companion: {config}: line 2, field coach.cues names a file: "  # where it starts
     done = check()
     assert done.returncode == 2
-    assert done.stderr == f"companion: {cues}: cannot read the file: No such file or directory\n"
+    assert done.stderr == f"{named}{cues}: cannot read the file: No such file or directory\n"
 
     bundled = (ROOT / "cues" / "catalogue.toml").read_text()
     cues.write_text(bundled.replace("Ribs down. Squeeze your glutes.", "Ribs in, pelvis level."))
@@ -203,9 +204,10 @@ def test_the_files_the_configuration_names_are_checked_with_it(tmp_path: Path) -
 
     # A catalogue without cues the coach says by id: refused at once, naming them.
     cues.write_text(without_cue(without_cue(bundled, "warmup"), "checkin"))
-    missing = f"companion: {cues}: the coach says these cues by id and they are missing: "
+    missing = f"{cues}: the coach says these cues by id and they are missing: "
     missing += "warmup, checkin (the bundled catalogue.toml has them to copy)\n"
-    assert check().stderr == missing
+    assert check().stderr == named + missing
+    missing = "companion: " + missing
     done = companion("demo", "--speed", "0", "--audio", "files", "--out", str(tmp_path))
     assert (done.returncode, done.stderr) == (2, missing)
 
@@ -216,7 +218,7 @@ def test_the_files_the_configuration_names_are_checked_with_it(tmp_path: Path) -
     done = check()
     assert done.returncode == 2
     assert done.stderr == (
-        f"companion: {cues}: cue stay-low: field 'answers, item 1' at line {line}: must be "
+        f"{named}{cues}: cue stay-low: field 'answers, item 1' at line {line}: must be "
         "'forward_lean', 'anterior_tilt', 'overstride', 'bounce', 'glutes_off' or "
         "'shoulder_tension'\n"
     )
@@ -237,7 +239,10 @@ def test_the_files_the_configuration_names_are_checked_with_it(tmp_path: Path) -
     rules.write_text('[[rule]]\nmetric = "lean_deg"\ndirection = "up"\n')
     done = check()
     assert done.returncode == 2
-    assert done.stderr.startswith(f"companion: {rules}: rule #1: field 'direction' at line 3: ")
+    assert done.stderr.startswith(
+        f"companion: {config}: line 2, field coach.rules names a file: {rules}: rule #1: "
+        "field 'direction' at line 3: "
+    )
 
 
 LIGHT = """
