@@ -14,7 +14,7 @@ from rich.console import Console
 from companion.arguments import setting
 from companion.control import Start
 from companion.control_socket import NoDaemon, request, socket_path
-from companion.spoken import duration_clock
+from companion.spoken import duration_clock, written
 
 STATES = {
     "idle": "idle, no run",
@@ -89,11 +89,12 @@ def status_rows(answer: dict[str, Any]) -> list[tuple[str, str]]:
     if a.get("drill"):
         rows.append(("drill session", _drill(a["drill"])))
     if a.get("summary"):
-        rows.append(("summary", a["summary"]))
+        rows.append(("summary", written(a["summary"])))
     if a.get("last_run"):
         last = a["last_run"]
         ended = last.get("ended", "")[11:16]
-        rows.append(("last run", f"ended {ended}: {last.get('summary') or last['source']}"))
+        said = written(last["summary"]) if last.get("summary") else last["source"]
+        rows.append(("last run", f"ended {ended}: {said}"))
     if "next_drill_reminder" in a:
         when = a["next_drill_reminder"]
         rows.append(("drill reminder", when.replace("T", " ")[:16] if when else "none set"))

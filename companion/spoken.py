@@ -56,17 +56,19 @@ def written_pace(metres: float, seconds: float) -> str | None:
     return None if pace is None else f"{pace[0]}:{pace[1]:02d} /km"
 
 
+_SPOKEN_PERCENT = re.compile(r"\b(\d+) percent\b")
 _SPOKEN_PACE = re.compile(r"\b(\d+) (?:minutes|(\d\d)|oh (\d)) a kilometre\b")
 
 
 def written(text: str) -> str:
     """A text that is said (a summary, kept as it was said), as it is printed: its paces
-    in the written form, "9:26 /km" for "9 26 a kilometre"; the rest as it is."""
+    and shares in the written form, "9:26 /km" for "9 26 a kilometre" and "92 %" for "92
+    percent"; the rest as it is."""
 
     def pace(m: re.Match[str]) -> str:
         return f"{m.group(1)}:{int(m.group(2) or m.group(3) or 0):02d} /km"
 
-    return _SPOKEN_PACE.sub(pace, text)
+    return _SPOKEN_PERCENT.sub(r"\1 %", _SPOKEN_PACE.sub(pace, text))
 
 
 def clock(t: float) -> str:

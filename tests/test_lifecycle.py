@@ -100,3 +100,4 @@ def test_a_pace_said_is_printed_in_its_written_form(metres: float, seconds: floa
         )
         assert re.fullmatch(r"([0-9]|[12][0-9]):[0-5][0-9] /km", shown)
     assert written("12 minutes, 3 kilometres") == "12 minutes, 3 kilometres"  # no pace
+    assert written("Form held 92 percent.") == "Form held 92 %."
