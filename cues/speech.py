@@ -119,6 +119,8 @@ class _SpeechThread:
             engine, broken = None, err
         while True:
             text, voice, path, done = self._jobs.get()
+            if not done.set_running_or_notify_cancel():
+                continue  # nobody waits for it any more (a run or the daemon stopping)
             if broken is not None:
                 done.set_exception(broken)
                 continue

@@ -88,3 +88,15 @@ def test_an_unusable_cache_is_a_quick_clear_error(tmp_path: Path) -> None:
         r.render("Hello.").result(timeout=5)
     # and the speech thread still serves everyone else
     assert SpeechRenderer(tmp_path / "ok").render("Hello.").result(timeout=30).exists()
+
+
+def test_a_render_nobody_waits_for_any_more_leaves_speech_working(tmp_path: Path) -> None:
+    """A run or the daemon stopping cancels the renders it was waiting for; the one speech
+    thread of the process must go on serving the rest (it once died of it)."""
+    r = SpeechRenderer(tmp_path, VoiceSettings(rate=231))
+    queued = [r.render(f"Cancelled phrase number {i}.") for i in range(6)]
+    cancelled = [f for f in queued[1:] if f.cancel()]  # those not started yet
+    assert cancelled  # five phrases take long enough for some to wait
+    after = r.render("Still speaking.").result(timeout=60)
+    assert_speech(after)
+    assert queued[0].result(timeout=60).exists()
