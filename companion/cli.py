@@ -281,10 +281,11 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
 
     sensors = pairing.load(paths.paired_sensors())
     settings = LiveSettings(acc_rate_hz=args.rate, cadence_unit=CadenceUnit(args.cadence))
+    keep_days = load_config().history.keep_detail_days  # as the run began: it may be edited
     summary, log = coach_live(sensors, args.transport, _options(args, "run"), settings)
     if not args.json:
         print(f"\nSummary: {written(summary.text)}\nThe sensors' raw data is kept in {log}")
-    retain(paths.history_db(), load_config().history.keep_detail_days)  # after a run kept
+    retain(paths.history_db(), keep_days)  # after a run kept
     return 0
 
 

@@ -48,16 +48,21 @@ def load_config_checked(path: Path | None = None) -> Config:
     reloads with, so that a file named there that cannot be used is found before a run."""
     path = path or config_path()
     config = load_config(path)
-    for field, named, load in (
-        ("cues", config.coach.cues, load_catalogue),
-        ("rules", config.coach.rules, load_rules),
-    ):
-        try:
-            load(named)  # each file on its own ...
-        except DataFileError as err:
-            # Where the problem starts for the runner: the setting that names the file.
-            line = line_of(path.read_text(encoding="utf-8"), ("coach", field))
-            where = f"line {line}, " if line else ""
-            raise ConfigError(f"{path}: {where}field coach.{field} names a file: {err}") from None
-    load_coaching(config.coach.cues, config.coach.rules)  # ... and the two together
+    text = path.read_text(encoding="utf-8") if path.exists() else ""
+
+    def named_by(field: str, err: DataFileError) -> ConfigError:
+        # Where the problem starts for the runner: the setting that names the file.
+        line = line_of(text, ("coach", field))
+        where = f"line {line}, " if line else ""
+        return ConfigError(f"{path}: {where}field coach.{field} names a file: {err}")
+
+    try:  # each file on its own ...
+        catalogue = load_catalogue(config.coach.cues)
+    except DataFileError as err:
+        raise named_by("cues", err) from None
+    try:
+        rules = load_rules(config.coach.rules)
+    except DataFileError as err:
+        raise named_by("rules", err) from None
+    check_fit(catalogue, rules)  # ... and the two together
     return config

@@ -19,10 +19,10 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from companion.faults import Fault
 from companion.metrics import FOOTPOD, METRICS, SOURCES, key
 from companion.run_record import Episode
 from cues.datafile import DataFileError, load_entries
+from cues.faults import Fault
 
 if TYPE_CHECKING:
     from companion.analysis import FormWindow  # the analysis (scipy) is not needed to read rules

@@ -12,8 +12,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from companion.faults import Fault
 from cues.drills import Session, bundled_sessions
+from cues.faults import Fault
 
 if TYPE_CHECKING:
     from companion.run_record import Episode

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 from dataclasses import replace
 from pathlib import Path
 
 from rich.console import Console
 
+from companion import logs
 from companion.config import load_config
 from companion.cue_commands import add_voice_options, voice_settings
 from companion.options import RunError, RunOptions, open_audio
@@ -99,7 +99,6 @@ def _audio(args: argparse.Namespace, name: str) -> RunOptions:
 def cmd_play(args: argparse.Namespace, console: Console) -> int:
     from companion.control_socket import NoDaemon, request, socket_path
     from companion.drill_player import DrillPlayer, timed
-    from cues.audio import output_device_problem
     from cues.speaker import Speaker
 
     session = find_session(args.name)
@@ -122,20 +121,22 @@ def cmd_play(args: argparse.Namespace, console: Console) -> int:
     options = _audio(args, f"drills-{session.id}")
     # Led in real time, it is for listening now: with no device to hear it on, say so at
     # once, rather than writing its words to files for as long as it lasts.
-    problem = FILES_CONFIGURED if options.audio == "files" else output_device_problem()
-    if problem:
+    try:
+        if options.audio == "files":
+            raise RunError(FILES_CONFIGURED)
+        sink, renderer = open_audio(replace(options, audio="device"), console)
+    except RunError as err:
         raise RunError(
-            f"{session.title} is led out loud and cannot be heard here: {problem}; "
+            f"{session.title} is led out loud and cannot be heard here: {err}; "
             f"`companion drills render {args.name} --out FILE` writes it as one sound file"
-        )
-    sink, renderer = open_audio(replace(options, audio="device"), console)
+        ) from None
     try:
         with console.status("Getting the words ready…"):
             timeline = timed(session, renderer)
         console.print(f"[bold]{session.title}[/]: {clock(timeline.total_s)}. Ctrl-C stops.")
         player = DrillPlayer(timeline, Speaker(renderer, sink))
         try:
-            asyncio.run(player.play())
+            logs.run(player.play())
         except KeyboardInterrupt:
             console.print("Stopped.")
     finally:

@@ -42,7 +42,6 @@ from companion.events import (
     SensorChanged,
     StateChanged,
 )
-from companion.faults import Fault
 from companion.metrics import FOOTPOD, key
 from companion.run_record import Episode, Second
 from companion.spoken import spoken_distance, spoken_duration, spoken_pace
@@ -50,8 +49,10 @@ from companion.summary import RunStats, cue_results
 from companion.timetable import Timetable
 from companion.trunk import AnalysisSettings
 from cues.catalogue import Catalogue, Category
+from cues.faults import Fault
 from sensors.profiles import spoken_name
 from sensors.samples import (
+    AccelBatch,
     BatteryLevel,
     FootpodSample,
     HeartRateSample,
@@ -119,6 +120,7 @@ class RunEngine:
         self._last_t = 0.0
         self._now = 0.0  # the latest moment of the run the engine has been told of
         self._shown_t = 0.0  # the time of the latest event given out
+        self._motion_t = 0.0  # the latest sample of a trunk sensor or the footpod
         self._next_metrics = 0.0
         self._timetable = Timetable(
             {"checkin": s.checkin_s, "split": s.split_s, "heart-rate": s.heart_rate_s}
@@ -166,6 +168,11 @@ class RunEngine:
         if not isinstance(t, float | int):  # a batch: its last sample's time
             t = float(t[-1]) if len(t) else self._now
         self._at(t)
+        moving = isinstance(sample, FootpodSample) or (
+            isinstance(sample, AccelBatch) and sample.placement is not Placement.OTHER
+        )
+        if moving:  # what shows the runner running or stopped has spoken
+            self._motion_t = max(self._motion_t, t)
         return self._in_order(self._feed(sample))
 
     def _feed(self, sample: Sample) -> list[Event]:
@@ -328,10 +335,12 @@ class RunEngine:
         if unheard and waited and not self._said_none:
             self._said_none = True
             self.coach.announce("no-sensor", t)
-        quiet_s = self.settings.pause_after_s + self.settings.analysis.hop_s
+        # Every trunk sensor and the footpod silent (not one of two, whose windows wait
+        # for the other): as far as the coach can tell, the runner has stopped.
         moving = self.state in (RunState.WARMUP, RunState.RUNNING)
-        if moving and self._ever_ran and not self._held and t - self._last_t >= quiet_s:
-            events += self._set_state(RunState.PAUSED, t)  # no steps heard: stopped, for us
+        quiet = t - self._motion_t >= self.settings.pause_after_s
+        if moving and self._ever_ran and not self._held and quiet:
+            events += self._set_state(RunState.PAUSED, t)
         return self._in_order(events + self._say(t))
 
     # The runner's own controls: at run time `t`, or the engine's own time ---------------
@@ -345,24 +354,22 @@ class RunEngine:
         t = self._at(self._now if t is None else t)
         self._held = True
         self._stopped_since = None
-        events = self._set_state(RunState.PAUSED, t)
+        # Still connecting, it stays so: held, it is paused when the first data comes.
+        connecting = self.state is RunState.CONNECTING
+        events = [] if connecting else self._set_state(RunState.PAUSED, t)
         self.coach.announce("run-paused", t)
         return self._in_order(events + self._say(t))
 
     def resume(self, t: float | None = None) -> list[Event]:
         t = self._at(self._now if t is None else t)
         self._held = False
-        events = self._set_state(RunState.RUNNING if self.baseline else RunState.WARMUP, t)
+        going = RunState.RUNNING if self.baseline else RunState.WARMUP
+        connecting = self.state is RunState.CONNECTING
+        events = [] if connecting else self._set_state(going, t)
         self.coach.announce("run-resumed", t)
         return self._in_order(events + self._say(t))
 
     # Announcements ----------------------------------------------------------------------
-
-    def announce(self, cue_id: str, t: float, **fields: str) -> list[Event]:
-        """Say `cue_id` (a reminder, anything from outside) when the coach next may."""
-        t = self._at(t)
-        self.coach.announce(cue_id, t, **fields)
-        return self._in_order(self._say(t))
 
     def split(self, t: float) -> list[Event]:
         """Time and, with a footpod, distance and pace so far."""

@@ -12,7 +12,7 @@ from pathlib import Path
 from rich import box
 from rich.console import Console
 
-from companion import paths
+from companion import logs, paths
 from companion.arguments import number
 from companion.config import load_config
 from companion.confirm import confirm
@@ -173,7 +173,6 @@ def cmd_summary(args: argparse.Namespace, console: Console) -> int:
 
 
 def _speak(text: str, args: argparse.Namespace, console: Console) -> None:
-    import asyncio
 
     from companion.options import RunOptions, open_audio
     from cues.speaker import Speaker
@@ -188,7 +187,7 @@ def _speak(text: str, args: argparse.Namespace, console: Console) -> None:
             await speaker.say(text, "summary", 0.0, priority=100)
             await speaker.heard()
 
-        asyncio.run(say())
+        logs.run(say())
     finally:
         sink.close()
         renderer.close()
@@ -288,7 +287,9 @@ def cmd_delete(args: argparse.Namespace, console: Console) -> int:
             console.print(f"{what} is being recorded; stop it first.")
             return 1
         if not args.yes:
-            raw = f" and its {size / 1024:.0f} kB of raw sensor data" if size else ""
+            from companion.retention import size as kb_or_mb
+
+            raw = f" and its {kb_or_mb(size)} of raw sensor data" if size else ""
             confirm(
                 f"Delete {what}{raw}? This cannot be undone.",
                 unasked=f"not deleted: {what}; --yes deletes it without asking",

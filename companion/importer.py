@@ -11,8 +11,6 @@ from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
 
-import numpy as np
-
 from companion.drift import DriftRule
 from companion.engine import EngineSettings, RunEngine
 from companion.events import RunStarted, Summary
@@ -49,13 +47,11 @@ def import_run(
         engine.on_second = recorder.second
         for event in engine.start():
             recorder.show(event)
-        end = 0.0
         for sample in samples:
             if isinstance(sample, AccelBatch | GyroBatch):
                 sensors.setdefault(sample.sensor, sample.placement.value)
             for event in engine.feed(sample):
                 recorder.show(event)
-            end = max(end, float(sample.t[-1]) if isinstance(sample.t, np.ndarray) else sample.t)
         recorder.show(
             RunStarted(
                 t=0.0,
@@ -64,6 +60,7 @@ def import_run(
                 placement=", ".join(sensors.values()) or "none",
             )
         )
+        end = engine.now  # the latest sample's time
         events, stats = engine.finish(end)
         for event in events:
             recorder.show(event)

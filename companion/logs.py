@@ -4,7 +4,7 @@ A runner reads these on a terminal, in a pipe or in the journal, so every proble
 line naming what went wrong. The Bluetooth stack beneath (Bumble) logs its own view of what
 our code already reports in the runner's words (a sensor lost, a transport gone), in colour
 and with tracebacks: it is heard only with -v. An error escaping a callback on the event
-loop is one line too, never the loop's traceback.
+loop is one line too, never the loop's traceback: every loop is run by `run`.
 """
 
 from __future__ import annotations
@@ -14,12 +14,14 @@ import logging
 import re
 import sys
 import traceback
-from typing import Any
+from collections.abc import Coroutine
+from typing import Any, TypeVar
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")  # colour and cursor codes
 QUIET_BELOW = {"bumble": logging.CRITICAL}  # below -v, what these libraries say is not shown
 
 log = logging.getLogger("companion")
+T = TypeVar("T")
 
 
 class OneLine(logging.Formatter):
@@ -30,14 +32,18 @@ class OneLine(logging.Formatter):
         super().__init__()
         self.verbose = verbose
 
-    def format(self, record: logging.LogRecord) -> str:
+    def text(self, record: logging.LogRecord) -> str:
+        """The record's message, with its exception if any, as plain text."""
         text = ANSI.sub("", record.getMessage()).strip()
         if record.exc_info and record.exc_info[1] is not None:
             err = record.exc_info[1]
             text = f"{text.rstrip(':')}: {type(err).__name__}: {ANSI.sub('', str(err))}"
             if self.verbose:
                 text += "\n" + "".join(traceback.format_exception(*record.exc_info)).rstrip()
-        return f"companion: {record.levelname}: {text}"
+        return text
+
+    def format(self, record: logging.LogRecord) -> str:
+        return f"companion: {record.levelname}: {self.text(record)}"
 
 
 def _loop_error(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
@@ -54,13 +60,12 @@ def _loop_error(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> Non
     )
 
 
-class _Policy(asyncio.DefaultEventLoopPolicy):
-    """Every event loop the product runs (`asyncio.run`) reports stray errors in one line."""
-
-    def new_event_loop(self) -> asyncio.AbstractEventLoop:
-        loop = super().new_event_loop()
-        loop.set_exception_handler(_loop_error)
-        return loop
+def run(main: Coroutine[Any, Any, T]) -> T:
+    """`asyncio.run(main)`, on a loop that reports stray errors in one line: the one way
+    the product runs its event loop."""
+    with asyncio.Runner() as runner:
+        runner.get_loop().set_exception_handler(_loop_error)
+        return runner.run(main)
 
 
 def setup(verbose: bool = False) -> None:
@@ -72,4 +77,3 @@ def setup(verbose: bool = False) -> None:
     root.setLevel(logging.INFO if verbose else logging.WARNING)
     for name, level in QUIET_BELOW.items():
         logging.getLogger(name).setLevel(logging.INFO if verbose else level)
-    asyncio.set_event_loop_policy(_Policy())

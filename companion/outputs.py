@@ -262,13 +262,14 @@ def _commit(part: Path, path: Path, replaces: tuple[int, int] | None) -> None:
 
 
 @contextmanager
-def _beside(path: Path, replaces: tuple[int, int] | None) -> Iterator[BinaryIO]:
+def _beside(path: Path, replaces: tuple[int, int] | None, sync: bool = True) -> Iterator[BinaryIO]:
     fd, part = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
     try:  # mkstemp makes it 0600, whatever was there before
         with os.fdopen(fd, "wb") as f:
             yield f
-            f.flush()
-            os.fsync(f.fileno())  # whole on the disk before it takes the name
+            if sync:
+                f.flush()
+                os.fsync(f.fileno())  # whole on the disk before it takes the name
         _commit(Path(part), path, replaces)
     finally:
         Path(part).unlink(missing_ok=True)
@@ -298,6 +299,7 @@ def write_file(target: Target, data: bytes) -> None:
 
 def write_new(path: Path, data: bytes) -> None:
     """`data` as the new file `path` in a vetted folder, by the rule above, never over
-    anything: FileExistsError when the name is taken (the caller picks another)."""
-    with _beside(path, None) as f:
+    anything: FileExistsError when the name is taken (the caller picks another). Not
+    synced to the disk: a run's cue files are written as it goes, and can be made again."""
+    with _beside(path, None, sync=False) as f:
         f.write(data)

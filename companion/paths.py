@@ -24,9 +24,9 @@ def speech_cache() -> Path:
 
 
 def audio_out(name: str) -> Path:
-    """A new folder for the WAV files of one run (not created until something is written)."""
-    base = private_dir(platformdirs.user_data_path(APP), "audio")
-    return base / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    """A new folder for the WAV files of one run (not created, nor the folders above it,
+    until something is written: a run heard on a device leaves nothing behind)."""
+    return platformdirs.user_data_path(APP) / "audio" / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
 def runs_dir() -> Path:

@@ -17,12 +17,12 @@ from typing import TYPE_CHECKING
 
 from rich.console import Console
 
-from companion.faults import Fault
 from companion.metrics import METRICS
 from companion.outputs import add_force_option, vet_file, write_file
 from companion.run_record import Episode, RunInfo, Second
 from companion.spoken import duration_clock
 from companion.summary import CueResult, cue_results
+from cues.faults import Fault
 
 if TYPE_CHECKING:
     import numpy as np

@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from companion.faults import Fault
 from companion.metrics import METRICS
+from cues.faults import Fault
 
 
 class Step(NamedTuple):

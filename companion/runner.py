@@ -19,7 +19,7 @@ from typing import IO
 
 from rich.console import Console
 
-from companion import paths
+from companion import logs, paths
 from companion.coach import estimate_duration
 from companion.coaching_files import load_coaching
 from companion.engine import EngineSettings, RunEngine
@@ -125,7 +125,7 @@ def coach(
         with frontend:
             for f in frontends:
                 f.show(plan.header)
-            summary = asyncio.run(run())
+            summary = logs.run(run())
         if not options.json:
             info.print("[dim]Finishing the audio…")
     finally:

@@ -7,7 +7,6 @@ the rest of `companion` (the daemon above all) starts without them.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 from pathlib import Path
@@ -15,7 +14,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-from companion import pairing, paths
+from companion import logs, pairing, paths
 from companion.arguments import SECONDS_TO_LISTEN, number
 from companion.tables import Column, fitted
 from cues.words import counted
@@ -55,7 +54,7 @@ def cmd_scan(args: argparse.Namespace, console: Console) -> int:
     ) as progress:
         task = progress.add_task("scan", total=args.seconds, found=0)
         try:
-            found = asyncio.run(
+            found = logs.run(
                 scan(
                     transport,
                     args.seconds,
@@ -118,7 +117,7 @@ def cmd_pair(args: argparse.Namespace, console: Console) -> int:
         transport.activate()
         console.print(f"Connecting to {address} to see what it offers…")
         try:
-            heard_name, services = asyncio.run(inspect(transport, address, args.seconds))
+            heard_name, services = logs.run(inspect(transport, address, args.seconds))
         except (BleakError, OSError, TimeoutError) as err:
             raise SystemExit(f"companion: {transport.explain(err)}") from None
         if not set(services) & ROLE_SERVICES[role]:
@@ -203,7 +202,7 @@ def cmd_simulate(args: argparse.Namespace, console: Console) -> int:
         )
 
     try:
-        asyncio.run(simulate(recording, options, ready))
+        logs.run(simulate(recording, options, ready))
     except OSError as err:
         raise SystemExit(f"companion: cannot serve on 127.0.0.1:{args.port}: {err}") from None
     return 0

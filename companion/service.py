@@ -4,7 +4,6 @@ user service, started with the runner's session and restarted if it ever fails."
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import logging
 import os
@@ -15,6 +14,8 @@ from pathlib import Path
 from typing import ClassVar
 
 from rich.console import Console
+
+from companion import logs
 
 UNIT = "posture-companion.service"
 
@@ -134,7 +135,7 @@ def cmd_service(args: argparse.Namespace, console: Console) -> int:
     return 0 if failed is None else 1
 
 
-class JournalFormatter(logging.Formatter):
+class JournalFormatter(logs.OneLine):
     """Lines for journald: each with its priority as a "<N>" prefix (sd-daemon(3)), so that
     `journalctl -p warning` finds the warnings; journald adds the time and the unit."""
 
@@ -147,7 +148,7 @@ class JournalFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         priority = self.PRIORITY.get(record.levelno, 2)
-        return f"<{priority}>{super().format(record)}"
+        return f"<{priority}>{self.text(record)}"
 
 
 def to_journal() -> bool:
@@ -168,14 +169,14 @@ def cmd_daemon(args: argparse.Namespace, console: Console) -> int:
     root.setLevel(logging.DEBUG if args.verbose else logging.INFO)
     if to_journal():
         for handler in root.handlers:
-            handler.setFormatter(JournalFormatter("%(message)s"))
+            handler.setFormatter(JournalFormatter(args.verbose))
     if not args.verbose:
         logging.getLogger("apscheduler").setLevel(logging.WARNING)
     from companion.control_socket import SocketInUse
 
     daemon = Daemon()  # a broken configuration is refused here, before anything listens
     try:
-        return asyncio.run(daemon.main())
+        return logs.run(daemon.main())
     except SocketInUse as err:
         print(f"companion: {err}", file=sys.stderr)
         return 2

@@ -23,8 +23,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from companion.faults import Fault
 from companion.run_record import Episode, RunInfo, Second, Step
+from cues.faults import Fault
 
 # Each entry takes the file from the version before it (its index) to the next.
 MIGRATIONS: tuple[str, ...] = (

@@ -13,8 +13,8 @@ from datetime import datetime
 from statistics import fmean
 from typing import TYPE_CHECKING, Any
 
-from companion.faults import Fault
 from companion.spoken import spoken_distance, spoken_duration, spoken_pace
+from cues.faults import Fault
 from cues.words import counted
 
 if TYPE_CHECKING:

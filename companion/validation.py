@@ -28,13 +28,13 @@ from scipy.spatial.transform import Rotation
 from companion.alignment import BodyFrame
 from companion.drift import DriftRule, load_rules
 from companion.engine import EngineSettings, RunEngine
-from companion.faults import Fault
 from companion.inject import FormFault, inject_fault
 from companion.run_record import Episode
 from companion.steps import find_steps, step_frequency, step_lowpass, step_metrics
 from companion.synthetic import Ramp, Segment, make_segment
 from companion.trunk import AnalysisSettings, TrunkAnalyzer
 from cues.catalogue import load_catalogue
+from cues.faults import Fault
 from sensors.recording import AccelTrack, Recording, load_recording, timed_samples
 from sensors.samples import FloatArray, Placement
 

@@ -80,6 +80,16 @@ def read_wav(path: Path) -> tuple[npt.NDArray[np.float32], int]:
 SaveNew = Callable[[Path, bytes], None]
 
 
+def _make_private(folder: Path) -> None:
+    """`folder`, and any folder missing above it, made readable by this user only."""
+    missing = []
+    while not folder.is_dir():
+        missing.append(folder)
+        folder = folder.parent
+    for made in reversed(missing):
+        made.mkdir(exist_ok=True, mode=0o700)
+
+
 class WavFileSink:
     """Writes each clip into `folder` as ``NNN-MMmSSs-label.wav``, in the order played,
     through `save`. Numbers go on from the highest already in the folder: a second run
@@ -105,7 +115,7 @@ class WavFileSink:
             name = f"{minutes:02d}m{seconds:02d}s-{label}.wav"
             try:
                 data = clip.path.read_bytes()
-                self.folder.mkdir(exist_ok=True, mode=0o700)
+                _make_private(self.folder)
                 if self._next is None:
                     self._next = self._first_number()
                 while True:

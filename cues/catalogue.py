@@ -16,8 +16,8 @@ from string import Formatter
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-from companion.faults import Fault
 from cues.datafile import DataFileError, Id, line_of, load_entries, read_toml
+from cues.faults import Fault
 
 DEFAULT_CATALOGUE = Path(__file__).with_name("catalogue.toml")
 # The cues the product says by their id (the run engine, the in-run schedule and the

@@ -34,8 +34,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from companion.faults import Fault
 from cues.datafile import DataFileError, Id, line_of, problems, read_toml
+from cues.faults import Fault
 
 BUNDLED = Path(__file__).with_name("drills")
 SAY_MAX = 160  # characters in one instruction or cue: a breath or two

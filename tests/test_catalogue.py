@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from companion.drift import load_rules
-from companion.faults import Fault
 from cues.catalogue import DEFAULT_CATALOGUE, SAID, CatalogueError, Category, load_catalogue
+from cues.faults import Fault
 from tests.conftest import ROOT
 
 

@@ -8,9 +8,9 @@ import random
 import pytest
 
 from companion.coach import Coach, CoachSettings, Utterance, estimate_duration
-from companion.faults import Fault
 from companion.run_record import Episode
 from cues.catalogue import Category, load_catalogue
+from cues.faults import Fault
 
 CATALOGUE = load_catalogue()
 

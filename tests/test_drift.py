@@ -15,7 +15,7 @@ from companion.drift import (
     RulesError,
     load_rules,
 )
-from companion.faults import Fault
+from cues.faults import Fault
 
 LEAN = DriftRule(
     metric="lean_deg",

@@ -18,7 +18,6 @@ import soundfile
 from companion.drill_advice import Drift, advise
 from companion.drill_player import DrillPlayer, timed, write_session
 from companion.drill_timeline import COUNTDOWN_S, READY_S, Timeline, build_timeline
-from companion.faults import Fault
 from companion.outputs import vet_file, write_new
 from cues.audio import WavFileSink, read_wav
 from cues.drills import (
@@ -30,6 +29,7 @@ from cues.drills import (
     load_session,
 )
 from cues.earcons import synthesize
+from cues.faults import Fault
 from cues.speaker import Speaker
 from cues.speech import SpeechRenderer
 from tests.conftest import speech_level

@@ -27,9 +27,9 @@ from companion.events import (
     SensorChanged,
     StateChanged,
 )
-from companion.faults import Fault
 from companion.summary import RunStats, summary_text
 from cues.catalogue import DEFAULT_CATALOGUE, load_catalogue
+from cues.faults import Fault
 from sensors.recording import AccelTrack, load_recording
 from sensors.samples import (
     BatteryLevel,
@@ -352,11 +352,11 @@ def test_a_run_connects_before_it_warms_up() -> None:
     events += engine.feed(SensorStatus(40.5, "Stryd", "footpod", Link.CONNECTED))
     for t in range(41, 48):
         events += engine.coach_tick(float(t))
-    events += engine.feed(FootpodSample(48.0, 3.0, 170.0, 1.0, 0.0))
-    for t in range(49, 60):
+    for t in range(48, 60):  # the footpod's data from 48 s on: the runner runs
+        events += engine.feed(FootpodSample(float(t), 3.0, 170.0, 1.0, 3.0 * (t - 48)))
         events += engine.coach_tick(float(t))
     states = [(e.t, e.state) for e in of(StateChanged, events)]
-    assert states[:2] == [(0.0, "connecting"), (48.0, "warmup")]
+    assert states == [(0.0, "connecting"), (48.0, "warmup")]
     said = [(e.t, e.text) for e in of(CueSpoken, events)]
     assert [text for _, text in said] == [
         "No sensor answers yet. Are they on, and near?",
@@ -417,3 +417,24 @@ def test_a_sensor_back_before_its_loss_was_said_is_no_news() -> None:
         "Chest sensor is back.",
     ]
     assert said[1][0] == 30.0 and said[2][0] == 50.0
+
+
+def test_a_pause_while_connecting_holds_the_run_once_data_comes() -> None:
+    engine = RunEngine(load_catalogue(), load_rules())
+    engine.start(0.0)
+    engine.pause(2.0)
+    states = [e.state for e in of(StateChanged, engine.coach_tick(5.0))]
+    states += [e.state for e in of(StateChanged, engine.feed(FootpodSample(8.0, 3.0, 170.0)))]
+    assert (engine.state.value, states) == ("paused", ["paused"])
+    engine.resume(9.0)
+    assert engine.state.value == "warmup"
+    again = RunEngine(load_catalogue(), load_rules())
+    again.start(0.0)
+    again.pause(1.0)
+    again.resume(2.0)  # no data yet: still connecting, and the warm-up still to be said
+    assert again.state.value == "connecting"
+    said = []
+    for t in range(20, 32):  # then the footpod, running
+        said += of(CueSpoken, again.feed(FootpodSample(float(t), 3.0, 170.0)))
+        said += of(CueSpoken, again.coach_tick(float(t)))
+    assert "Warm up easy. I'm learning your form." in [c.text for c in said]

@@ -18,12 +18,12 @@ from companion.alignment import BodyFrame, estimate_body_frame
 from companion.analysis import FormAnalysis, FormWindow
 from companion.drift import Baseline, DriftDetector, load_rules
 from companion.engine import RunEngine
-from companion.faults import Fault
 from companion.run_record import Second
 from companion.synthetic import Ramp
 from companion.trunk import AnalysisSettings, TrunkAnalyzer, TrunkWindow
 from companion.validation import CHEST, PELVIS, synthetic_pair
 from cues.catalogue import load_catalogue
+from cues.faults import Fault
 from sensors.recording import AccelTrack, GyroTrack, Recording, load_recording, timed_samples
 from sensors.samples import FootpodSample, GyroBatch, Placement
 from tests.conftest import OUTDOOR
