@@ -63,6 +63,14 @@ from sensors.samples import (
 )
 
 
+def _first_time(sample: Sample, default: float) -> float:
+    """When `sample` (a batch: its first sample) was taken."""
+    t = sample.t
+    if isinstance(t, float | int):
+        return float(t)
+    return float(t[0]) if len(t) else default
+
+
 class RunState(StrEnum):
     CONNECTING = "connecting"  # no sensor has sent data yet
     WARMUP = "warmup"
@@ -181,7 +189,7 @@ class RunEngine:
         if isinstance(sample, BatteryLevel):
             return self._battery(sample)
         if self.state is RunState.CONNECTING:  # the first data: warm-up begins
-            return self._first_data(self._now) + self._feed(sample)
+            return self._first_data(_first_time(sample, self._now)) + self._feed(sample)
         if isinstance(sample, HeartRateSample):
             self._heart_rates.append(sample.bpm)
             return []
@@ -266,9 +274,10 @@ class RunEngine:
             if w.cadence_spm is not None:
                 self._cadences.append(w.cadence_spm)
             for name, trunk in self.analysis.trunk.items():
-                if name not in self._calibrated and trunk.frame is not None:
+                frame = None if name in self._calibrated else trunk.frame_by(w.t)
+                if frame is not None:
                     self._calibrated.add(name)
-                    events.append(Calibrated(t=w.t, sensor=name, **trunk.frame.to_dict()))
+                    events.append(Calibrated(t=w.t, sensor=name, **frame.to_dict()))
             events += self._judge(w)
         elif self._ever_ran and self.state is not RunState.PAUSED:
             self._stopped_since = w.t if self._stopped_since is None else self._stopped_since

@@ -43,6 +43,9 @@ from sensors.transport import Transport
 
 log = logging.getLogger(__name__)
 
+LIVE_CHUNK_S = 0.2  # a paced replay's batches, as a live sensor sends them
+UNPACED_CHUNK_S = 2.0  # a replay as fast as the machine goes
+
 
 def new_engine(options: RunOptions, renderer: SpeechRenderer) -> RunEngine:
     """A run engine with the options' cues, rules and timings (checked against each other)."""
@@ -192,7 +195,14 @@ def recording_plan(recording: Recording, sensor: str | None = None) -> Plan:
         notes=recording.notes,
     )
     followed = tuple(tr.sensor for tr in tracks)
-    return Plan(header, lambda clock: ReplaySource(recording, clock, sensors=followed))
+
+    def source(clock: Clock) -> ReplaySource:
+        # As fast as it goes, batches as long as the analysis likes them: it finds the same
+        # windows in any batch size, in a tenth of the calls. Paced, as a sensor sends them.
+        chunk_s = UNPACED_CHUNK_S if isinstance(clock, UnpacedClock) else LIVE_CHUNK_S
+        return ReplaySource(recording, clock, sensors=followed, chunk_s=chunk_s)
+
+    return Plan(header, source)
 
 
 def raw_log_plan(path: Path) -> Plan:

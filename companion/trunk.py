@@ -124,6 +124,11 @@ class TrunkAnalyzer:
         self._last_t: float | None = None
 
     # -- input -------------------------------------------------------------------------
+    def frame_by(self, t: float) -> BodyFrame | None:
+        """The body axes, if they were learned by run time `t` (a window's end): however
+        the samples were batched, the same window first has them."""
+        return self.frame if t >= self._frame_t else None
+
     def feed(self, batch: AccelBatch) -> list[TrunkWindow]:
         s = self.settings
         if batch.t.size == 0:
