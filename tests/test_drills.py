@@ -320,8 +320,9 @@ def test_suggest_reads_the_drift_of_a_run(tmp_path: Path) -> None:
 
 
 def test_every_session_renders_to_a_file_of_its_length(tmp_path: Path) -> None:
-    for name in SESSIONS:
-        out = tmp_path / f"{name}.ogg"
+    shortest = min(SESSIONS, key=lambda name: len(SESSIONS[name].steps))
+    for name in SESSIONS:  # one compressed (the encoder is slow), the others as WAV
+        out = tmp_path / f"{name}.{'ogg' if name == shortest else 'wav'}"
         done = companion("drills", "render", name, "--out", str(out))
         assert done.returncode == 0, done.stderr
         length = done.stdout.strip().rsplit(", ", 1)[-1]  # "Wrote FILE: TITLE, mm:ss"
