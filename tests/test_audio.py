@@ -70,10 +70,16 @@ def play_and_record(
 
 def onset(heard: np.ndarray, clip: np.ndarray) -> tuple[float, float]:
     """Where in the recording the clip starts (seconds), and how alike it is there (0-1):
-    normalised cross-correlation, so a loud stretch does not win by loudness alone."""
+    normalised cross-correlation, so a loud stretch does not win by loudness alone.
+
+    Only stretches holding at least half the clip's energy are candidates: in the digital
+    silence before playback both sums are rounding noise, and their ratio is anything."""
     corr = signal.correlate(heard, clip, mode="valid", method="fft")
     energy = np.convolve(heard**2, np.ones(clip.size), mode="valid")
-    score = corr / (np.sqrt(energy * (clip**2).sum()) + 1e-12)
+    clip_energy = float((clip.astype(np.float64) ** 2).sum())
+    score = np.where(
+        energy >= clip_energy / 2, corr / np.sqrt(np.maximum(energy, 1e-12) * clip_energy), 0.0
+    )
     best = int(np.argmax(score))
     return best / 22050, float(score[best])
 
