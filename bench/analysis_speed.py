@@ -3,7 +3,7 @@
 Prints ratios, not verdicts:
 - analysis time over recording time (x real time, one core) for the 25-minute outdoor run:
   accelerometer only at 100 Hz (the real recording), and 6-axis at 100 Hz (the same run
-  with made-up gyroscope motion, see companion.synthetic), one and two sensors;
+  with made-up gyroscope motion, see companion.lab.synthetic), one and two sensors;
 - that the live path stays incremental: the cost of a second of data in the last five
   minutes of the run over the cost in the first five (1.0 = no growth);
 - scikit-digital-health's lumbar gait pipeline (GaitLumbar, the peer library for a trunk
@@ -27,11 +27,11 @@ from rich.console import Console
 from rich.table import Table
 from threadpoolctl import threadpool_limits
 
-from companion.alignment import estimate_body_frame
-from companion.analysis import FormAnalysis
-from companion.trunk import AnalysisSettings, TrunkAnalyzer
-from companion.validation import synthetic_pair, trunk_windows
-from sensors.recording import AccelTrack, Recording, load_recording, timed_samples
+from companion.form.alignment import estimate_body_frame
+from companion.form.analysis import FormAnalysis
+from companion.form.trunk import AnalysisSettings, TrunkAnalyzer
+from companion.lab.validation import synthetic_pair, trunk_windows
+from sensors.recorded.recording import AccelTrack, Recording, load_recording, timed_samples
 from sensors.samples import Sample
 
 DATA = Path(__file__).resolve().parents[1] / "tests" / "data" / "running"

@@ -27,7 +27,7 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from companion.cue_commands import wordings
+from companion.cli.cues import wordings
 from cues.catalogue import load_catalogue
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))

@@ -33,7 +33,7 @@ from rich.table import Table
 
 ROOT = Path(__file__).parents[1]
 COMPANION = str(Path(sys.executable).parent / "companion")
-HIP_RUN = ROOT / "companion" / "data" / "outdoor_run_hip_100hz.csv.xz"
+HIP_RUN = ROOT / "companion" / "run" / "data" / "outdoor_run_hip_100hz.csv.xz"  # the demo's
 
 
 def private_env(home: Path, notify: Path, cache: Path) -> dict[str, str]:

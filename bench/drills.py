@@ -16,8 +16,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from companion.drill_player import timed, write_session
-from companion.spoken import clock
+from companion.coaching.spoken import clock
+from companion.drills.player import timed, write_session
 from cues.drills import bundled_sessions
 from cues.speech import SpeechRenderer
 

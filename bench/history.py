@@ -36,20 +36,21 @@ from threadpoolctl import threadpool_limits
 ROOT = Path(__file__).parents[1]
 sys.path.insert(0, str(ROOT))
 
-from companion.demo import demo_recording  # noqa: E402
-from companion.drift import load_rules  # noqa: E402
-from companion.engine import EngineSettings, RunEngine  # noqa: E402
-from companion.events import Event, RunStarted, Summary  # noqa: E402
-from companion.history_commands import cmd_history, summary_of  # noqa: E402
-from companion.inject import FormFault  # noqa: E402
-from companion.recorder import NewRun, RunRecorder  # noqa: E402
-from companion.run_record import Second  # noqa: E402
-from companion.store import Store  # noqa: E402
-from companion.trunk import AnalysisSettings  # noqa: E402
+from companion.cli.history import cmd_history  # noqa: E402
+from companion.coaching.engine import EngineSettings, RunEngine  # noqa: E402
+from companion.coaching.events import Event, RunStarted, Summary  # noqa: E402
+from companion.form.drift import load_rules  # noqa: E402
+from companion.form.record import Second  # noqa: E402
+from companion.form.trunk import AnalysisSettings  # noqa: E402
+from companion.history.recorder import NewRun, RunRecorder  # noqa: E402
+from companion.history.runs import summary_of  # noqa: E402
+from companion.history.store import Store  # noqa: E402
+from companion.run.demo import demo_recording  # noqa: E402
+from companion.run.inject import FormFault  # noqa: E402
 from cues.catalogue import load_catalogue  # noqa: E402
 from sensors.protocols import pmd  # noqa: E402
-from sensors.rawlog import RawLogWriter  # noqa: E402
-from sensors.recording import timed_samples  # noqa: E402
+from sensors.recorded.rawlog import RawLogWriter  # noqa: E402
+from sensors.recorded.recording import timed_samples  # noqa: E402
 
 HOUR_S = 3600
 SETTINGS = EngineSettings(analysis=replace(AnalysisSettings(), sensor_wait_s=15.0))
@@ -73,7 +74,7 @@ def analysed(fault_start_s: float) -> tuple[list[Event], list[Second], float]:
 
 
 def demo_fault() -> FormFault:
-    from companion.demo import DEMO_FAULT
+    from companion.run.demo import DEMO_FAULT
 
     return DEMO_FAULT
 
@@ -174,7 +175,7 @@ def year(db: Path, variants: list[tuple[list[Event], list[Second], float]]) -> i
                     recorder.show(e)
                 for s in secs:
                     recorder.second(s)
-                from companion.summary import stats_of
+                from companion.coaching.summary import stats_of
 
                 stats = stats_of(secs, [], [])
                 recorder.show(Summary(t=length, text="", stats=_with_drift(stats, evs)))
@@ -183,7 +184,7 @@ def year(db: Path, variants: list[tuple[list[Event], list[Second], float]]) -> i
 
 
 def _with_drift(stats: object, events: list[Event]) -> dict[str, object]:
-    from companion.summary import RunStats
+    from companion.coaching.summary import RunStats
 
     assert isinstance(stats, RunStats)
     out = stats.to_dict()
@@ -235,7 +236,7 @@ def main() -> None:
         def history(path: Path) -> float:
             import argparse
 
-            import companion.history_commands as hc
+            import companion.cli.history as hc
 
             def once() -> None:
                 with Store(path) as h:
@@ -253,8 +254,8 @@ def main() -> None:
             return timed(once)
 
         def report(path: Path) -> float:
-            from companion.drift import load_rules
-            from companion.report import gather, render
+            from companion.form.drift import load_rules
+            from companion.history.report import gather, render
 
             rules = load_rules()
 

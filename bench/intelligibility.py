@@ -23,7 +23,7 @@ from rich.console import Console
 from rich.table import Table
 from scipy import signal
 
-from companion.cue_commands import wordings
+from companion.cli.cues import wordings
 from cues.audio import read_wav
 from cues.catalogue import load_catalogue
 from cues.speech import SpeechRenderer, VoiceSettings

@@ -23,15 +23,15 @@ from rich.console import Console
 from rich.table import Table
 from threadpoolctl import threadpool_limits
 
-from companion.drift import load_rules
-from companion.engine import RunEngine
+from companion.coaching.engine import RunEngine
+from companion.form.drift import load_rules
 from cues.catalogue import load_catalogue
+from sensors.bluetooth.live import LiveSettings, LiveSource
+from sensors.bluetooth.transport import Transport
 from sensors.clock import PacedClock
-from sensors.live import LiveSettings, LiveSource
 from sensors.profiles import PairedSensor, Role
-from sensors.rawlog import RawLogWriter
+from sensors.recorded.rawlog import RawLogWriter
 from sensors.samples import AccelBatch, FootpodSample, HeartRateSample
-from sensors.transport import Transport
 
 COMPANION = str(Path(sys.executable).parent / "companion")
 

@@ -22,12 +22,12 @@ from rich.console import Console
 from rich.table import Table
 from threadpoolctl import threadpool_limits
 
-from companion.demo import DEMO_RECORDING, demo_recording
-from companion.drift import load_rules
-from companion.engine import RunEngine
+from companion.coaching.engine import RunEngine
+from companion.form.drift import load_rules
+from companion.run.demo import DEMO_RECORDING, demo_recording
 from cues.catalogue import load_catalogue
 from cues.speech import SpeechRenderer, wav_duration
-from sensors.recording import AccelTrack, load_recording
+from sensors.recorded.recording import AccelTrack, load_recording
 from sensors.samples import AccelBatch
 
 

@@ -1,4 +1,4 @@
-"""The validation table of the form analysis, per recording (see companion/validation.py).
+"""The validation table of the form analysis, per recording (see companion/lab/validation.py).
 
 - cadence against ground truth: force-plate step rate per treadmill trial, the ankle sensor
   window by window outdoors (goal: mean absolute error at most 1 step/min);
@@ -23,9 +23,9 @@ from rich.console import Console
 from rich.table import Table
 from threadpoolctl import threadpool_limits
 
-from companion.alignment import estimate_body_frame
-from companion.steps import step_frequency
-from companion.validation import (
+from companion.form.alignment import estimate_body_frame
+from companion.form.steps import step_frequency
+from companion.lab.validation import (
     Check,
     Detection,
     cadence_against_ankle,
@@ -38,7 +38,7 @@ from companion.validation import (
     synthetic_pair,
     vertical,
 )
-from sensors.recording import load_recording
+from sensors.recorded.recording import load_recording
 
 DATA = Path(__file__).resolve().parents[1] / "tests" / "data" / "running"
 OUTDOOR = DATA / "adept_outdoor_run_hip_ankle_100hz.csv.gz"

@@ -13,7 +13,6 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-import platformdirs
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -23,10 +22,10 @@ from pydantic import (
     field_validator,
 )
 
-from companion.paths import APP
+from companion.paths import config_path
 from cues.datafile import DataFileError, line_of
 from cues.words import field_name, plain
-from sensors.transport import Transport
+from sensors.bluetooth.transport import Transport
 
 
 class _Section(BaseModel):
@@ -116,10 +115,6 @@ class Config(_Section):
 
 class ConfigError(DataFileError):
     """A configuration file that cannot be used, with the file, line and field."""
-
-
-def config_path() -> Path:
-    return platformdirs.user_config_path(APP) / "config.toml"
 
 
 def load_config(path: Path | None = None) -> Config:

@@ -11,7 +11,7 @@ the runner names. For all of them:
 - Never over anything but a regular file: a folder, a link, a named pipe, a device or a
   socket is refused for what it is (found with lstat: a pipe is never opened).
 - An existing file is replaced only when the runner says so: asked on a terminal
-  (`companion.confirm`), `--force` where there is none. WAV files written into a folder
+  (`confirm`), `--force` where there is none. WAV files written into a folder
   never take a name in use (`write_new`); the ones `cues render` names itself are asked
   about once for the folder.
 - The folder a file goes into must exist; a `--out` folder that does not is made (0700)
@@ -19,15 +19,18 @@ the runner names. For all of them:
 - Written readable by this user only (0600), beside the target and moved into place once
   written whole: a failed write leaves no half file, and a file that appeared meanwhile
   is never replaced.
+
+`confirm` is the one way the product asks the runner a yes-or-no question, "[y/N]" on the
+terminal: here, because replacing a file is what it asks most; `delete` asks with it too.
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import errno
 import os
 import stat
+import sys
 import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -35,10 +38,31 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from companion.confirm import confirm
 from companion.paths import RUN_FILES, own_data
 
 MISSING = "the folder {} does not exist; make it first, or choose another"
+
+
+class NotConfirmed(Exception):
+    """Not done: the runner said no, or there was no terminal to ask on (said in one line)."""
+
+
+def confirm(question: str, *, unasked: str, declined: str) -> None:
+    """Ask `question` on the terminal and return on "y" or "yes"; anything else, an empty
+    line or end of input raises NotConfirmed(`declined`). Without a terminal (a pipe, a
+    script, CI) nothing is asked and NotConfirmed(`unasked`) is raised: that message names
+    the option that does it without asking. An answer from a pipe is never taken: a
+    stray `yes |` or a script's leftover input would then destroy what the question
+    protects, which only an option written out on the command line may do."""
+    if not sys.stdin.isatty():
+        raise NotConfirmed(unasked)
+    sys.stderr.write(f"{question} [y/N] ")  # stderr: seen even when stdout is redirected
+    sys.stderr.flush()
+    answer = sys.stdin.readline()
+    if not answer.endswith("\n"):
+        sys.stderr.write("\n")  # Ctrl-D: end the question's line
+    if answer.strip().lower() not in ("y", "yes"):
+        raise NotConfirmed(declined)
 
 
 class OutputError(Exception):
@@ -52,10 +76,6 @@ class Target:
 
     path: Path
     replaces: tuple[int, int] | None = None
-
-
-def add_force_option(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--force", action="store_true", help="replace an existing file without asking")
 
 
 def _identity(st: os.stat_result) -> tuple[int, int]:

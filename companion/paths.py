@@ -10,6 +10,11 @@ import platformdirs
 APP = "posture-companion"
 
 
+def config_path() -> Path:
+    """The configuration file (companion.config reads it)."""
+    return platformdirs.user_config_path(APP) / "config.toml"
+
+
 def private_dir(root: Path, *parts: str) -> Path:
     """`root`/`parts`, created readable by this user only, `root` included."""
     path = root.joinpath(*parts)
@@ -46,12 +51,12 @@ def new_run_name() -> Path:
 
 
 def new_raw_log() -> Path:
-    """A new file for a live run's raw notifications (see sensors/rawlog.py)."""
+    """A new file for a live run's raw notifications (see sensors/recorded/rawlog.py)."""
     return new_run_name().with_suffix(".pcraw")
 
 
 def history_db() -> Path:
-    """The run history (companion/store.py)."""
+    """The run history (companion/history/store.py)."""
     return private_dir(platformdirs.user_data_path(APP)) / "history.sqlite"
 
 
@@ -69,8 +74,6 @@ def own_data() -> list[tuple[Path, str]]:
     """The product's own files and folders, each with what it holds in the runner's words,
     the most specific first; none is created here. No output the runner names may be
     written over any of them or into these folders (companion/outputs.py)."""
-    from companion.config import config_path  # it imports this module
-
     data = platformdirs.user_data_path(APP)
     cache = platformdirs.user_cache_path(APP)
     out = [(config_path(), "the configuration file")]

@@ -23,7 +23,7 @@ DEFAULT_CATALOGUE = Path(__file__).with_name("catalogue.toml")
 # The cues the product says by their id (the run engine, the in-run schedule and the
 # daemon's drill reminders), each with the placeholders filled in when it is said: the
 # sensor's spoken name, the numbers of a split or a heart-rate announcement (in words, see
-# companion/spoken.py), and a drill session's title. Any other cue is given none.
+# companion/coaching/spoken.py), and a drill session's title. Any other cue is given none.
 SAID: dict[str, frozenset[str]] = {
     "warmup": frozenset(),
     "baseline-set": frozenset(),

@@ -1,4 +1,8 @@
-"""Getting motion out of devices: typed samples, sources (live or recorded) and clocks."""
+"""Getting motion out of devices: typed samples, sources (live or recorded) and clocks.
+
+`protocols` decodes bytes (pure), `recorded` reads files, `bluetooth` talks to live
+devices. May import nothing of companion or cues.
+"""
 
 from sensors.clock import Clock, PacedClock, UnpacedClock
 from sensors.samples import AccelBatch, FootpodSample, HeartRateSample, Placement, Sample

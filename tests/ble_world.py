@@ -15,21 +15,21 @@ from typing import Any
 import numpy as np
 from bumble.link import LocalLink
 
-from sensors.bumble_backend import CENTRAL_ADDRESS, BumbleRadio
-from sensors.bumble_link import local_device
-from sensors.clock import PacedClock
-from sensors.live import LiveSettings, LiveSource
-from sensors.profiles import PairedSensor, Role
-from sensors.rawlog import RawLogWriter
-from sensors.recording import AccelTrack
-from sensors.samples import AccelBatch, Sample
-from sensors.transport import Transport
-from sensors.virtual import (
+from sensors.bluetooth.bumble_backend import CENTRAL_ADDRESS, BumbleRadio
+from sensors.bluetooth.bumble_link import local_device
+from sensors.bluetooth.live import LiveSettings, LiveSource
+from sensors.bluetooth.transport import Transport
+from sensors.bluetooth.virtual import (
     Motion,
     Playback,
     Script,
     VirtualSensor,
 )
+from sensors.clock import PacedClock
+from sensors.profiles import PairedSensor, Role
+from sensors.recorded.rawlog import RawLogWriter
+from sensors.recorded.recording import AccelTrack
+from sensors.samples import AccelBatch, Sample
 
 FOOTPOD, STRAP, BOARD, TWIN = (f"F0:5C:00:00:00:0{i}" for i in (1, 2, 3, 9))
 FAST = LiveSettings(acc_rate_hz=100, scan_s=2.0, backoff_s=0.2, backoff_max_s=1.0)

@@ -8,14 +8,14 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from companion.demo import demo_recording
-from companion.drift import load_rules
-from companion.engine import EngineSettings
-from companion.importer import import_run
-from companion.run_record import RunInfo
-from companion.trunk import AnalysisSettings
+from companion.coaching.engine import EngineSettings
+from companion.form.drift import load_rules
+from companion.form.record import RunInfo
+from companion.form.trunk import AnalysisSettings
+from companion.history.importer import import_run
+from companion.run.demo import demo_recording
 from cues.catalogue import load_catalogue
-from sensors.recording import Recording, load_recording, timed_samples
+from sensors.recorded.recording import Recording, load_recording, timed_samples
 from sensors.samples import Placement
 from tests.conftest import OUTDOOR
 

@@ -15,11 +15,11 @@ import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
 
-from companion.alignment import BodyFrame, estimate_body_frame
-from companion.inject import FormFault, inject_fault
-from companion.steps import step_frequency
-from companion.trunk import TrunkAnalyzer, TrunkWindow
-from sensors.recording import AccelTrack, load_recording
+from companion.form.alignment import BodyFrame, estimate_body_frame
+from companion.form.steps import step_frequency
+from companion.form.trunk import TrunkAnalyzer, TrunkWindow
+from companion.run.inject import FormFault, inject_fault
+from sensors.recorded.recording import AccelTrack, load_recording
 from tests.conftest import OUTDOOR, TREADMILL, TRIALS, known
 
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from companion.alignment import estimate_body_frame
-from companion.validation import PELVIS, synthetic_pair
-from sensors.recording import load_recording
+from companion.form.alignment import estimate_body_frame
+from companion.lab.validation import PELVIS, synthetic_pair
+from sensors.recorded.recording import load_recording
 from tests.conftest import OUTDOOR, RAW_SAMPLE
 from tests.test_cli import companion
 

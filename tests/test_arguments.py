@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from companion.arguments import Checked
-from companion.cli import build_parser
+from companion.cli.arguments import Checked
+from companion.cli.main import build_parser
 from companion.config import Config, ConfigError, load_config
 from tests.conftest import OUTDOOR
 from tests.test_cli import companion

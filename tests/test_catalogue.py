@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from companion.drift import load_rules
+from companion.form.drift import load_rules
 from cues.catalogue import DEFAULT_CATALOGUE, SAID, CatalogueError, Category, load_catalogue
 from cues.faults import Fault
 from tests.conftest import ROOT
@@ -118,7 +118,7 @@ def test_broken_catalogue_names_file_cue_line_and_field(
 def test_every_cue_the_product_says_is_in_the_catalogue(tmp_path: Path) -> None:
     """And the catalogue's list of them holds every id the code says."""
     said = set()
-    for module in (ROOT / "companion").glob("*.py"):
+    for module in (ROOT / "companion").rglob("*.py"):
         code = module.read_text()
         for first in re.findall(r"announce\(\s*([^,]*),", code):  # "a" if lost else "b"
             said |= set(re.findall(r'"([a-z-]+)"', first))

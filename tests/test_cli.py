@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from companion.demo import DEMO_FAULT
+from companion.run.demo import DEMO_FAULT
 from cues.audio import read_wav
 from tests.conftest import OUTDOOR, RAW_SAMPLE, TREADMILL, assert_speech, speech_level
 from tests.pulse import PulseSink

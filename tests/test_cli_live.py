@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from companion import paths
-from companion.store import Store
+from companion.history.store import Store
 from tests.test_cli import COMPANION, companion, json_lines, replay_json
 
 FOOTPOD, STRAP = "F0:5C:00:00:00:01", "F0:5C:00:00:00:02"

@@ -7,8 +7,8 @@ import random
 
 import pytest
 
-from companion.coach import Coach, CoachSettings, Utterance, estimate_duration
-from companion.run_record import Episode
+from companion.coaching.coach import Coach, CoachSettings, Utterance, estimate_duration
+from companion.form.record import Episode
 from cues.catalogue import Category, load_catalogue
 from cues.faults import Fault
 

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from companion.config import Config, as_toml, config_path, load_config
+from companion.config import Config, as_toml, load_config
+from companion.paths import config_path
 from cues.words import KINDS, plain
 from tests.conftest import ROOT
 from tests.test_cli import COMPANION, companion
@@ -122,8 +123,8 @@ def test_the_example_in_the_readme_is_a_valid_file(tmp_path: Path) -> None:
 
 
 def _schemas() -> list[type[BaseModel]]:
-    from companion import control
-    from companion.drift import DriftRule
+    from companion.daemon import control
+    from companion.form.drift import DriftRule
     from cues.catalogue import Cue
     from cues.drills import SessionInfo, Step
 
@@ -247,7 +248,7 @@ def test_the_files_the_configuration_names_are_checked_with_it(tmp_path: Path) -
 
 LIGHT = """
 import sys
-from companion.cli import main
+from companion.cli.main import main
 status = main(sys.argv[1:])
 heavy = sorted(m for m in ("scipy", "matplotlib", "bleak", "bumble") if m in sys.modules)
 print(status, heavy)

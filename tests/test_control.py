@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from companion.control import (
+from companion.daemon.control import (
     IDLE_S,
     MAX_CLIENTS,
     MAX_MESSAGE,
@@ -25,7 +25,7 @@ from companion.control import (
     decode_request,
     reply,
 )
-from companion.control_socket import NoDaemon, request, serve, socket_path
+from companion.daemon.control_socket import NoDaemon, request, serve, socket_path
 from tests.conftest import need
 from tests.test_cli import companion
 from tests.test_daemon import running_daemon, write_config

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from companion.analysis import FormWindow
-from companion.drift import (
+from companion.form.analysis import FormWindow
+from companion.form.drift import (
     Baseline,
     BaselineLearner,
     DriftDetector,

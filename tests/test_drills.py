@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 import soundfile
 
-from companion.drill_advice import Drift, advise
-from companion.drill_player import DrillPlayer, timed, write_session
-from companion.drill_timeline import COUNTDOWN_S, READY_S, Timeline, build_timeline
+from companion.coaching.advice import Drift, advise
+from companion.drills.player import DrillPlayer, timed, write_session
+from companion.drills.timeline import COUNTDOWN_S, READY_S, Timeline, build_timeline
 from companion.outputs import vet_file, write_new
 from cues.audio import WavFileSink, read_wav
 from cues.drills import (

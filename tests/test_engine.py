@@ -13,11 +13,8 @@ import pytest
 from scipy import signal
 from scipy.spatial.transform import Rotation
 
-from companion.coaching_files import ConfigurationError
-from companion.demo import DEMO_FAULT, demo_recording
-from companion.drift import DriftRule, load_rules
-from companion.engine import EngineSettings, RunEngine
-from companion.events import (
+from companion.coaching.engine import EngineSettings, RunEngine
+from companion.coaching.events import (
     Battery,
     CueSpoken,
     DriftEnded,
@@ -27,10 +24,13 @@ from companion.events import (
     SensorChanged,
     StateChanged,
 )
-from companion.summary import RunStats, summary_text
+from companion.coaching.files import ConfigurationError
+from companion.coaching.summary import RunStats, summary_text
+from companion.form.drift import DriftRule, load_rules
+from companion.run.demo import DEMO_FAULT, demo_recording
 from cues.catalogue import DEFAULT_CATALOGUE, load_catalogue
 from cues.faults import Fault
-from sensors.recording import AccelTrack, load_recording
+from sensors.recorded.recording import AccelTrack, load_recording
 from sensors.samples import (
     BatteryLevel,
     FootpodSample,

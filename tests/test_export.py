@@ -20,15 +20,15 @@ import pytest
 from garmin_fit_sdk import Decoder, Stream
 
 from companion import paths
-from companion.drift import load_rules
-from companion.engine import EngineSettings
-from companion.export import csv_text
-from companion.fit import fit_bytes, strides
-from companion.history_commands import run_dict
-from companion.importer import import_run
-from companion.metrics import METRICS, SOURCES
-from companion.run_record import RunInfo, Second
-from companion.store import Store
+from companion.coaching.engine import EngineSettings
+from companion.form.drift import load_rules
+from companion.form.metrics import METRICS, SOURCES
+from companion.form.record import RunInfo, Second
+from companion.history.export import csv_text
+from companion.history.fit import fit_bytes, strides
+from companion.history.importer import import_run
+from companion.history.runs import run_dict
+from companion.history.store import Store
 from cues.catalogue import load_catalogue
 from sensors.samples import FootpodSample, HeartRateSample, Sample
 from tests.test_cli import companion

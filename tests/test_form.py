@@ -14,17 +14,23 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from companion.alignment import BodyFrame, estimate_body_frame
-from companion.analysis import FormAnalysis, FormWindow
-from companion.drift import Baseline, DriftDetector, load_rules
-from companion.engine import RunEngine
-from companion.run_record import Second
-from companion.synthetic import Ramp
-from companion.trunk import AnalysisSettings, TrunkAnalyzer, TrunkWindow
-from companion.validation import CHEST, PELVIS, synthetic_pair
+from companion.coaching.engine import RunEngine
+from companion.form.alignment import BodyFrame, estimate_body_frame
+from companion.form.analysis import FormAnalysis, FormWindow
+from companion.form.drift import Baseline, DriftDetector, load_rules
+from companion.form.record import Second
+from companion.form.trunk import AnalysisSettings, TrunkAnalyzer, TrunkWindow
+from companion.lab.synthetic import Ramp
+from companion.lab.validation import CHEST, PELVIS, synthetic_pair
 from cues.catalogue import load_catalogue
 from cues.faults import Fault
-from sensors.recording import AccelTrack, GyroTrack, Recording, load_recording, timed_samples
+from sensors.recorded.recording import (
+    AccelTrack,
+    GyroTrack,
+    Recording,
+    load_recording,
+    timed_samples,
+)
 from sensors.samples import FootpodSample, GyroBatch, Placement
 from tests.conftest import OUTDOOR
 

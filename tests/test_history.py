@@ -16,13 +16,14 @@ from pathlib import Path
 
 import pytest
 
-from companion import paths, store
-from companion.events import Summary
-from companion.recorder import NewRun, RunRecorder, housekeeping, lock_path, recover
-from companion.run_record import RunInfo, Second
-from companion.store import Store, StoreError
-from companion.summary import RunStats, compared, stats_of, summary_text
-from sensors.rawlog import RawLogWriter
+from companion import paths
+from companion.coaching.events import Summary
+from companion.coaching.summary import RunStats, compared, stats_of, summary_text
+from companion.form.record import RunInfo, Second
+from companion.history import store
+from companion.history.recorder import NewRun, RunRecorder, housekeeping, lock_path, recover
+from companion.history.store import Store, StoreError
+from sensors.recorded.rawlog import RawLogWriter
 from tests.conftest import TREADMILL, assert_speech
 from tests.history_data import FIRST, copy_to
 from tests.test_cli import companion
@@ -420,8 +421,8 @@ def _kept(db: Path, name: str, when: datetime, kind: str) -> int:
 def test_runs_are_compared_like_with_like_and_a_replay_is_never_your_last_run(
     history: Path,
 ) -> None:
-    from companion.drift import load_rules
-    from companion.report import gather
+    from companion.form.drift import load_rules
+    from companion.history.report.page import gather
 
     live = _kept(history, "run-live", FIRST + timedelta(days=9), "live")
     replay = _kept(history, "run-replay", FIRST + timedelta(days=10), "replay")

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from companion.lifecycle import AutoStart, Lifecycle, LifecycleError, Phase
-from companion.spoken import (
+from companion.coaching.lifecycle import AutoStart, Lifecycle, LifecycleError, Phase
+from companion.coaching.spoken import (
     spoken_distance,
     spoken_duration,
     spoken_pace,

@@ -10,11 +10,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from companion.demo import DEMO_RECORDING
+from companion.run.demo import DEMO_RECORDING
+from sensors.bluetooth.virtual import Motion, VirtualFootpod, VirtualImu, VirtualStrap
 from sensors.clock import UnpacedClock
 from sensors.profiles import Role
-from sensors.rawlog import RawLogSource, RawLogWriter
-from sensors.recording import AccelTrack, load_recording
+from sensors.recorded.rawlog import RawLogSource, RawLogWriter
+from sensors.recorded.recording import AccelTrack, load_recording
 from sensors.samples import (
     AccelBatch,
     BatteryLevel,
@@ -25,7 +26,6 @@ from sensors.samples import (
     Sample,
     SensorStatus,
 )
-from sensors.virtual import Motion, VirtualFootpod, VirtualImu, VirtualStrap
 from tests.ble_world import (
     BOARD,
     FOOTPOD,
@@ -208,8 +208,9 @@ def test_the_raw_log_replays_to_the_same_samples(hip: AccelTrack, tmp_path: Path
     assert path.stat().st_mode & 0o777 == 0o600
     log_samples = [s for _, s in RawLogSource(path, UnpacedClock()).timed()]
     replayed = [s for s in log_samples if not isinstance(s, SensorStatus)]
-    # The log keeps every notification, also one that came as the run stopped reading.
-    assert len(live) <= len(replayed) <= len(live) + 2
+    # The log keeps every notification in the order heard: what the run read comes first,
+    # then what came while it stopped reading (how much depends on how busy the machine is).
+    assert len(replayed) >= len(live)
     for a, b in zip(live, replayed[: len(live)], strict=True):
         assert type(a) is type(b)
         if isinstance(a, AccelBatch) and isinstance(b, AccelBatch):

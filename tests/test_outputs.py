@@ -18,11 +18,11 @@ import platformdirs
 import pytest
 
 from companion import paths
-from companion.config import config_path
-from companion.store import Store
+from companion.history.store import Store
+from companion.paths import config_path
 from cues.audio import output_device_problem
 from cues.catalogue import load_catalogue
-from sensors.rawlog import RawLogWriter
+from sensors.recorded.rawlog import RawLogWriter
 from tests.conftest import OUTDOOR
 from tests.test_cli import COMPANION, companion
 

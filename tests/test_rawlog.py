@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from companion import paths
-from companion.store import Store
+from companion.history.store import Store
 from sensors.profiles import RSC_MEASUREMENT
-from sensors.rawlog import MAGIC, RawLogWriter, read_log
+from sensors.recorded.rawlog import MAGIC, RawLogWriter, read_log
 from tests.test_cli import companion
 
 POD = {"address": "C0:00:00:00:00:02", "name": "Footpod", "role": "footpod"}

@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from companion.demo import DEMO_RECORDING
+from companion.run.demo import DEMO_RECORDING
 from sensors.clock import PacedClock, UnpacedClock
-from sensors.recording import G, RecordingError, ReplaySource, load_recording
+from sensors.recorded.recording import G, RecordingError, ReplaySource, load_recording
 from sensors.samples import AccelBatch, FootpodSample, Placement, Sample
 from tests.conftest import OUTDOOR, RAW_SAMPLE, TREADMILL
 

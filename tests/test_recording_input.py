@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from companion.cli import main
-from sensors.recording import G, RecordingError, load_plain_csv, load_recording
+from companion.cli.main import main
+from sensors.recorded.recording import G, RecordingError, load_plain_csv, load_recording
 from sensors.samples import Placement
 from tests.conftest import OUTDOOR, RAW_SAMPLE, TREADMILL
 from tests.test_cli import companion, json_lines, replay_json

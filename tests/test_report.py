@@ -22,12 +22,13 @@ import numpy.typing as npt
 import pytest
 from PIL import Image
 
-from companion.cli import main
-from companion.drift import load_rules
-from companion.report import Report, gather, metric_panels, render
-from companion.report_html import html_page
-from companion.run_record import Second
-from companion.store import Store
+from companion.cli.main import main
+from companion.form.drift import load_rules
+from companion.form.record import Second
+from companion.history.report import render
+from companion.history.report.html import html_page
+from companion.history.report.page import Report, gather, metric_panels
+from companion.history.store import Store
 from tests.history_data import copy_to
 
 COMPANION = str(Path(sys.executable).parent / "companion")

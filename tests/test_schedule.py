@@ -5,7 +5,10 @@ coalesced), and the in-run timetable, which counts running time."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
+import pickle
+import sqlite3
 from collections.abc import Callable, Coroutine, Iterator
 from datetime import datetime
 from pathlib import Path
@@ -15,8 +18,14 @@ import pytest
 import time_machine
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from companion.schedule import Reminders, new_scheduler, on_reminder
-from companion.timetable import Timetable
+from companion.coaching.timetable import Timetable
+from companion.daemon.schedule import (
+    FORMER_REMINDER_JOBS,
+    REMINDER_JOB,
+    Reminders,
+    new_scheduler,
+    on_reminder,
+)
 
 P = ParamSpec("P")
 
@@ -118,6 +127,29 @@ async def test_reminders_missed_while_off_come_as_one(
         assert len(heard) == 1
         assert late.next_time() == local(2026, 11, 28, 8, 0)
         await shut(late.scheduler)
+
+
+@in_loop
+async def test_reminders_stored_under_the_former_module_name_are_kept(
+    tmp_path: Path, heard: list[datetime]
+) -> None:
+    """A store written before the package layout names `companion.schedule:drill_reminder`;
+    APScheduler would drop that job, and with it the reminder missed while off."""
+    db = tmp_path / "schedule.sqlite"
+    with time_machine.travel(local(2026, 11, 25, 7, 0), tick=False) as clock:
+        first = await started(db, ("08:00", "13:00"))
+        await shut(first.scheduler)
+        with contextlib.closing(sqlite3.connect(db)) as conn, conn:
+            (blob,) = conn.execute("SELECT job_state FROM apscheduler_jobs").fetchone()
+            state = pickle.loads(blob)
+            assert state["func"] == REMINDER_JOB
+            state["func"] = FORMER_REMINDER_JOBS[0]
+            conn.execute("UPDATE apscheduler_jobs SET job_state = ?", (pickle.dumps(state),))
+        clock.move_to(local(2026, 11, 25, 9, 0))  # the 8:00 one was missed meanwhile
+        back = await started(db, ("08:00", "13:00"))
+        assert len(heard) == 1  # said late, not lost
+        assert back.next_time() == local(2026, 11, 25, 13, 0)
+        await shut(back.scheduler)
 
 
 @in_loop

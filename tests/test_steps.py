@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from companion.steps import find_steps, step_frequency
-from companion.trunk import TrunkAnalyzer, TrunkWindow
-from sensors.recording import AccelTrack, load_recording
+from companion.form.steps import find_steps, step_frequency
+from companion.form.trunk import TrunkAnalyzer, TrunkWindow
+from sensors.recorded.recording import AccelTrack, load_recording
 from sensors.samples import FloatArray, Placement
 from tests.conftest import BOUTS, OUTDOOR, RAW_SAMPLE, TREADMILL, TRIALS, known
 

@@ -11,8 +11,8 @@ import pytest
 from rich.cells import cell_len
 from rich.console import Console
 
-from companion.store import Store
-from companion.tables import Column, fitted
+from companion.cli.tables import Column, fitted
+from companion.history.store import Store
 from cues.catalogue import load_catalogue
 from cues.drills import bundled_sessions
 from tests.conftest import OUTDOOR

@@ -1,4 +1,4 @@
-"""The goals of the form analysis, held on the real recordings (see `companion.validation`
+"""The goals of the form analysis, held on the real recordings (see `companion.lab.validation`
 and `bench/validation.py`, which prints the same figures for BENCHMARKS.md)."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from companion.alignment import BodyFrame, estimate_body_frame
-from companion.validation import (
+from companion.form.alignment import BodyFrame, estimate_body_frame
+from companion.lab.validation import (
     Detection,
     cadence_against_ankle,
     cadence_on_treadmill,
@@ -20,7 +20,7 @@ from companion.validation import (
     forward_axis_of,
     synthetic_pair,
 )
-from sensors.recording import AccelTrack, load_recording
+from sensors.recorded.recording import AccelTrack, load_recording
 from tests.conftest import OUTDOOR, TREADMILL, TRIALS
 
 
