@@ -146,3 +146,54 @@ def test_hours_of_random_drifts_keep_every_rule(seed: int) -> None:
         times = [u.t for u in said if u.cue_id == cue_id]
         gaps = [b - a for a, b in itertools.pairwise(times)]
         assert all(g >= CATALOGUE[cue_id].cooldown_s for g in gaps), cue_id
+
+
+# The product's promises, stated as the README states them (not read back from the settings
+# under test), each tried at its boundary.
+
+
+def poll_every_half_second(coach: Coach, until: float, start: float = 0.0) -> list[Utterance]:
+    said = []
+    for i in range(int(start * 2), int(until * 2) + 1):
+        if (u := coach.poll(i / 2)) is not None:
+            said.append(u)
+    return said
+
+
+def test_at_most_two_form_cues_a_minute_the_third_waits_for_the_minute() -> None:
+    """README: "at most two form cues a minute". Three drifts at once, each cue due at once
+    (20 s apart they would make three within the minute): the third waits until the first
+    is a minute old, and the first cue's second turn waits for the second's minute."""
+    coach = Coach(CATALOGUE)  # the product's own settings
+    coach.drift_started(episode(Fault.ANTERIOR_TILT, 0, 1))  # ribs-down, priority 60
+    coach.drift_started(episode(Fault.FORWARD_LEAN, 0, 2))  # run-tall, 55
+    coach.drift_started(episode(Fault.OVERSTRIDE, 0, 3))  # quick-steps, 50
+    said = poll_every_half_second(coach, 100)
+    assert [(u.t, u.cue_id, u.episode) for u in said] == [
+        (0.0, "ribs-down", 1),
+        (20.0, "run-tall", 2),
+        (60.0, "quick-steps", 3),  # not at 40, nor at 59.5: two in the minute already
+        (80.0, "ribs-down", 1),  # its cool-down was over at 75; the cue at 20 held it back
+    ]
+    assert [u.text in CATALOGUE[u.cue_id].escalate for u in said] == [False] * 3 + [True]
+    assert all(u.category is Category.FORM for u in said)
+
+
+@pytest.mark.parametrize(("corrected_at", "confirmed"), [(120.0, True), (120.5, False)])
+def test_a_correction_is_confirmed_only_within_two_minutes_of_its_cue(
+    corrected_at: float, confirmed: bool
+) -> None:
+    """A drift ends soon after its cue: "That's it. Hold that." — within 120 s of the cue
+    (`confirm_within_s`), not after. The runner stops after the cue (no second turn of it
+    while they stand) and the drift ends the moment they run again."""
+    coach = Coach(CATALOGUE)
+    ep = episode(Fault.ANTERIOR_TILT, 0, 1)
+    coach.drift_started(ep)
+    assert [(u.t, u.cue_id) for u in run(coach, 10)] == [(0.0, "ribs-down")]
+    coach.set_quiet(True)  # the runner stopped at 11 s
+    assert run(coach, corrected_at - 1, start=11) == []
+    coach.set_quiet(False)  # running again, and the drift is over
+    coach.drift_ended(ep, corrected_at)
+    said = [(u.t, u.cue_id, u.category, u.about) for u in run(coach, 300, start=corrected_at)]
+    expected = (corrected_at, "well-done", Category.CONFIRMATION, "anterior_tilt")
+    assert said == ([expected] if confirmed else [])
