@@ -438,3 +438,19 @@ def test_a_pause_while_connecting_holds_the_run_once_data_comes() -> None:
         said += of(CueSpoken, again.feed(FootpodSample(float(t), 3.0, 170.0)))
         said += of(CueSpoken, again.coach_tick(float(t)))
     assert "Warm up easy. I'm learning your form." in [c.text for c in said]
+
+
+@pytest.mark.parametrize(("percent", "warned"), [(16, False), (15, True), (14, True)])
+def test_a_battery_is_low_at_15_percent_or_less(percent: int, warned: bool) -> None:
+    """README: "A low battery (15 % or less) is said once": 15 % warns, 16 % does not."""
+    engine = RunEngine(load_catalogue(), load_rules())  # the product's own settings
+    events = engine.start(0.0)
+    events += engine.feed(SensorStatus(1.0, "H10", "chest", Link.CONNECTED))
+    events += engine.feed(BatteryLevel(10.0, "H10", "chest", percent))
+    for t in range(11, 40):
+        events += engine.coach_tick(float(t))
+    said = [(e.t, e.id, e.text) for e in of(CueSpoken, events)]
+    assert said == [(1.0, "sensor-connected", "Chest sensor connected.")] + (
+        [(10.0, "battery-low", "Chest sensor battery low.")] if warned else []
+    )
+    assert [(e.t, e.percent) for e in of(Battery, events)] == [(10.0, percent)]
