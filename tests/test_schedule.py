@@ -129,6 +129,25 @@ async def test_reminders_missed_while_off_come_as_one(
         await shut(late.scheduler)
 
 
+@pytest.mark.parametrize(("hours_late", "said_late"), [(11, True), (13, False)])
+@in_loop
+async def test_a_missed_reminder_is_said_late_within_12_hours_of_its_time(
+    tmp_path: Path, heard: list[datetime], hours_late: int, said_late: bool
+) -> None:
+    """README: missed reminders are said when the machine is back "unless the last one is
+    more than 12 hours old": the 8:00 one, back at 19:00, is said; back at 21:00, it is not."""
+    db = tmp_path / "schedule.sqlite"
+    with time_machine.travel(local(2026, 11, 25, 7, 0), tick=False) as clock:
+        first = await started(db, ("08:00",))
+        await shut(first.scheduler)  # off from 7:00
+        back_at = local(2026, 11, 25, 8 + hours_late, 0)
+        clock.move_to(back_at)
+        back = await started(db, ("08:00",))
+        assert heard == ([back_at] if said_late else [])
+        assert back.next_time() == local(2026, 11, 26, 8, 0)  # either way, on to tomorrow
+        await shut(back.scheduler)
+
+
 @in_loop
 async def test_reminders_stored_under_the_former_module_name_are_kept(
     tmp_path: Path, heard: list[datetime]
