@@ -70,6 +70,21 @@ def test_auto_start_waits_for_sustained_running_cadence() -> None:
     assert not AutoStart().footpod(0, None)
 
 
+def test_auto_start_needs_ten_seconds_of_running_shown() -> None:
+    """README: a run starts "once it shows running cadence for ten seconds". The detector
+    as the daemon makes it (its defaults), fed footpod readings stamped in the footpod's
+    run time, twice a second: 9.5 s of running and a stop starts nothing; 10 s starts."""
+    short = AutoStart()
+    fed: list[tuple[float, float | None]] = [(200 + i / 2, 170.0) for i in range(20)]
+    fed += [(210 + i / 2, None) for i in range(20)]  # running 200.0 to 209.5, then stopped
+    assert [short.footpod(t, spm) for t, spm in fed] == [False] * 40
+
+    auto = AutoStart()
+    running = [(200 + i / 2, 170.0) for i in range(24)]  # running from 200.0 to 211.5
+    started = [t for t, spm in running if auto.footpod(t, spm)]
+    assert started == [210.0, 210.5, 211.0, 211.5]  # from 10 s of running shown on
+
+
 def test_numbers_are_said_in_words() -> None:
     assert spoken_duration(45) == "45 seconds"
     assert spoken_duration(600) == "10 minutes"
