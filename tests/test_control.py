@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import os
+import pwd
 import socket
 import threading
 import time
@@ -23,12 +24,13 @@ from companion.daemon.control import (
     Say,
     Status,
     decode_request,
+    encode_request,
     reply,
 )
 from companion.daemon.control_socket import NoDaemon, request, serve, socket_path
 from tests.conftest import need
 from tests.test_cli import companion
-from tests.test_daemon import running_daemon, write_config
+from tests.test_daemon import HIP_RUN, running_daemon, write_config
 
 Seen = list[object]
 
@@ -199,6 +201,87 @@ def test_a_folder_another_user_made_is_not_listened_in(tmp_path: Path) -> None:
     os.chown(folder, 65534, 65534)  # nobody
     with pytest.raises(RuntimeError, match="belongs to another user"):
         asyncio.run(serve(folder / "control.sock", lambda req: asyncio.sleep(0, reply())))
+
+
+def as_user(user: pwd.struct_passwd, folder: Path, data: bytes) -> tuple[int, str]:
+    """What `user` gets, in a child process of its own (forked, then its groups and ids
+    dropped to that user's), on connecting to `folder`/control.sock and sending `data`: its
+    uid and every reply line, or the error it met. The child enters `folder` while still
+    root, so the folders above it (pytest's, private to root) need not be opened to it."""
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: nothing but this, then out without pytest's clean-up
+        status = 1
+        try:
+            os.close(read)
+            os.chdir(folder)
+            os.setgroups([])
+            os.setgid(user.pw_gid)
+            os.setuid(user.pw_uid)
+            try:
+                with socket.socket(socket.AF_UNIX) as sock:
+                    sock.settimeout(60)
+                    sock.connect("control.sock")
+                    # A refusal may come before the request is sent, or read.
+                    with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                        sock.sendall(data)
+                        sock.shutdown(socket.SHUT_WR)  # one request: then the reply, and out
+                    replies = b""
+                    with contextlib.suppress(ConnectionResetError):
+                        while chunk := sock.recv(MAX_MESSAGE):
+                            replies += chunk
+                said = replies.decode()
+            except OSError as err:
+                said = f"{type(err).__name__}: {err.strerror}"
+            os.write(write, json.dumps([os.getuid(), said]).encode())
+            status = 0
+        finally:
+            os._exit(status)
+    os.close(write)
+    with os.fdopen(read, "rb") as child:
+        out = child.read()
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0 and out, "the child failed before asking"
+    uid, said = json.loads(out)
+    return uid, said
+
+
+def test_another_user_is_refused_by_the_socket_itself(tmp_path: Path) -> None:
+    """The socket answers its own user only, by the peer's credentials (SO_PEERCRED), not
+    just because its folder is closed: the folder and socket are opened to user nobody here,
+    so that only the check of the peer stands between nobody and the daemon."""
+    need(os.geteuid() == 0, "only root can connect as another user (nobody)")
+    try:
+        nobody = pwd.getpwnam("nobody")
+    except KeyError:
+        pytest.skip("there is no user nobody to connect as")
+    write_config("")
+    start = encode_request("start", replay=str(HIP_RUN), speed=40.0)
+    with running_daemon(tmp_path) as (proc, _, log):
+        path = socket_path()
+        # As the daemon made them: nobody cannot even reach the socket.
+        assert as_user(nobody, path.parent, start) == (
+            nobody.pw_uid,
+            "PermissionError: Permission denied",
+        )
+        # Opened to everyone: nobody reaches the socket, and the daemon refuses it.
+        path.parent.chmod(0o711)
+        path.chmod(0o666)
+        assert as_user(nobody, path.parent, start) == (
+            nobody.pw_uid,
+            json.dumps({"ok": False, "error": "this daemon answers its own user only"}) + "\n",
+        )
+        status = request(path, "status")
+        assert status["ok"] is True and status["state"] == "idle", status
+        assert "run started" not in log.read_text()
+        # The same request from the daemon's own user, on the same opened socket: done.
+        uid, said = as_user(pwd.getpwuid(os.getuid()), path.parent, start)
+        answer = json.loads(said)
+        assert (uid, answer["ok"]) == (os.getuid(), True) and answer["state"] != "idle", answer
+        assert request(path, "status")["state"] != "idle"
+        assert log.read_text().count("run started") == 1
+        assert proc.poll() is None
+    assert "Traceback" not in log.read_text()
 
 
 def exchange(path: Path, data: bytes, half_close: bool = False) -> list[dict[str, Any]]:

@@ -11,8 +11,12 @@ import logging
 import re
 import signal
 import sqlite3
+import time
+import zlib
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
@@ -29,6 +33,8 @@ from tests.history_data import FIRST, copy_to
 from tests.test_cli import companion
 from tests.test_daemon import HIP_RUN, ask, running_daemon, wait_until, write_config
 from tests.test_rawlog import POD, footpod_log
+
+T = TypeVar("T")
 
 
 @pytest.fixture
@@ -223,6 +229,89 @@ def test_a_run_killed_mid_way_is_recovered_at_the_next_start(tmp_path: Path) -> 
             ("finished", "replay"),
             ("recovered", "replay"),
         ]
+
+
+class MovedClock:
+    """The recorder's wall time, moved by the test; the times the writer has looked at."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.seen: set[float] = set()
+
+    def __call__(self) -> float:  # on the writer thread
+        now = self.now
+        self.seen.add(now)
+        return now
+
+    def move(self, to: float) -> None:
+        self.now = to
+
+
+def read_until(read: Callable[[], T], enough: Callable[[T], bool], timeout: float = 30.0) -> T:
+    """What `read` gives once it is `enough`, or at `timeout` whatever it gives then."""
+    deadline = time.monotonic() + timeout
+    while True:
+        got = read()
+        if enough(got) or time.monotonic() > deadline:
+            return got
+        time.sleep(0.02)
+
+
+def test_what_a_kill_would_leave_never_lags_the_run_by_more_than_a_second(
+    tmp_path: Path,
+) -> None:
+    """README: the history is written as the run goes, at least once a second, so a killed
+    process loses at most about a second. Read from another connection while the run goes
+    on, as the next start would read it after a kill: in the run's own time (a fast replay,
+    where wall time hardly moves) and in wall time (a pause: the run clock stands, the
+    sensors still send)."""
+    db = tmp_path / "history.sqlite"
+    clock = MovedClock()
+    recorder = RunRecorder(db, NewRun("run-1", FIRST, "test", "replay"), clock=clock)
+    reader = sqlite3.connect(db, isolation_level=None)
+
+    def seconds() -> list[tuple[float, float]]:
+        rows = reader.execute(
+            "SELECT t, metrics FROM second WHERE run = ? ORDER BY t", (recorder.id,)
+        ).fetchall()
+        return [(t, json.loads(metrics)["pelvis.lean_deg"]) for t, metrics in rows]
+
+    def raw() -> bytes:
+        rows = reader.execute("SELECT data FROM raw WHERE run = ? ORDER BY seq", (recorder.id,))
+        return zlib.decompressobj().decompress(b"".join(data for (data,) in rows))
+
+    try:
+        # A replay at 40 times real time: every second of the run is kept before the next
+        # but one comes, though only 3/4 of a second of wall time goes by in all.
+        fed: list[tuple[float, float]] = []
+        for n in range(30):
+            clock.move(n / 40)
+            lean = 3.0 + n / 10
+            recorder.second(Second(t=float(n), running=True, values={"pelvis.lean_deg": lean}))
+            fed.append((float(n), lean))
+            kept = read_until(seconds, lambda k: len(k) >= len(fed) - 1)
+            assert kept in (fed[:-1], fed), f"run second {n} fed; the file holds {kept}"
+
+        # Paused: no second of the run goes by, but a second of wall time does between
+        # notifications, and each is kept by the time the next has come and a second gone.
+        records: list[bytes] = []
+        for n in range(1, 6):
+            record = f"notification {n}\n".encode()
+            recorder.raw(record)
+            records.append(record)
+            clock.move(1.0 + n)
+            looked = read_until(lambda: clock.now in clock.seen, bool)
+            assert looked, "the writer never looked at the clock"
+            got = read_until(raw, lambda r: len(r) >= len(b"".join(records[:-1])))
+            assert got in (b"".join(records[:-1]), b"".join(records)), (
+                f"{n} s of wall time into a pause; the file holds {got!r} of {records}"
+            )
+    finally:
+        recorder.close()
+        reader.close()
+    with Store(db) as history:
+        assert [s.t for s in history.seconds(recorder.id)] == [t for t, _ in fed]
+        assert history.raw_log(recorder.id).endswith(b"".join(records))
 
 
 def test_the_run_being_recorded_is_not_recovered_by_another_process(tmp_path: Path) -> None:

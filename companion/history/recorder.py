@@ -78,11 +78,18 @@ def _try_lock(path: Path) -> int | None:
 class RunRecorder:
     """One run kept in the history at `db` as it happens (see the module's docstring)."""
 
-    def __init__(self, db: Path, run: NewRun, commit_every_s: float = COMMIT_EVERY_S):
+    def __init__(
+        self,
+        db: Path,
+        run: NewRun,
+        commit_every_s: float = COMMIT_EVERY_S,
+        clock: Callable[[], float] = time.monotonic,
+    ):
         self.db = db
         self.run = run
         self.commit_every_s = commit_every_s  # of run time: an import, which can be done
         # again, commits far less often than a run
+        self._clock = clock  # wall time, in seconds (a test brings its own)
         self.broken: str | None = None  # why the history cannot be written, once it cannot
         self.kept = True  # False once closed with no data, and so not kept
         self._conn = store.connect(db)
@@ -203,7 +210,7 @@ class RunRecorder:
 
     def _write(self) -> None:
         done: list[_Op] = []  # since the last commit
-        last_commit = time.monotonic()
+        last_commit = self._clock()
         committed_t = run_t = -1.0  # run time covered
         retry_at = 0.0
         closing = False
@@ -218,7 +225,7 @@ class RunRecorder:
                 t, op = item
                 done.append(op)
                 run_t = t if t is not None else run_t
-            now = time.monotonic()
+            now = self._clock()
             due = now - last_commit >= COMMIT_EVERY_S or run_t - committed_t >= self.commit_every_s
             if done and (closing or (due and now >= retry_at)):
                 last_commit = now
