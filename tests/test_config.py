@@ -265,3 +265,11 @@ def test_a_refusal_or_a_check_loads_nothing_it_does_not_need(tmp_path: Path) -> 
             [sys.executable, "-c", LIGHT, *args], capture_output=True, text=True, timeout=60
         )
         assert done.stdout.split("\n")[-2].endswith(" []"), (args, done.stdout, done.stderr)
+    # A run on a broken configuration is refused before the analysis is loaded.
+    write_config(bad.read_text())
+    for args in (["demo", "--speed", "0"], ["replay", str(bad)]):
+        done = subprocess.run(
+            [sys.executable, "-c", LIGHT, *args], capture_output=True, text=True, timeout=60
+        )
+        assert done.stdout.split("\n")[-2] == "2 []", (args, done.stdout, done.stderr)
+        assert "field sound.headphones_only" in done.stderr

@@ -217,10 +217,10 @@ def _options(args: argparse.Namespace, name: str) -> RunOptions:
 
 
 def cmd_demo(args: argparse.Namespace, console: Console) -> int:
+    options = _options(args, "demo")  # a broken configuration refused before the analysis loads
     from companion.run.demo import demo_recording
     from companion.run.runner import coach_recording
 
-    options = _options(args, "demo")
     recording, markers = demo_recording()
     summary = coach_recording(recording, options, markers)
     if not args.json:
@@ -229,11 +229,11 @@ def cmd_demo(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_replay(args: argparse.Namespace, console: Console) -> int:
+    options = _options(args, args.file.name.split(".")[0])  # refused before the analysis loads
     from companion.run.runner import coach_raw_log, coach_recording
     from sensors.recorded.rawlog import is_raw_log
     from sensors.recorded.recording import load_recording
 
-    options = _options(args, args.file.name.split(".")[0])
     if is_raw_log(args.file):
         summary = coach_raw_log(args.file, options)
     else:
