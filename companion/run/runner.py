@@ -43,8 +43,9 @@ from sensors.source import SensorSource
 
 log = logging.getLogger(__name__)
 
-LIVE_CHUNK_S = 0.2  # a paced replay's batches, as a live sensor sends them
+LIVE_CHUNK_S = 0.2  # a real-time replay's batches, as a live sensor sends them
 UNPACED_CHUNK_S = 2.0  # a replay as fast as the machine goes
+PACED_BATCHES_A_SECOND = 20  # a faster replay: longer batches, as many a wall second
 
 
 def new_engine(options: RunOptions, renderer: SpeechRenderer) -> RunEngine:
@@ -197,9 +198,15 @@ def recording_plan(recording: Recording, sensor: str | None = None) -> Plan:
     followed = tuple(tr.sensor for tr in tracks)
 
     def source(clock: Clock) -> ReplaySource:
-        # As fast as it goes, batches as long as the analysis likes them: it finds the same
-        # windows in any batch size, in a tenth of the calls. Paced, as a sensor sends them.
-        chunk_s = UNPACED_CHUNK_S if isinstance(clock, UnpacedClock) else LIVE_CHUNK_S
+        # The analysis finds the same windows in any batch size, so batches need only be as
+        # short as the pace asks: as a sensor sends them in real time, as long as the
+        # analysis likes them as fast as it goes (a tenth of the calls), and in between
+        # as many a wall second whatever the speed.
+        if isinstance(clock, UnpacedClock):
+            chunk_s = UNPACED_CHUNK_S
+        else:
+            speed = clock.speed if isinstance(clock, PacedClock) else 1.0
+            chunk_s = min(UNPACED_CHUNK_S, max(LIVE_CHUNK_S, speed / PACED_BATCHES_A_SECOND))
         return ReplaySource(recording, clock, sensors=followed, chunk_s=chunk_s)
 
     return Plan(header, source)
