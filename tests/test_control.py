@@ -71,6 +71,11 @@ def served(path: Path, handle: Callable[[object], Awaitable[bytes]]) -> Iterator
         async def shut() -> None:
             server.close()
             await server.wait_closed()
+            # And let each connection's handler see its client gone and finish (a loop
+            # closed under one leaves its last drain() never awaited).
+            handlers = asyncio.all_tasks() - {asyncio.current_task()}
+            if handlers:
+                await asyncio.wait(handlers, timeout=5)
 
         asyncio.run_coroutine_threadsafe(shut(), loop).result(timeout=5)
         loop.call_soon_threadsafe(loop.stop)
