@@ -11,6 +11,35 @@ from pathlib import Path
 
 import numpy as np
 
+RATE = 22050  # what the monitor is recorded at: mono s16
+
+
+@dataclass
+class Recording:
+    """`parec` recording the null sink's monitor into `path` since `started` (monotonic)."""
+
+    proc: subprocess.Popen[bytes]
+    path: Path
+    started: float
+
+    def stop(self, after_s: float = 0.5, timeout_s: float = 60.0) -> np.ndarray:
+        """Everything the sink played up to now and `after_s` beyond, as floats.
+
+        The null sink plays in real time, silence too, and parec began capturing no sooner
+        than `started`: once the file holds as many seconds as have passed since then (and
+        `after_s` more), it holds all the sink played until now, however late parec is
+        with it on a busy machine."""
+        wanted = 2 * int((time.monotonic() - self.started + after_s) * RATE)
+        deadline = time.monotonic() + timeout_s
+        while self.path.stat().st_size < wanted:
+            if time.monotonic() > deadline or self.proc.poll() is not None:
+                self.proc.kill()
+                raise RuntimeError("parec did not record what the null sink played")
+            time.sleep(0.02)
+        self.proc.terminate()
+        self.proc.wait(timeout=5)
+        return np.fromfile(self.path, dtype="<i2").astype(np.float64) / 32768.0
+
 
 @dataclass
 class PulseSink:
@@ -42,6 +71,11 @@ class PulseSink:
                 raise RuntimeError("parec did not start recording the null sink's monitor")
             time.sleep(0.02)
         return proc
+
+    def recording(self, path: Path) -> Recording:
+        """`record`, as a `Recording` whose `stop` waits for what was played, not a guess."""
+        started = time.monotonic()
+        return Recording(self.record(path), path, started)
 
     @staticmethod
     def stop(proc: subprocess.Popen[bytes], path: Path) -> np.ndarray:

@@ -49,15 +49,14 @@ def test_file_sink_writes_numbered_private_files(renderer: SpeechRenderer, tmp_p
     assert names == ["001-12m05s-well-done.wav", "002-25m00s-summary.wav"]
     assert (tmp_path / "out").stat().st_mode & 0o777 == 0o700
     assert all(p.stat().st_mode & 0o777 == 0o600 for p in sink.written)
-    assert read_wav(sink.written[1])[0].size == read_wav(clip)[0].size
+    assert [p.read_bytes() for p in sink.written] == [clip.read_bytes()] * 2  # the clip itself
 
 
 def play_and_record(
     pulse: PulseSink, tmp_path: Path, clips: list[Path], pre_roll_s: float = 0.3
 ) -> tuple[subprocess.CompletedProcess[str], np.ndarray]:
     """Play `clips` with the DevicePlayer in a child process; what the sink heard."""
-    recording = tmp_path / "monitor.raw"
-    rec = pulse.record(recording)
+    rec = pulse.recording(tmp_path / "monitor.raw")
     done = subprocess.run(
         [sys.executable, "-c", PLAYER, str(tmp_path / "fallback"), *map(str, clips)],
         env={**pulse.env, "PRE_ROLL_S": str(pre_roll_s)},
@@ -65,7 +64,11 @@ def play_and_record(
         text=True,
         timeout=60,
     )
-    return done, PulseSink.stop(rec, recording)
+    return done, rec.stop()
+
+
+# The -60 dBFS pre-roll noise shows above this; the digital silence of an idle stream does not.
+PRE_ROLL_SEEN = 2e-4
 
 
 def onset(heard: np.ndarray, clip: np.ndarray) -> tuple[float, float]:
@@ -98,23 +101,59 @@ def test_clips_are_heard_in_order_without_overlap(
     # The short clip first, then the long one once it has finished: in order, no overlap.
     (a, match_a), (b, match_b) = onset(heard, read_wav(short)[0]), onset(heard, read_wav(long)[0])
     assert match_a > 0.9 and match_b > 0.9  # each clip is there, unchanged
-    assert a + wav_duration(short) <= b + 0.01
-    assert b - (a + wav_duration(short)) < 1.0  # and promptly
+    end_a = a + wav_duration(short)
+    assert end_a <= b + 0.01
+    # And promptly: the long clip went on in the stream the short one had opened, waiting
+    # for no timeout. A stream opened anew (after the player's idle timeout, or one per
+    # clip) begins with its pre-roll, and that faint noise would lie between the two; what
+    # is there instead is nothing at all: no sound (back to back), or the digital silence
+    # of a player thread that a busy machine kept waiting, however long that was.
+    between = heard[round(end_a * 22050) : round(b * 22050)]
+    assert not np.any(np.abs(between) > PRE_ROLL_SEEN), np.abs(between).max()
+
+
+# The product's choice of output (`auto`), in a child process for the same reason as PLAYER.
+AUTO_PLAYER = """
+import sys
+from pathlib import Path
+from companion.outputs import write_new
+from cues.audio import Clip, open_sink
+sink, problem = open_sink("auto", Path(sys.argv[1]), write_new)
+print(problem)
+for i, path in enumerate(sys.argv[2:]):
+    sink.play(Clip(path=Path(path), label=f"Clip {i}!", t=61.0 * i))
+sink.close()
+print(sink.description)
+"""
 
 
 @pytest.mark.audio
 def test_no_server_means_no_device_and_cues_go_to_files(
     renderer: SpeechRenderer, pulse: PulseSink, tmp_path: Path
 ) -> None:
+    short = renderer.render("Ribs down.").result(timeout=30)
+    long = renderer.render("Land under your hips. Quick steps.").result(timeout=30)
+    clips = [short, long, short]
+    folder = tmp_path / "cues"
     env = {**pulse.env, "PULSE_SERVER": f"unix:{tmp_path / 'nobody-here'}"}
-    probe = subprocess.run(
-        [sys.executable, "-c", "from cues.audio import output_device_problem as p; print(p())"],
+    done = subprocess.run(
+        [sys.executable, "-c", AUTO_PLAYER, str(folder), *map(str, clips)],
         env=env,
         capture_output=True,
         text=True,
         timeout=60,
     )
-    assert probe.returncode == 0 and probe.stdout.startswith("no usable audio output"), probe
+    assert done.returncode == 0, done.stderr
+    problem, description = done.stdout.splitlines()
+    assert problem.startswith("no usable audio output") and description == f"WAV files in {folder}"
+    # Every cue, in the order played, named for its time and label, and the clip itself.
+    written = sorted(folder.iterdir())
+    assert [p.name for p in written] == [
+        "001-00m00s-clip-0.wav",
+        "002-01m01s-clip-1.wav",
+        "003-02m02s-clip-2.wav",
+    ]
+    assert [p.read_bytes() for p in written] == [c.read_bytes() for c in clips]
 
 
 def test_a_folder_that_cannot_be_written_costs_the_clips_not_the_run(
@@ -150,15 +189,19 @@ def test_a_pre_roll_wakes_the_headphones_before_the_first_word(
     clip = renderer.render("Ribs down.").result(timeout=30)
 
     def lead(pre_roll_s: float) -> float:
-        """Seconds from the first sound of any kind to the first loud one."""
+        """Seconds of sound from the first sound of any kind to the first loud one: what
+        was played, not how long it took (a player thread kept waiting on a busy machine
+        adds digital silence, which is not sound)."""
         folder = tmp_path / f"pre{pre_roll_s}"
         folder.mkdir()
         done, heard = play_and_record(pulse, folder, [clip], pre_roll_s)
         assert done.returncode == 0 and "played" in done.stdout, done.stderr
-        faint = np.flatnonzero(np.abs(heard) > 2e-4)  # the -60 dBFS pre-roll shows here
+        faint = np.flatnonzero(np.abs(heard) > PRE_ROLL_SEEN)
         loud = np.flatnonzero(np.abs(heard) > 0.05)
         assert faint.size and loud.size
-        return float(loud[0] - faint[0]) / 22050
+        frames = heard[faint[0] : loud[0]]
+        frames = frames[: frames.size // 110 * 110].reshape(-1, 110)  # 5 ms each
+        return float((np.sqrt((frames**2).mean(axis=1)) > PRE_ROLL_SEEN / 2).sum() * 110 / 22050)
 
     with_pre_roll, without = lead(0.5), lead(0.0)
     # Half a second of inaudible sound comes before the word, and only when asked for.
@@ -184,8 +227,7 @@ def test_only_through_headphones_when_asked(
     clip = renderer.render("Ribs down.").result(timeout=30)
 
     def play() -> tuple[str, np.ndarray]:
-        recording = tmp_path / "monitor.raw"
-        rec = pulse.record(recording)
+        rec = pulse.recording(tmp_path / "monitor.raw")
         done = subprocess.run(
             [sys.executable, "-c", HEADPHONES_PLAYER, str(tmp_path / "files"), str(clip)],
             env=pulse.env,
@@ -194,7 +236,7 @@ def test_only_through_headphones_when_asked(
             timeout=60,
         )
         assert done.returncode == 0, done.stderr
-        return done.stdout.strip(), PulseSink.stop(rec, recording)
+        return done.stdout.strip(), rec.stop()
 
     # The test sink is a plain null sink: a loudspeaker, as far as anyone can tell.
     said, heard = play()
@@ -219,8 +261,8 @@ import sys, time
 from pathlib import Path
 from companion.outputs import write_new
 from cues.audio import Clip, DevicePlayer, WavFileSink
-out = Path(sys.argv[1])
-player = DevicePlayer(lambda: WavFileSink(out, write_new), pre_roll_s=0.0, retry_s=0.5)
+out, retry_s = Path(sys.argv[1]), float(sys.argv[2])
+player = DevicePlayer(lambda: WavFileSink(out, write_new), pre_roll_s=0.0, retry_s=retry_s)
 for i, line in enumerate(sys.stdin):
     player.play(Clip(path=Path(line.strip()), label=f"clip{i}", t=float(i)))
     while player.pending():
@@ -238,8 +280,9 @@ def test_headphones_gone_mid_run_cost_no_cue_and_are_used_again_when_back(
     need(shutil.which("pulseaudio") is not None, "PulseAudio is not installed (make setup)")
     clip = renderer.render("Ribs down.").result(timeout=30)
     server = start_pulse(tmp_path / "pulse")
+    retry_s = 0.5  # after the device failed, the player tries it again this much later
     player = subprocess.Popen(
-        [sys.executable, "-c", COMMANDED_PLAYER, str(tmp_path / "files")],
+        [sys.executable, "-c", COMMANDED_PLAYER, str(tmp_path / "files"), str(retry_s)],
         env=server.env,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
@@ -253,18 +296,35 @@ def test_headphones_gone_mid_run_cost_no_cue_and_are_used_again_when_back(
         player.stdin.flush()
         return player.stdout.readline().strip()
 
+    def answers(server: PulseSink) -> bool:
+        info = subprocess.run(["pactl", "info"], env=server.env, capture_output=True, timeout=30)
+        return info.returncode == 0
+
+    def heard_once(server: PulseSink, recording: Path) -> tuple[str, float]:
+        """What the player says of a clip played on `server`, and how alike the clip is
+        to what the sink heard (0-1)."""
+        rec = server.recording(recording)
+        said = play()
+        return said, onset(rec.stop(), read_wav(clip)[0])[1]
+
     try:
-        assert play() == "files=0"  # heard
+        said, match = heard_once(server, tmp_path / "first.raw")
+        assert said == "files=0" and match > 0.9  # heard
         server.kill()  # the headphones are gone: the sound server with them
-        time.sleep(1.0)
+        deadline = time.monotonic() + 60
+        while answers(server):  # `pulseaudio --kill` only asks it to go
+            assert time.monotonic() < deadline, "the sound server did not go"
+            time.sleep(0.05)
         assert play() == "files=1"  # kept in a file, no crash
-        server = start_pulse(tmp_path / "pulse")  # back
-        time.sleep(1.0)
-        recording = tmp_path / "monitor.raw"
-        rec = server.record(recording)
-        assert play() == "files=1"  # heard again, not written
-        heard = PulseSink.stop(rec, recording)
-        assert np.abs(heard).max() > 0.1
+        # The player rests the device from its failure (before that answer) for retry_s.
+        rested = time.monotonic() + retry_s
+        server = start_pulse(tmp_path / "pulse")  # back (and answering)
+        time.sleep(max(0.0, rested - time.monotonic()))
+        said, match = heard_once(server, tmp_path / "again.raw")
+        assert said == "files=1" and match > 0.9  # heard again, not written
+        assert [p.read_bytes() for p in sorted((tmp_path / "files").iterdir())] == [
+            clip.read_bytes()
+        ]  # the one clip the device missed
     finally:
         player.stdin.close()
         player.wait(timeout=30)

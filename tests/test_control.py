@@ -73,6 +73,11 @@ def served(path: Path, handle: Callable[[object], Awaitable[bytes]]) -> Iterator
         async def shut() -> None:
             server.close()
             await server.wait_closed()
+            # And let each connection's handler see its client gone and finish (a loop
+            # closed under one leaves its last drain() never awaited).
+            handlers = asyncio.all_tasks() - {asyncio.current_task()}
+            if handlers:
+                await asyncio.wait(handlers, timeout=5)
 
         asyncio.run_coroutine_threadsafe(shut(), loop).result(timeout=5)
         loop.call_soon_threadsafe(loop.stop)
@@ -82,14 +87,12 @@ def served(path: Path, handle: Callable[[object], Awaitable[bytes]]) -> Iterator
 
 @pytest.fixture
 def daemon(tmp_path: Path) -> Iterator[tuple[Path, Seen]]:
-    """A socket whose handler notes each request (and is slow to say things)."""
+    """A socket whose handler notes each request."""
     path = tmp_path / "run" / "control.sock"
     seen: Seen = []
 
     async def handle(req: object) -> bytes:
         seen.append(req)
-        if isinstance(req, Say):
-            await asyncio.sleep(0.3)  # speaking takes a while; others must not wait on it
         return reply(cmd=getattr(req, "cmd", None), state="idle")
 
     with served(path, handle):
@@ -111,19 +114,37 @@ def test_requests_get_replies(daemon: tuple[Path, Seen]) -> None:
     assert answer["ok"] is False and "unknown command 'dance'" in answer["error"]
 
 
-def test_two_clients_at_once(daemon: tuple[Path, Seen]) -> None:
-    path, _ = daemon
-    slow, quick = socket.socket(socket.AF_UNIX), socket.socket(socket.AF_UNIX)
-    with slow, quick:
-        slow.connect(str(path))
-        quick.connect(str(path))
-        slow.sendall(b'{"cmd": "say", "text": "Run tall."}\n')
-        time.sleep(0.05)
-        started = time.monotonic()
-        quick.sendall(b'{"cmd": "status"}\n')
-        assert json.loads(quick.makefile("rb").readline())["cmd"] == "status"
-        assert time.monotonic() - started < 0.25  # not held up by the other client's cue
-        assert json.loads(slow.makefile("rb").readline())["cmd"] == "say"
+def test_two_clients_at_once(tmp_path: Path) -> None:
+    """A client whose request takes a while holds up no other: its cue is not said until
+    the other client has had its answer, so that answer cannot have waited on it."""
+    path = tmp_path / "run" / "control.sock"
+    seen: Seen = []
+    said = threading.Event()  # set once the quick client has its answer
+
+    async def handle(req: object) -> bytes:
+        seen.append(req)
+        if isinstance(req, Say):  # speaking takes as long as the other client's turn
+            assert await asyncio.to_thread(said.wait, 60), "the other client never got its answer"
+        return reply(cmd=getattr(req, "cmd", None), state="idle")
+
+    with served(path, handle):
+        slow, quick = socket.socket(socket.AF_UNIX), socket.socket(socket.AF_UNIX)
+        with slow, quick:
+            for sock in (slow, quick):
+                sock.settimeout(60)
+                sock.connect(str(path))
+            slow.sendall(b'{"cmd": "say", "text": "Run tall."}\n')
+            deadline = time.monotonic() + 60
+            while not seen:  # the say is being handled
+                assert time.monotonic() < deadline, "the say request was never handled"
+                time.sleep(0.01)
+            try:
+                quick.sendall(b'{"cmd": "status"}\n')
+                assert json.loads(quick.makefile("rb").readline())["cmd"] == "status"
+            finally:
+                said.set()
+            assert json.loads(slow.makefile("rb").readline())["cmd"] == "say"
+    assert seen == [Say(cmd="say", text="Run tall."), Status(cmd="status")]
 
 
 def test_an_oversized_message_gets_an_error_and_the_connection_ends(

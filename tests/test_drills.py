@@ -8,7 +8,7 @@ import itertools
 import json
 import os
 import subprocess
-import time
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -19,11 +19,10 @@ from companion.coaching.advice import Drift, advise
 from companion.drills.player import DrillPlayer, timed, write_session
 from companion.drills.timeline import COUNTDOWN_S, READY_S, Timeline, build_timeline
 from companion.outputs import vet_file, write_new
-from cues.audio import WavFileSink, read_wav
+from cues.audio import Clip, WavFileSink, read_wav
 from cues.drills import (
     BUNDLED,
     DrillError,
-    Session,
     bundled_sessions,
     find_session,
     load_session,
@@ -206,65 +205,110 @@ def played(folder: Path) -> list[str]:
     return [p.stem.split("-", 2)[2] for p in sorted(folder.glob("*.wav"))]
 
 
+class Runner(WavFileSink):
+    """WAV files, and a runner who presses a control on hearing a cue: `presses` maps
+    (label, nth time heard) to the control. Pressed as the cue is heard, before the player
+    goes on, so where each press lands does not depend on how busy the machine is."""
+
+    def __init__(self, folder: Path, presses: dict[tuple[str, int], str]):
+        super().__init__(folder, write_new)
+        self.presses = dict(presses)
+        self.player: DrillPlayer | None = None
+        self.times: Counter[str] = Counter()
+        self.paused = False  # a pause was pressed and is not yet looked at
+
+    def play(self, clip: Clip) -> None:
+        super().play(clip)
+        self.times[clip.label] += 1
+        control = self.presses.pop((clip.label, self.times[clip.label]), None)
+        if control is not None:
+            assert self.player is not None
+            getattr(self.player, control)()
+            self.paused = self.paused or control == "pause"
+
+
 def play(
-    tmp_path: Path, renderer: SpeechRenderer, controls: list[tuple[float, str]], speed: float
-) -> tuple[Timeline, list[str], float]:
-    """Play the tiny session at `speed` into WAV files, calling each control at its
-    session second; the timeline, what was heard, and the wall time it took."""
+    tmp_path: Path,
+    renderer: SpeechRenderer,
+    presses: dict[tuple[str, int], str],
+    speed: float,
+) -> tuple[Timeline, list[str], list[list[str]]]:
+    """Play the tiny session at `speed` into WAV files, pressing each control as its cue is
+    heard; the timeline, what was heard, and what had been heard at each pause. A pause is
+    held until the next mark would have been heard twice over (it must not be), then
+    resumed."""
     path = tmp_path / "tiny.toml"
     path.write_text(TINY)
     timeline = timed(load_session(path), renderer)
-    sink = WavFileSink(tmp_path / "heard", write_new)
+    folder = tmp_path / "heard"
+    sink = Runner(folder, presses)
     player = DrillPlayer(timeline, Speaker(renderer, sink), speed=speed)
+    sink.player = player
 
-    async def session() -> float:
-        began = time.monotonic()
+    async def hold() -> list[str]:
+        at, before = player.position(), played(folder)
+        following = next((m.t for m in timeline.marks if m.t > at), timeline.total_s)
+        # Nothing to wait for but time: the mark that would come next, had it not paused.
+        await asyncio.sleep(2 * (following - at) / speed + 0.2)
+        assert player.paused and player.position() == at  # it holds still
+        assert played(folder) == before  # and says nothing
+        player.resume()
+        return before
+
+    async def session() -> list[list[str]]:
+        held = []
         playing = asyncio.create_task(player.play())
-        for at, control in controls:
-            while player.position() < at:
+        async with asyncio.timeout(300):
+            while not playing.done():
+                if sink.paused:
+                    sink.paused = False
+                    held.append(await hold())
                 await asyncio.sleep(0.01)
-            getattr(player, control)()
-            if control == "pause":
-                await asyncio.sleep(1.0)
-                assert player.paused and player.position() < at + 0.2  # it holds still
-                player.resume()
-        await playing
-        return time.monotonic() - began
+            await playing
+        return held
 
-    wall = asyncio.run(session())
+    held = asyncio.run(session())
     sink.close()
-    return timeline, played(tmp_path / "heard"), wall
+    return timeline, played(folder), held
+
+
+def said(timeline: Timeline) -> list[str]:
+    """The labels of the whole timeline, as the file sink names them."""
+    return [f"drill-{m.label}" if m.kind == "say" else m.label for m in timeline.marks]
 
 
 def test_a_session_plays_every_mark_in_order_and_pauses(
     tmp_path: Path, renderer: SpeechRenderer
 ) -> None:
-    timeline, heard, wall = play(tmp_path, renderer, [(5.0, "pause")], speed=8)
-    assert heard == [f"drill-{m.label}" if m.kind == "say" else m.label for m in timeline.marks]
-    assert wall == pytest.approx(timeline.total_s / 8 + 1.0, abs=0.6)  # the pause held
+    timeline, heard, held = play(tmp_path, renderer, {("go", 1): "pause"}, speed=8)
+    assert heard == said(timeline)  # every mark, once, in order: resumed where it paused
+    # The pause came as the hold began, and held it: nothing more until resumed.
+    go = next(i for i, m in enumerate(timeline.marks) if m.label == "go")
+    assert held == [heard[: go + 1]]
 
 
 def test_skip_back_and_repeat_move_between_steps(tmp_path: Path, renderer: SpeechRenderer) -> None:
-    probe = build_timeline(load_session_text(tmp_path, TINY))
-    wall_sit, squats = probe.step_starts
-    controls = [
-        (1.0, "skip"),  # from the intro to the first step
-        (wall_sit + 2, "skip"),  # the wall sit cut short
-        (squats + 1, "back"),  # just into the squats: back to the wall sit
-        (wall_sit + 1, "skip"),
-        (squats + 7, "repeat"),  # well into the squats: them again
+    presses = {
+        ("drill-intro", 1): "skip",  # from the intro to the first step
+        ("drill-instruction", 1): "skip",  # the wall sit cut short
+        ("drill-step", 2): "back",  # just into the squats: back to the wall sit
+        ("drill-step", 3): "skip",  # the wall sit again, cut shorter
+        ("go", 1): "repeat",  # well into the squats: them again
+    }
+    _, heard, _ = play(tmp_path, renderer, presses, speed=10)
+    assert heard == [
+        "start",
+        "drill-intro",  # skipped: no safety words
+        "drill-step",  # the wall sit ...
+        "drill-instruction",  # ... skipped: no hold, no countdown to zero
+        "drill-step",  # the squats ...
+        "drill-step",  # ... and back to the wall sit, skipped
+        *["drill-step", "drill-instruction", "ready", "ready", "ready", "go"],  # squats ...
+        *["drill-step", "drill-instruction", "ready", "ready", "ready", "go"],  # ... again
+        *["drill-count"] * 3,
+        "drill-end",
+        "end",
     ]
-    _, heard, _ = play(tmp_path, renderer, controls, speed=10)
-    assert "drill-safety" not in heard  # skipped with the intro
-    assert heard.count("drill-step") == 4  # wall sit twice, squats twice (after a repeat)
-    assert heard.count("zero") == 0  # no hold ran to its end
-    assert heard[-2:] == ["drill-end", "end"]
-
-
-def load_session_text(tmp_path: Path, text: str) -> Session:
-    path = tmp_path / "probe.toml"
-    path.write_text(text)
-    return load_session(path)
 
 
 def test_render_writes_the_whole_session_with_speech_in_it(
@@ -353,8 +397,7 @@ def test_a_session_is_heard_on_the_device_on_time(
     chimes come where the timeline put them."""
     path = tmp_path / "short.toml"
     path.write_text(SHORT)
-    recording = tmp_path / "monitor.raw"
-    rec = pulse.record(recording)
+    rec = pulse.recording(tmp_path / "monitor.raw")
     names = ("PULSE_RUNTIME_PATH", "PULSE_STATE_PATH", "PULSE_SERVER")
     env = {**os.environ, **{k: pulse.env[k] for k in names}}
     done = subprocess.run(
@@ -364,7 +407,7 @@ def test_a_session_is_heard_on_the_device_on_time(
         text=True,
         timeout=180,
     )
-    heard = PulseSink.stop(rec, recording)
+    heard = rec.stop()
     assert done.returncode == 0, done.stderr
     timeline = timed(load_session(path), renderer)
     marks = {m.label: m for m in timeline.marks}  # each of these comes once

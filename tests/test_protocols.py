@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 from sensors.decoding import SensorDecoder
 from sensors.profiles import HR_MEASUREMENT, RSC_MEASUREMENT, Role
 from sensors.protocols import DecodeError, battery, heart_rate, imu, pmd, rsc
+from sensors.samples import FootpodSample, HeartRateSample, Sample
 from tests.conftest import DATA
 
 VECTORS = DATA / "ble_vectors.json"
@@ -321,16 +322,35 @@ def test_bad_bytes_raise_decode_error_and_nothing_else(data: bytes) -> None:
 
 
 @settings(max_examples=100)
-@given(st.lists(st.binary(max_size=40), max_size=30))
+@given(st.lists(st.one_of(st.binary(max_size=40), rsc_payloads, hr_payloads), max_size=30))
 def test_a_sensor_decoder_counts_bad_packets_and_goes_on(packets: list[bytes]) -> None:
+    """Every packet, on each characteristic it is sent to, is accounted for exactly once:
+    the one sample the pure decoder reads in it, or one bad packet (and why)."""
     decoder = SensorDecoder("pod", Role.FOOTPOD)
-    good = struct.pack("<BHB", 0, 768, 170)
-    samples = 0
+    cadence = rsc.CadenceNormalizer()  # what the decoder's own one must say, reading for reading
+
+    def expected(uuid: str, data: bytes, t: float) -> Sample:
+        if uuid == RSC_MEASUREMENT:
+            m = rsc.decode_measurement(data)
+            steps = cadence.steps_per_min(m)
+            return FootpodSample(t, m.speed_mps, steps, m.stride_length_m, m.total_distance_m)
+        h = heart_rate.decode_measurement(data)
+        return HeartRateSample(t, float(h.bpm), h.rr_s)
+
+    bad = 0
     for i, data in enumerate(packets):
-        samples += len(decoder.packet(RSC_MEASUREMENT, data, float(i)))
-        samples += len(decoder.packet(HR_MEASUREMENT, data, float(i)))
-    assert len(decoder.packet(RSC_MEASUREMENT, good, 99.0)) == 1  # still working
-    assert decoder.bad_packets + samples >= len(packets)
+        for uuid in (RSC_MEASUREMENT, HR_MEASUREMENT):
+            try:
+                want: list[Sample] = [expected(uuid, data, float(i))]
+            except DecodeError as err:
+                want, bad, problem = [], bad + 1, str(err)
+            assert decoder.packet(uuid, data, float(i)) == want, (uuid, data.hex(" "))
+            assert decoder.bad_packets == bad
+            if not want:
+                assert decoder.last_problem == problem
+    good = struct.pack("<BHB", 0, 768, 170)  # still working: 3 m/s at 170
+    assert decoder.packet(RSC_MEASUREMENT, good, 99.0) == [expected(RSC_MEASUREMENT, good, 99.0)]
+    assert decoder.bad_packets == bad
 
 
 def test_strides_per_minute_are_detected_and_doubled() -> None:
