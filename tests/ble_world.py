@@ -116,12 +116,3 @@ def accel(samples: list[Sample]) -> tuple[np.ndarray, np.ndarray]:
     if not batches:
         return np.empty(0), np.empty((0, 3))
     return np.concatenate([b.t for b in batches]), np.vstack([b.xyz for b in batches])
-
-
-def locate(track: AccelTrack, xyz: np.ndarray) -> int:
-    """Where in the track a run of received samples starts (they must match exactly)."""
-    first = np.flatnonzero(np.all(np.isclose(track.xyz, xyz[0], atol=1e-9), axis=1))
-    for i in first:
-        if i + len(xyz) <= len(track.xyz) and np.allclose(track.xyz[i : i + 3], xyz[:3]):
-            return int(i)
-    raise AssertionError("the received samples are not in the recording")
