@@ -378,12 +378,14 @@ def test_idle_connections_are_closed_and_only_so_many_are_served(tmp_path: Path)
                 "ok": False,
                 "error": f"busy: {MAX_CLIENTS} connections are open already",
             }
-            # Each held connection is told why it is closed, then closed.
+            # Each held connection is told why it is closed, then closed: after the 10 s
+            # docs/control-protocol.md promises (the timeout leaves room for a busy machine,
+            # not for a longer limit).
             for sock in held:
-                sock.settimeout(IDLE_S + 30)
+                sock.settimeout(40)
                 with sock.makefile("rb") as answers:
                     assert [json.loads(line) for line in answers] == [
-                        {"ok": False, "error": f"no request within {IDLE_S:g} s: connection closed"}
+                        {"ok": False, "error": "no request within 10 s: connection closed"}
                     ]
         finally:
             for sock in held:
