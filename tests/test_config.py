@@ -273,3 +273,13 @@ def test_a_refusal_or_a_check_loads_nothing_it_does_not_need(tmp_path: Path) -> 
         )
         assert done.stdout.split("\n")[-2] == "2 []", (args, done.stdout, done.stderr)
         assert "field sound.headphones_only" in done.stderr
+    # So is a recording that cannot be read, by every command that reads one.
+    write_config("")
+    unread = tmp_path / "run.csv"
+    unread.write_text("time,x\n0,1\n")
+    for args in (["analyze", str(unread)], ["replay", str(unread)], ["import", str(unread)]):
+        done = subprocess.run(
+            [sys.executable, "-c", LIGHT, *args], capture_output=True, text=True, timeout=60
+        )
+        assert done.stdout.split("\n")[-2] == "2 []", (args, done.stdout, done.stderr)
+        assert "no 't_s' column" in done.stderr

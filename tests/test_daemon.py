@@ -28,7 +28,7 @@ import pytest
 import time_machine
 
 from companion import paths
-from companion.daemon.control_socket import socket_path
+from companion.daemon.control_socket import request, socket_path
 from companion.daemon.service import Daemon
 from companion.daemon.systemd import unit_text
 from companion.history.store import Store
@@ -137,6 +137,14 @@ def ask(*args: str) -> dict[str, Any]:
     return answer
 
 
+def daemon_status() -> dict[str, Any]:
+    """What the daemon says now, asked over its socket as `companion status` asks: for the
+    loops that wait on it, which would otherwise start a process for every look."""
+    answer = request(socket_path(), "status", timeout=30.0)
+    assert answer.pop("ok"), answer
+    return answer
+
+
 def refused(*args: str) -> str:
     done = companion(*args, timeout=60)
     assert done.returncode == 2, (done.stdout, done.stderr)
@@ -201,7 +209,7 @@ def test_ready_watchdog_socket_reload_and_a_clean_exit(tmp_path: Path) -> None:
             encoding="utf-8",
         )
         proc.send_signal(signal.SIGHUP)
-        wait_until(lambda: ask("status")["next_drill_reminder"][11:16] == "06:45")
+        wait_until(lambda: daemon_status()["next_drill_reminder"][11:16] == "06:45")
         wait_until(lambda: "opened again with the new settings" in log.read_text())
         config.write_text("[schedule]\nsplit_km = 'far'\n", encoding="utf-8")
         proc.send_signal(signal.SIGHUP)
@@ -239,7 +247,7 @@ def test_a_replayed_run_from_the_command_line(tmp_path: Path) -> None:
         assert [done.returncode for done in both] == [0, 2]
         assert json.loads(both[0].stdout)["state"] in ("connecting", "warmup")
         assert "a run is already going" in both[1].stderr
-        wait_until(lambda: ask("status")["state"] == "running", timeout=90)
+        wait_until(lambda: daemon_status()["state"] == "running", timeout=90)
 
         # Two clients at once: both answered, neither waits for the other's run.
         with ThreadPoolExecutor(2) as pool:
@@ -254,11 +262,11 @@ def test_a_replayed_run_from_the_command_line(tmp_path: Path) -> None:
         for raw in ("True", "False", "None", "_s ", "_spm", "{"):
             assert raw not in said, said
         # Three run minutes: no check-in and no split while paused, and the run's time holds.
-        wait_until(lambda: ask("status")["run_s"] > paused["run_s"] + 180, timeout=60)
+        wait_until(lambda: daemon_status()["run_s"] > paused["run_s"] + 180, timeout=60)
         assert ask("status")["running_s"] == paused["running_s"]
         resumed = ask("resume")
         assert resumed["state"] in ("running", "paused")
-        wait_until(lambda: ask("status")["running_s"] > resumed["running_s"] + 60, timeout=60)
+        wait_until(lambda: daemon_status()["running_s"] > resumed["running_s"] + 60, timeout=60)
         stopped = ask("stop")
         assert stopped["state"] == "finished"
         assert stopped["summary"].startswith("Run complete")
@@ -286,7 +294,7 @@ def test_sigterm_mid_run_leaves_a_complete_saved_run(tmp_path: Path) -> None:
             assert ask("start")["state"] == "connecting"
             status = wait_until(
                 lambda: (
-                    (s := ask("status"))["state"] == "warmup"
+                    (s := daemon_status())["state"] == "warmup"
                     and s["metrics"].get("running_s", 0) >= 8
                     and s
                 ),
@@ -382,12 +390,12 @@ def test_auto_start_begins_a_run_when_the_footpod_shows_running(tmp_path: Path) 
         write_config(f'[daemon]\ntransport = "{transport}"\nauto_start = true\n')
         with running_daemon(tmp_path) as (_proc, _notify, log):
             assert ask("status")["auto_start"] is True
-            status = wait_until(lambda: (s := ask("status"))["state"] == "warmup" and s, 90)
+            status = wait_until(lambda: (s := daemon_status())["state"] == "warmup" and s, 90)
             assert status["auto_start"] is False  # watching stops while a run goes
             assert "running cadence on Virtual Footpod: starting a run" in log.read_text()
             stopped = ask("stop")
             assert stopped["summary"].startswith("Run complete")
-            assert wait_until(lambda: ask("status")["auto_start"], 30)  # watching again
+            assert wait_until(lambda: daemon_status()["auto_start"], 30)  # watching again
 
 
 def test_a_drill_reminder_is_said_between_runs(
@@ -442,7 +450,7 @@ def test_a_pause_asked_for_while_stopped_is_the_runners_to_resume(tmp_path: Path
     with running_daemon(tmp_path) as (_proc, _notify, _log):
         ask("start", "--replay", str(path), "--speed", "60")
         stopped = wait_until(
-            lambda: (s := ask("status"))["state"] == "paused" and s["run_s"] > 320 and s, 60
+            lambda: (s := daemon_status())["state"] == "paused" and s["run_s"] > 320 and s, 60
         )
         assert stopped["paused_by"] == "stopped running"
         assert ask("pause")["paused_by"] == "you"

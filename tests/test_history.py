@@ -31,7 +31,7 @@ from sensors.recorded.rawlog import RawLogWriter
 from tests.conftest import TREADMILL, assert_speech
 from tests.history_data import FIRST, copy_to
 from tests.test_cli import companion
-from tests.test_daemon import HIP_RUN, ask, running_daemon, wait_until, write_config
+from tests.test_daemon import HIP_RUN, ask, daemon_status, running_daemon, wait_until, write_config
 from tests.test_rawlog import POD, footpod_log
 
 T = TypeVar("T")
@@ -198,7 +198,7 @@ def test_a_run_killed_mid_way_is_recovered_at_the_next_start(tmp_path: Path) -> 
     db = paths.history_db()
     with running_daemon(tmp_path) as (proc, _notify, _log):
         ask("start", "--replay", str(HIP_RUN), "--speed", "40")
-        status = wait_until(lambda: (s := ask("status"))["run_s"] >= 300 and s, timeout=120)
+        status = wait_until(lambda: (s := daemon_status())["run_s"] >= 300 and s, timeout=120)
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
     # What the killed process left: an open run, committed up to a second or two before.
@@ -222,7 +222,7 @@ def test_a_run_killed_mid_way_is_recovered_at_the_next_start(tmp_path: Path) -> 
         # A new run is kept beside it. Both are replays of the demo's run, not runs of
         # yours: the summary said at its end compares it with nothing.
         ask("start", "--replay", str(HIP_RUN), "--speed", "0")
-        last = wait_until(lambda: ask("status").get("last_run"), timeout=120)
+        last = wait_until(lambda: daemon_status().get("last_run"), timeout=120)
         assert "Form held" in last["summary"] and " than " not in last["summary"], last
         listed = json.loads(companion("history", "--json").stdout)
         assert [(r["state"], r["kind"]) for r in listed] == [

@@ -147,9 +147,20 @@ def _speak(text: str, args: argparse.Namespace, console: Console) -> None:
 
 
 def cmd_import(args: argparse.Namespace, console: Console) -> int:
+    from companion.cli.sources import open_samples
+    from sensors.recorded.rawlog import RawLogError, is_raw_log
+
+    cfg = load_config()
+    path: Path = args.file
+    opened = open_samples(args)  # a file that cannot be read is refused before the analysis loads
+    started = _started(args, path)
+    if opened.damage is not None and not args.force:
+        raise RawLogError(
+            f"{opened.damage}. Nothing was kept; `companion import --force` keeps the run as "
+            "far as it reads, with all of the file's bytes"
+        )
     from dataclasses import replace
 
-    from companion.cli.sources import open_samples
     from companion.coaching.engine import EngineSettings
     from companion.coaching.files import load_coaching
     from companion.form.trunk import AnalysisSettings
@@ -157,17 +168,7 @@ def cmd_import(args: argparse.Namespace, console: Console) -> int:
     from companion.history.recorder import recover
     from companion.history.retention import retain
     from companion.history.store import content_of
-    from sensors.recorded.rawlog import RawLogError, is_raw_log
 
-    cfg = load_config()
-    path: Path = args.file
-    opened = open_samples(args)
-    started = _started(args, path)
-    if opened.damage is not None and not args.force:
-        raise RawLogError(
-            f"{opened.damage}. Nothing was kept; `companion import --force` keeps the run as "
-            "far as it reads, with all of the file's bytes"
-        )
     settings = EngineSettings(
         warmup_s=cfg.coach.warmup_s,
         baseline_s=cfg.coach.baseline_s,

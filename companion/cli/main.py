@@ -229,15 +229,19 @@ def cmd_demo(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_replay(args: argparse.Namespace, console: Console) -> int:
-    options = _options(args, args.file.name.split(".")[0])  # refused before the analysis loads
-    from companion.run.runner import coach_raw_log, coach_recording
+    # A broken configuration or recording is refused before the analysis loads.
+    options = _options(args, args.file.name.split(".")[0])
     from sensors.recorded.rawlog import is_raw_log
     from sensors.recorded.recording import load_recording
 
-    if is_raw_log(args.file):
+    recording = None
+    if not is_raw_log(args.file):
+        recording = load_recording(args.file, trial=args.trial, placements=dict(args.placement))
+    from companion.run.runner import coach_raw_log, coach_recording
+
+    if recording is None:
         summary = coach_raw_log(args.file, options)
     else:
-        recording = load_recording(args.file, trial=args.trial, placements=dict(args.placement))
         summary = coach_recording(recording, options)
     if not args.json:
         print(f"\nSummary: {written(summary.text)}")
@@ -245,6 +249,8 @@ def cmd_replay(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_analyze(args: argparse.Namespace, console: Console) -> int:
+    opened = open_samples(args)  # a file that cannot be read is refused before the analysis loads
+    cfg = load_config()
     from dataclasses import replace
 
     from companion.cli.analyze import analyze, print_table, write_json
@@ -253,8 +259,6 @@ def cmd_analyze(args: argparse.Namespace, console: Console) -> int:
     from companion.form.trunk import AnalysisSettings
     from sensors.recorded.rawlog import RawLogError
 
-    opened = open_samples(args)
-    cfg = load_config()
     settings = EngineSettings(
         warmup_s=_given(args.warmup, cfg.coach.warmup_s),
         baseline_s=_given(args.learn, cfg.coach.baseline_s),
