@@ -7,12 +7,15 @@ should go as fast as the machine can.
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections.abc import Callable
 from typing import Protocol
 
 
 class Clock(Protocol):
+    speed: float  # run seconds a wall second; infinite for a clock that does not wait
+
     def now(self) -> float:
         """Run seconds since the clock started."""
         ...
@@ -57,6 +60,8 @@ class PacedClock:
 
 class UnpacedClock:
     """Jumps straight to whatever time is asked for: replays as fast as the machine goes."""
+
+    speed = math.inf
 
     def __init__(self) -> None:
         self._now = 0.0

@@ -9,6 +9,7 @@ import ast
 import re
 import subprocess
 import sys
+from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
 
@@ -58,18 +59,26 @@ def modules() -> dict[str, Path]:
     }
 
 
+def import_statements(path: Path) -> Iterator[ast.Import | ast.ImportFrom]:
+    """Every absolute import in `path`, anywhere in it (in a function, or for typing only)."""
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        relative = isinstance(node, ast.ImportFrom) and (node.level or not node.module)
+        if isinstance(node, ast.Import | ast.ImportFrom) and not relative:
+            yield node
+
+
 def imports(path: Path) -> set[str]:
-    """Our modules that `path` imports, anywhere in it: `from a.b import c` is a.b.c when
-    that is a module, else a.b."""
+    """Our modules that `path` imports: `from a.b import c` is a.b.c when that is a module,
+    else a.b."""
     known = modules()
     found = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+    for node in import_statements(path):
         if isinstance(node, ast.Import):
             found |= {alias.name for alias in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+        else:
             for alias in node.names:
                 child = f"{node.module}.{alias.name}"
-                found.add(child if child in known else node.module)
+                found.add(child if child in known else str(node.module))
     return {name for name in found if name in known}
 
 
@@ -219,11 +228,11 @@ def pure_modules() -> list[str]:
 def io_imports(path: Path) -> set[str]:
     """The I/O libraries `path` imports itself, anywhere in it (lazily too)."""
     found = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+    for node in import_statements(path):
         if isinstance(node, ast.Import):
             found |= {alias.name.split(".")[0] for alias in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-            found.add(node.module.split(".")[0])
+        else:
+            found.add(str(node.module).split(".")[0])
     return found & set(IO_LIBRARIES)
 
 

@@ -202,11 +202,7 @@ def recording_plan(recording: Recording, sensor: str | None = None) -> Plan:
         # short as the pace asks: as a sensor sends them in real time, as long as the
         # analysis likes them as fast as it goes (a tenth of the calls), and in between
         # as many a wall second whatever the speed.
-        if isinstance(clock, UnpacedClock):
-            chunk_s = UNPACED_CHUNK_S
-        else:
-            speed = clock.speed if isinstance(clock, PacedClock) else 1.0
-            chunk_s = min(UNPACED_CHUNK_S, max(LIVE_CHUNK_S, speed / PACED_BATCHES_A_SECOND))
+        chunk_s = min(UNPACED_CHUNK_S, max(LIVE_CHUNK_S, clock.speed / PACED_BATCHES_A_SECOND))
         return ReplaySource(recording, clock, sensors=followed, chunk_s=chunk_s)
 
     return Plan(header, source)
