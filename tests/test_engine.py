@@ -108,8 +108,8 @@ def test_the_injected_fault_is_found_and_cued_after_it_starts_and_not_before(
     start, full = DEMO_FAULT.start_s, DEMO_FAULT.start_s + DEMO_FAULT.ramp_s
     drifts = of(DriftStarted, events)
     injected = {Fault.ANTERIOR_TILT.value, Fault.OVERSTRIDE.value}
-    # Slower steps bounce higher too (height grows with the square of the step time).
-    assert injected <= {d.id for d in drifts} <= injected | {Fault.BOUNCE.value}
+    # Slower steps bounce higher too, but only as slower steps do: that is not a drift.
+    assert {d.id for d in drifts} == injected
     assert all(start < d.t <= full + 30 for d in drifts)
     cues = form_cues(events)
     assert cues and all(c.t > start for c in cues)

@@ -5,9 +5,16 @@ stayed past its threshold for `persist_s` seconds of running, and ends once it h
 back within the (smaller) `clear` band for `clear_s` seconds: a persistence window with
 hysteresis, so a short wobble or a hill crest does not start or end one.
 
-Where a footpod gives the speed, each metric is compared with what the baseline says it
-would be at the current speed (`per_mps` in the rules), so a deliberate change of pace is
-not taken for drift.
+Terrain and pace are not faults:
+
+- where a footpod gives the speed, each metric is compared with what the baseline says it
+  would be at the current speed (`per_mps` in the rules); without one, rules that say so
+  read the change of pace from the cadence;
+- bounce is compared at the baseline's step time (slower steps travel higher for the same
+  push), and overstriding needs harder landings as well as slower steps (`needs`), so a
+  runner who just chooses another step frequency is not cued;
+- a change of tilt that comes with the opposite change of braking is a hill (`terrain`):
+  every rule is held, saying nothing, while it lasts.
 """
 
 from __future__ import annotations
@@ -21,8 +28,10 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from companion.form.metrics import FOOTPOD, METRICS, SOURCES, key
 from companion.form.record import Episode
+from companion.form.terrain import Terrain, TerrainSettings, terrain
 from cues.datafile import DataFileError, load_entries
 from cues.faults import Fault
+from sensors.samples import Placement
 
 if TYPE_CHECKING:
     from companion.form.analysis import (
@@ -31,6 +40,15 @@ if TYPE_CHECKING:
 
 DEFAULT_RULES = Path(__file__).with_name("drift_rules.toml")
 SPEED = key(FOOTPOD, "speed_mps")
+
+
+class Need(BaseModel):
+    """Another metric that must have moved too, past `by` in its own rule's unit."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+
+    direction: Literal["above", "below"]
+    by: float = Field(ge=0)
 
 
 class DriftRule(BaseModel):
@@ -42,6 +60,9 @@ class DriftRule(BaseModel):
     clear: float = Field(ge=0)
     relative: bool = False
     per_mps: float = 0.0  # change of the metric per m/s faster, in the threshold's unit
+    pace_from_cadence: bool = False  # without a speed source, the pace change from cadence
+    cadence_power: float = 0.0  # compared at the baseline's cadence: × (cadence / base)^power
+    needs: dict[str, Need] = {}  # metrics that must have moved too
     persist_s: float = Field(default=20.0, ge=0)
     clear_s: float = Field(default=10.0, ge=0)
     faults: dict[str, Fault]
@@ -61,6 +82,14 @@ class DriftRule(BaseModel):
             raise ValueError(f"unknown source {sorted(unknown)} (known: {', '.join(SOURCES)})")
         return faults
 
+    @field_validator("needs")
+    @classmethod
+    def _known_needs(cls, needs: dict[str, Need]) -> dict[str, Need]:
+        unknown = set(needs) - set(METRICS)
+        if unknown:
+            raise ValueError(f"unknown metric {sorted(unknown)} in needs")
+        return needs
+
     @model_validator(mode="after")
     def _hysteresis(self) -> DriftRule:
         if self.clear >= self.threshold:
@@ -69,9 +98,15 @@ class DriftRule(BaseModel):
 
     def expected(self, base: float, base_speed: float | None, speed: float | None) -> float:
         """The baseline value at the current speed (the baseline itself without speeds)."""
-        if base_speed is None or speed is None or not self.per_mps:
+        if base_speed is None or speed is None:
             return base
-        change = self.per_mps * (speed - base_speed)
+        return self.at_pace(base, speed - base_speed)
+
+    def at_pace(self, base: float, faster_mps: float | None) -> float:
+        """The baseline value `faster_mps` faster than the baseline's pace."""
+        if faster_mps is None or not self.per_mps:
+            return base
+        change = self.per_mps * faster_mps
         return base * (1 + change) if self.relative else base + change
 
     def excess(self, value: float, base: float) -> float:
@@ -162,9 +197,17 @@ class DriftChange:
 class DriftDetector:
     """Follows each rule, for each source it names, against the runner's baseline."""
 
-    def __init__(self, rules: tuple[DriftRule, ...], baseline: Baseline):
+    def __init__(
+        self,
+        rules: tuple[DriftRule, ...],
+        baseline: Baseline,
+        terrain: TerrainSettings | None = None,
+    ):
         self.baseline = baseline
+        self.terrain_settings = terrain or TerrainSettings()
+        self.terrain = Terrain.LEVEL  # what the latest window's tilt and braking say
         self._count = 0
+        self._by = {(r.metric, r.direction): r for r in rules}
         self._rules = [
             (rule, source, key(source, rule.metric), _RuleState())
             for rule in rules
@@ -181,18 +224,83 @@ class DriftDetector:
         for *_, st in self._rules:
             st.past_since = st.back_since = None
 
+    def excess(
+        self, w: FormWindow, rule: DriftRule, source: str, pace_from_cadence: bool = True
+    ) -> tuple[float, float] | None:
+        """How far past the baseline `source`'s metric is in window `w`, in the rule's
+        direction and unit, and the baseline value it was compared with (None: not known).
+        `pace_from_cadence=False` ignores the rule's reading of pace from the cadence."""
+        name = key(source, rule.metric)
+        value, base = w.values.get(name), self.baseline.values.get(name)
+        if value is None or base is None:
+            return None
+        ratio = self._cadence_ratio(w, source)
+        if rule.cadence_power:
+            if ratio is None:
+                return None
+            value *= ratio**rule.cadence_power
+        from_cadence = rule.pace_from_cadence and pace_from_cadence
+        base = rule.at_pace(base, self._faster(w, ratio if from_cadence else None))
+        return rule.excess(value, base), base
+
+    def _cadence_ratio(self, w: FormWindow, source: str) -> float | None:
+        name = key(source, "cadence_spm")
+        value, base = w.values.get(name), self.baseline.values.get(name)
+        return value / base if value is not None and base else None
+
+    def _faster(self, w: FormWindow, cadence_ratio: float | None) -> float | None:
+        """How much faster than while learning the runner goes: from the footpod, else
+        from the cadence when given its ratio to the baseline's (m/s; None: not known)."""
+        speed, base = w.speed_mps, self.baseline.speed_mps
+        if speed is not None and base is not None:
+            return speed - base
+        cadence = self._by.get(("cadence_spm", "below"))
+        if cadence_ratio is None or cadence is None or not cadence.per_mps:
+            return None
+        return (cadence_ratio - 1) / cadence.per_mps
+
+    def _moved(self, w: FormWindow, source: str, metric: str, need: Need) -> bool | None:
+        """Whether `metric` has moved as far as `need` says (None: not measured). The
+        footpod's rules look to the trunk sensors. Pace is not read from the cadence here:
+        what is needed is what moved with it."""
+        rule = self._by.get((metric, need.direction))
+        sources = (source,) if source != FOOTPOD else (Placement.PELVIS, Placement.CHEST)
+        for src in sources:
+            found = self.excess(w, rule, src, pace_from_cadence=False) if rule else None
+            if found is not None:
+                assert rule is not None
+                return found[0] >= need.by
+        return None
+
+    def _terrain(self, w: FormWindow) -> Terrain:
+        lean, braking = self._by.get(("lean_deg", "above")), self._by.get(("braking_g", "above"))
+        if lean is None or braking is None:
+            return Terrain.LEVEL
+        for source in (Placement.PELVIS, Placement.CHEST):
+            tilt, brake = self.excess(w, lean, source), self.excess(w, braking, source)
+            if tilt is None or brake is None:
+                continue
+            found = terrain(tilt[0], brake[0], self.terrain_settings)
+            if found is not Terrain.LEVEL:
+                return found
+        return Terrain.LEVEL
+
     def update(self, w: FormWindow) -> list[DriftChange]:
         changes = []
-        speed = w.speed_mps
+        self.terrain = self._terrain(w)
         for rule, source, name, st in self._rules:
-            value = w.values.get(name)
-            if value is None:
+            found = self.excess(w, rule, source)
+            if found is None:
                 continue
-            base = rule.expected(self.baseline.values[name], self.baseline.speed_mps, speed)
-            excess = rule.excess(value, base)
+            excess, base = found
+            value = w.values[name]
             ep = st.episode
             if ep is None:
-                st.past_since = _since(st.past_since, w.t, excess >= rule.threshold)
+                holds = excess >= rule.threshold and self.terrain is Terrain.LEVEL
+                if holds and rule.needs:
+                    moved = [self._moved(w, source, m, need) for m, need in rule.needs.items()]
+                    holds = all(m is not False for m in moved)
+                st.past_since = _since(st.past_since, w.t, holds)
                 if st.past_since is not None and w.t - st.past_since >= rule.persist_s:
                     self._count += 1
                     ep = Episode(

@@ -363,13 +363,16 @@ class TrunkAnalyzer:
             steps = self._steps[first:last]
         cv = bounce = braking = contact = drop = rotation = None
         if np.count_nonzero(np.isfinite(steps[:, _SINT])) >= 4:
-            medians = _column_medians(
-                steps[:, [_SINT, _SBOUNCE, _SBRAKE, _SCONTACT, _SDROP, _SROT]]
-            )
-            typical, bounce, braking, contact, drop, rotation = (
+            # Per step, a sensor off the body's midline sees its own leg's landings apart
+            # from the other's; a median over a mix of the two jumps between them as the
+            # window moves. Each pair of consecutive steps is one of each.
+            each = steps[:, [_SBOUNCE, _SBRAKE, _SCONTACT]]
+            pairs = 0.5 * (each[1:] + each[:-1])
+            medians = _column_medians(np.column_stack([pairs, steps[1:, [_SDROP, _SROT]]]))
+            bounce, braking, contact, drop, rotation = (
                 float(m) if np.isfinite(m) else None for m in medians
             )
-            assert typical is not None
+            typical = float(_column_medians(steps[:, [_SINT]])[0])
             intervals = steps[:, _SINT]
             even = intervals[np.abs(intervals - typical) < 0.3 * typical]  # NaN is not
             cv = float(100 * even.std() / even.mean()) if even.size >= 4 else None

@@ -131,7 +131,7 @@ class Injection:
 
 # Where the injected drifts go: well inside two long running bouts of the outdoor run.
 BOUT_STARTS = (560.0, 1040.0)
-KINDS = ("lean", "cadence", "bounce", "braking")
+KINDS = ("lean", "overstride", "bounce", "braking")
 SIZES = (1.5, 2.5)  # times the rule's threshold
 
 
@@ -139,9 +139,11 @@ def _rule(rules: tuple[DriftRule, ...], metric: str, direction: str) -> DriftRul
     return next(r for r in rules if r.metric == metric and r.direction == direction)
 
 
-def injections(rules: tuple[DriftRule, ...]) -> Iterator[Injection]:
+def injections(
+    rules: tuple[DriftRule, ...], starts: tuple[float, ...] = BOUT_STARTS
+) -> Iterator[Injection]:
     """Every kind at every size in every bout, each alone in an otherwise real run."""
-    for start in BOUT_STARTS:
+    for start in starts:
         for kind in KINDS:
             for size in SIZES:
                 base = FormFault(
@@ -152,12 +154,15 @@ def injections(rules: tuple[DriftRule, ...]) -> Iterator[Injection]:
                 if kind == "lean":
                     rule = _rule(rules, "lean_deg", "above")
                     fault = replace(base, tilt_deg=size * rule.threshold)
-                elif kind == "cadence":
+                elif kind == "overstride":
                     rule = _rule(rules, "cadence_spm", "below")
-                    # Stretching time by k lowers the cadence by k / (1 + k).
+                    # Stretching time by k lowers the cadence by k / (1 + k); the landings
+                    # grow harder with it, by the braking rule's clear band at the cadence
+                    # threshold (the rule needs both).
                     drop = size * rule.threshold
                     stretch = drop / (1 - drop)
-                    fault = replace(base, step_lengthening=stretch)
+                    harder = size * _rule(rules, "braking_g", "above").clear
+                    fault = replace(base, step_lengthening=stretch, braking_gain=harder)
                     crossing = rule.threshold / (1 - rule.threshold) / stretch
                 elif kind == "bounce":
                     rule = _rule(rules, "bounce_cm", "above")
@@ -196,7 +201,7 @@ class Detection:
     others: tuple[str, ...]  # other episodes during the injection (metric names)
 
 
-def _detection(inj: Injection, episodes: list[Episode], end_s: float) -> Detection:
+def detection(inj: Injection, episodes: list[Episode], end_s: float) -> Detection:
     during = [e for e in episodes if inj.fault.start_s <= e.start <= end_s + 30]
     hit = [e for e in during if e.metric == inj.metric and e.fault is inj.expected]
     delay = hit[0].start - inj.threshold_t if hit else None
@@ -210,7 +215,7 @@ def detect(hip: AccelTrack, forward_axis: tuple[float, float, float]) -> list[De
     for inj in injections(load_rules()):
         fault = replace(inj.fault, forward_axis=forward_axis)
         episodes, _ = engine_episodes(inject_fault(hip, fault))
-        out.append(_detection(replace(inj, fault=fault), episodes, fault.end_s))
+        out.append(detection(replace(inj, fault=fault), episodes, fault.end_s))
     return out
 
 
@@ -291,16 +296,21 @@ def detect_synthetic(
     out = []
     for inj, pelvis, chest in synthetic_injections(load_rules(), starts):
         episodes, _ = engine_episodes(synthetic_pair(hip, frame, pelvis, chest))
-        out.append(_detection(inj, episodes, inj.fault.end_s))
+        out.append(detection(inj, episodes, inj.fault.end_s))
     return out
+
+
+def body_frame_of(track: AccelTrack) -> BodyFrame:
+    """The body axes the analysis learns from a track."""
+    analyzer = TrunkAnalyzer(track.sensor, track.placement)
+    for batch in track.batches(CHUNK_S):
+        analyzer.feed(batch)
+        if analyzer.frame is not None:
+            return analyzer.frame
+    raise ValueError("the run never settled into running")
 
 
 def forward_axis_of(hip: AccelTrack) -> tuple[float, float, float]:
     """The hip sensor's forward axis, as the analysis learns it."""
-    analyzer = TrunkAnalyzer(hip.sensor, hip.placement)
-    for batch in hip.batches(CHUNK_S):
-        analyzer.feed(batch)
-        if analyzer.frame is not None:
-            f = analyzer.frame.forward
-            return (float(f[0]), float(f[1]), float(f[2]))
-    raise ValueError("the run never settled into running")
+    f = body_frame_of(hip).forward
+    return (float(f[0]), float(f[1]), float(f[2]))

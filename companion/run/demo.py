@@ -3,8 +3,9 @@
 The recording is the hip-belt accelerometer of the ADEPT outdoor run (GPL-3 data, see
 companion/run/data/README.md). It has stops between bouts, which pause the coach. It holds no
 posture fault, so one is injected into the third running bout (about 9:20 into the run):
-the pelvis tips forward by up to 6 degrees and the steps lengthen by 6 %, then the runner
-corrects. The coach knows nothing of this; its cues come from its own detector.
+the pelvis tips forward by up to 6 degrees and the steps lengthen by 6 % with harder
+landings, then the runner corrects. The coach knows nothing of this; its cues come from its
+own detector.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ DEMO_FAULT = FormFault(
     release_s=20.0,
     tilt_deg=6.0,
     step_lengthening=0.06,
+    braking_gain=0.1,  # a foot landing ahead of the body brakes harder
     forward_axis=(1.0, 0.0, 0.0),
 )
 FAULT_ID = "anterior_tilt+overstride"

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.interpolate import CubicSpline
+from scipy.ndimage import uniform_filter1d
 
 from sensors.recorded.recording import AccelTrack
 from sensors.samples import FloatArray
@@ -97,8 +98,11 @@ def inject_fault(track: AccelTrack, fault: FormFault) -> AccelTrack:
     strength = fault.strength(out_t)
     for gain, axis in ((fault.bounce_gain, up), (fault.braking_gain, forward)):
         if gain:
+            # The motion about its mean over the last two seconds: gravity's share of the
+            # axis moves with the runner's own posture, and a stop's is not a run's.
             along = xyz @ axis
-            xyz += np.outer(gain * strength * (along - gravity @ axis), axis)
+            mean = uniform_filter1d(along, size=max(1, round(2.0 / dt)), origin=0)
+            xyz += np.outer(gain * strength * (along - mean), axis)
     # Tipping forward moves the reading of gravity backward: a negative turn about left.
     angle = -np.radians(fault.tilt_deg) * strength
     xyz = _rotate(xyz, left, angle)
