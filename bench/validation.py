@@ -8,7 +8,13 @@
   its threshold size);
 - false drift episodes on the unaltered run (goal: at most 1 per hour of running);
 - the same two for made-up chest and pelvis sensors with gyroscopes (test motion on the real
-  run: the test data has no chest recording and no gyroscope).
+  run: the test data has no chest recording and no gyroscope), a self-consistency check;
+- negative controls (issue 16): the confound matrix of looped treadmill trials after a level
+  baseline, with and without a footpod (goal: no form cue; a hill label or "sensor moved"
+  where it applies); faults injected on the looped level trial about the learned axis, an
+  axis 10° off, and with the harder landings a posture change brings; the margin to each
+  threshold on the unaltered outdoor run, bout by bout; the per-m/s slopes with one grade
+  left out.
 
 Run: .venv/bin/python bench/validation.py
 """
@@ -25,6 +31,13 @@ from threadpoolctl import threadpool_limits
 
 from companion.form.alignment import estimate_body_frame
 from companion.form.steps import step_frequency
+from companion.lab.confounds import (
+    confound_matrix,
+    level_injections,
+    load_trials,
+    speed_slopes,
+    trial_changes,
+)
 from companion.lab.validation import (
     Check,
     Detection,
@@ -35,16 +48,19 @@ from companion.lab.validation import (
     detect_synthetic,
     engine_episodes,
     forward_axis_of,
+    outdoor_bouts,
+    outdoor_margins,
     synthetic_pair,
     vertical,
 )
-from sensors.recorded.recording import load_recording
+from sensors.recorded.recording import AccelTrack, load_recording
 
 DATA = Path(__file__).resolve().parents[1] / "tests" / "data" / "running"
 OUTDOOR = DATA / "adept_outdoor_run_hip_ankle_100hz.csv.gz"
 TREADMILL = DATA / "alcantara_sacrum_grf_treadmill_500hz.csv.gz"
 TRIALS = DATA / "alcantara_sacrum_grf_trials.csv"
 RAW_SAMPLE = DATA / "alcantara_sacrum_raw_sample_512hz.csv.gz"
+BOUTS = DATA / "adept_outdoor_run_bouts_derived.csv"
 
 
 def check_row(table: Table, what: str, check: Check, unit: str, goal: float) -> None:
@@ -116,7 +132,8 @@ def main() -> int:
     sel = (hip.t > 60) & (hip.t < 90)
     frame = estimate_body_frame(hip.xyz[sel], hip.rate_hz, 158 / 60)
     made_up, median, hits = delay_table(
-        "Made-up chest and pelvis sensors with gyroscopes (test motion on the real run)",
+        "Self-consistency, not validation: made-up chest and pelvis sensors with gyroscopes "
+        "(test motion on the real run)",
         detect_synthetic(hip, frame),
     )
     console.print(made_up)
@@ -132,7 +149,77 @@ def main() -> int:
         "too short for a baseline: cadence and contact only",
     )  # fmt: skip
     console.print(summary)
+    negative_controls(console, hip)
     return 0
+
+
+def negative_controls(console: Console, hip: AccelTrack) -> None:
+    trials = load_trials(TREADMILL, TRIALS)
+    matrix = Table(title="Confound matrix: each trial looped 90 s after trial 4 (level, 3.33 m/s)")
+    for column in ("trial", "what changed", "footpod", "form cues", "drifts", "labelled"):
+        matrix.add_column(column)
+    false = 0
+    for footpod in (False, True):
+        for o in confound_matrix(trials, footpod=footpod):
+            false += bool(o.cues or o.episodes)
+            matrix.add_row(
+                str(o.trial.number), o.change, "yes" if footpod else "no",
+                ", ".join(o.cues) or "none", ", ".join(o.faults) or "none",
+                ", ".join(o.labels) or "",
+            )  # fmt: skip
+    console.print(matrix)
+    console.print(f"Runs with a false form cue or drift: {false} (goal: 0).")
+
+    injected = Table(title="Faults injected into looped trial 4 once the baseline is learned")
+    for column in ("kind", "size", "as injected", "delay", "also found"):
+        injected.add_column(column)
+    delays: list[float] = []
+    variants = (
+        ("about the learned axis", 0.0, 0.0),
+        ("about an axis 10° off", 10.0, 0.0),
+        ("tilt with 10 % harder landings", 0.0, 0.1),
+    )
+    for name, off, braking in variants:
+        for d in level_injections(trials, axis_off_deg=off, braking_with_tilt=braking):
+            if braking and d.injection.kind != "lean":
+                continue  # the same as about the learned axis
+            inj = d.injection
+            delays.append(np.inf if d.delay_s is None else d.delay_s)
+            injected.add_row(
+                inj.kind, f"{inj.size:g}x", name,
+                "missed" if d.delay_s is None else f"{d.delay_s:.0f} s", ", ".join(d.others),
+            )  # fmt: skip
+    console.print(injected)
+    console.print(f"Median delay {np.median(delays):.1f} s over {len(delays)} (goal ≤ 30 s).")
+
+    margins = Table(title=f"{OUTDOOR.name}: largest excess held for 20 s, share of threshold")
+    found = outdoor_margins(hip, outdoor_bouts(BOUTS))
+    names = list(dict.fromkeys(f"{m.rule.metric} {m.rule.direction}" for m in found))
+    margins.add_column("bout")
+    for name in names:
+        margins.add_column(name)
+    for bout in dict.fromkeys(m.bout for m in found):
+        row = [m for m in found if m.bout == bout]
+        margins.add_row(
+            f"{bout[0]:.0f}-{bout[1]:.0f} s",
+            *("" if m.sustained is None else f"{m.sustained / m.rule.threshold:.2f}" for m in row),
+        )
+    console.print(margins)
+
+    slopes = Table(title="Change per m/s faster, within each grade (leave one grade out)")
+    for column in ("metric", "all grades", "without -5°", "without 0°", "without +5°",
+                   "without +10°", "RMS error on the one left out"):  # fmt: skip
+        slopes.add_column(column)
+    for sl in speed_slopes(trials, trial_changes(trials)):
+        unit = "°" if sl.metric == "lean_deg" else ""
+        scale = 1.0 if unit else 100.0
+        pct = "" if unit else " %"
+        slopes.add_row(
+            sl.metric, f"{scale * sl.fitted:+.2f}{unit}{pct}",
+            *(f"{scale * b:+.2f}{unit}{pct}" for b in sl.left_out.values()),
+            ", ".join(f"{scale * e:.2f}" for e in sl.error.values()),
+        )  # fmt: skip
+    console.print(slopes)
 
 
 if __name__ == "__main__":

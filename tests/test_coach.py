@@ -15,9 +15,9 @@ from cues.faults import Fault
 CATALOGUE = load_catalogue()
 
 
-def episode(fault: Fault, start: float, ident: int) -> Episode:
+def episode(fault: Fault, start: float, ident: int, metric: str = "pelvis.lean_deg") -> Episode:
     return Episode(
-        metric="lean_deg",
+        metric=metric,
         direction="above",
         fault=fault,
         baseline=1.0,
@@ -62,13 +62,36 @@ def test_one_thing_at_a_time_with_time_to_act_between_form_cues() -> None:
 
 def test_a_persisting_drift_is_cued_again_in_other_words_after_the_cool_down() -> None:
     coach = Coach(CATALOGUE)
-    coach.drift_started(episode(Fault.FORWARD_LEAN, 0, 1))
+    coach.drift_started(episode(Fault.OVERSTRIDE, 0, 1, metric="pelvis.cadence_spm"))
     said = run(coach, 200)
-    cue = CATALOGUE["run-tall"]
+    cue = CATALOGUE["quick-steps"]
     assert [u.t for u in said] == [0, cue.cooldown_s, 2 * cue.cooldown_s]
     assert said[0].text in cue.say
     assert said[1].text in cue.escalate and said[2].text in cue.escalate
     assert said[1].text != said[2].text  # wordings taken in turn
+
+
+def test_a_tilt_cue_unanswered_twice_asks_once_whether_the_strap_moved() -> None:
+    coach = Coach(CATALOGUE)
+    coach.drift_started(episode(Fault.FORWARD_LEAN, 0, 1))
+    said = run(coach, 230)
+    cue = CATALOGUE["run-tall"]
+    assert [u.cue_id for u in said] == ["run-tall", "run-tall", "strap-check", "run-tall"]
+    assert said[2].text in CATALOGUE["strap-check"].say and said[2].about == "forward_lean"
+    assert said[3].text in cue.escalate  # asked once: then the cue again
+    # A tilt drift later in the run is not asked about again.
+    coach.drift_started(episode(Fault.ANTERIOR_TILT, 231, 2))
+    assert "strap-check" not in [u.cue_id for u in run(coach, 800, start=231)]
+
+
+def test_a_drift_ended_by_the_sensor_moving_gets_no_confirmation() -> None:
+    coach = Coach(CATALOGUE)
+    ep = episode(Fault.ANTERIOR_TILT, 0, 1)
+    coach.drift_started(ep)
+    run(coach, 30)
+    ep.end, ep.moved = 31.0, True
+    coach.drift_ended(ep, 31)
+    assert run(coach, 200, start=31) == []
 
 
 def test_confirmation_when_the_runner_corrects_soon_after_the_cue() -> None:

@@ -15,6 +15,7 @@ from companion.form.drift import (
     RulesError,
     load_rules,
 )
+from companion.form.terrain import Terrain
 from cues.faults import Fault
 
 LEAN = DriftRule(
@@ -191,3 +192,106 @@ def test_broken_rules_files_name_the_file_rule_and_field(
     with pytest.raises(RulesError, match=problem) as caught:
         load_rules(path)
     assert str(path) in str(caught.value)
+
+
+# -- terrain, pace, step frequency and a moved sensor, with the bundled rules ---------------
+
+RULES = load_rules()
+PELVIS = {"lean_deg": 2.0, "cadence_spm": 170.0, "bounce_cm": 7.0, "braking_g": 0.8}
+
+
+def pelvis(t: float, **change: float) -> FormWindow:
+    """A pelvis window with the baseline's values, changed by `change` (lean in degrees,
+    the others as factors)."""
+    values = {
+        f"pelvis.{m}": v + change.get(m, 0.0) if m == "lean_deg" else v * change.get(m, 1.0)
+        for m, v in PELVIS.items()
+    }
+    return FormWindow(t=t, running=True, values=values)
+
+
+def started(detector: DriftDetector, windows: list[FormWindow]) -> list[str]:
+    return [c.episode.metric for w in windows for c in detector.update(w) if c.started]
+
+
+def detector() -> DriftDetector:
+    base = {f"pelvis.{m}": v for m, v in PELVIS.items()}
+    return DriftDetector(RULES, Baseline(values=base, spread={}))
+
+
+def test_a_tilt_with_the_opposite_change_of_braking_is_a_hill_not_a_fault() -> None:
+    # The treadmill's +10°: 11° more forward, a third less braking. Alone, the tilt is a fault.
+    uphill = detector()
+    assert started(uphill, [pelvis(t, lean_deg=11.0, braking_g=0.67) for t in range(120)]) == []
+    assert uphill.terrain is Terrain.UPHILL and uphill.hill is Terrain.UPHILL
+    downhill = detector()  # -5°: leaning back, braking harder, bouncing more
+    windows = [pelvis(t, lean_deg=-4.0, braking_g=1.15, bounce_cm=1.3) for t in range(120)]
+    assert started(downhill, windows) == [] and downhill.terrain is Terrain.DOWNHILL
+    tilted = detector()  # the sensor's segment tipped alone: braking moves 1 % a degree
+    windows = [pelvis(t, lean_deg=5.0, braking_g=0.95) for t in range(60)]
+    assert started(tilted, windows) == ["pelvis.lean_deg"] and tilted.terrain is Terrain.LEVEL
+
+
+def test_slower_steps_alone_are_a_choice_not_overstriding_or_bounce() -> None:
+    # 10 % slower steps bounce about 23 % higher (height grows with the step time squared).
+    choice = detector()
+    windows = [pelvis(t, cadence_spm=0.9, bounce_cm=1.23) for t in range(120)]
+    assert started(choice, windows) == []
+    overstride = detector()  # the same, landing harder: the foot lands ahead
+    windows = [pelvis(t, cadence_spm=0.9, bounce_cm=1.23, braking_g=1.08) for t in range(60)]
+    assert started(overstride, windows) == ["pelvis.cadence_spm"]
+    bounce = detector()  # higher at the same step rate: the push itself
+    assert started(bounce, [pelvis(t, bounce_cm=1.3) for t in range(60)]) == ["pelvis.bounce_cm"]
+
+
+def test_without_a_footpod_braking_reads_the_pace_from_the_cadence() -> None:
+    faster = detector()  # the outdoor run's fast finish: 11 % quicker steps, 22 % more braking
+    windows = [pelvis(t, cadence_spm=1.11, braking_g=1.22, bounce_cm=0.8) for t in range(120)]
+    assert started(faster, windows) == []
+    harder = detector()  # as much harder at the same step rate: the glutes are off
+    windows = [pelvis(t, braking_g=1.3) for t in range(60)]
+    assert started(harder, windows) == ["pelvis.braking_g"]
+
+
+def test_a_sensor_that_moved_ends_its_tilt_drifts_silently_and_is_learned_again() -> None:
+    det = detector()
+    drifting = [pelvis(t, lean_deg=5.0, braking_g=0.95) for t in range(60)]
+    assert started(det, drifting) == ["pelvis.lean_deg"]
+    # The strap slips a further 9° at once (no hill's change of braking) and stays there.
+    moved = [pelvis(t, lean_deg=14.0, braking_g=0.95) for t in range(60, 120)]
+    changes = [c for w in moved for c in det.update(w)]
+    assert [(c.episode.metric, c.started, c.moved) for c in changes] == [
+        ("pelvis.lean_deg", False, True)
+    ]
+    ((source, remount),) = det.remounts
+    assert source == "pelvis" and "stepped" in remount.why and remount.t == 60
+    # The new tilt is learned from a minute of running; from then on it is the reference.
+    assert started(det, [pelvis(t, lean_deg=14.0) for t in range(120, 200)]) == []
+    assert det.values["pelvis.lean_deg"] == pytest.approx(16.0)
+    ramp = [pelvis(t, lean_deg=14.0 + min((t - 200) / 30, 1.0) * 5.0) for t in range(200, 280)]
+    assert started(det, ramp) == ["pelvis.lean_deg"] and len(det.remounts) == 1
+
+
+def test_a_tilt_that_drifts_over_half_a_minute_is_the_runner_not_the_sensor() -> None:
+    det = detector()
+    ramp = [pelvis(t, lean_deg=min(t / 30, 1.0) * 8.75) for t in range(90)]
+    assert started(det, ramp) == ["pelvis.lean_deg"] and det.remounts == []
+
+
+def test_across_a_stop_a_changed_tilt_is_a_moved_sensor() -> None:
+    det = detector()
+    started(det, [pelvis(t) for t in range(30)])
+    det.pause()
+    started(det, [pelvis(t, lean_deg=6.0) for t in range(100, 110)])
+    assert [why for _, r in det.remounts for why in [r.why]] == [
+        "the tilt changed +6.0° across the stop"
+    ]
+
+
+def test_a_forward_axis_turned_about_the_vertical_is_a_moved_sensor() -> None:
+    det = detector()
+    w = pelvis(0)
+    det.update(FormWindow(t=0, running=True, values=w.values, turns={"pelvis": 8.0}))
+    assert det.remounts == []
+    det.update(FormWindow(t=1, running=True, values=w.values, turns={"pelvis": 35.0}))
+    assert [r.why for _, r in det.remounts] == ["the forward axis turned 35°"]

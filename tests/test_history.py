@@ -83,12 +83,13 @@ def test_a_history_of_the_first_version_is_migrated_with_its_runs(tmp_path: Path
     conn.close()
 
     with Store(db) as history:
-        assert history.conn.execute("PRAGMA user_version").fetchone()[0] == store.VERSION == 3
+        assert history.conn.execute("PRAGMA user_version").fetchone()[0] == store.VERSION == 4
         old = history.run(1)
         assert (old.drift_onset_s, old.drifts, old.detail_dropped) == (480.5, 2, None)
         assert old.content is None  # kept before runs had one
         assert old.form_held == pytest.approx(700 / 840)
         assert [ep.start for ep in history.episodes(1)] == [480.5, 610.0]
+        assert not any(ep.moved for ep in history.episodes(1))  # the sensor stayed put
         assert history.run(2).drift_onset_s is None  # left for its recovery to fill in
     # Opening again changes nothing; a file from a newer release is left alone.
     assert store.migrate(store.connect(db)) == store.VERSION
@@ -115,7 +116,7 @@ def test_a_history_of_the_second_version_is_migrated_and_its_runs_can_be_told_ap
     recording = tmp_path / "run.csv"
     recording.write_text("t,x\n0,1\n")
     with Store(db) as history:
-        assert history.conn.execute("PRAGMA user_version").fetchone()[0] == 3
+        assert history.conn.execute("PRAGMA user_version").fetchone()[0] == 4
         assert history.run(1).content is None and history.run(1).held_s == 700
         assert history.kept_as(store.content_of(recording)) is None
     # A run kept from it now is known by its bytes, under any name and any date.

@@ -6,8 +6,10 @@
   sooner than its own cool-down after it was last said;
 - while a drift persists past its cue's cool-down, the cue again in different (escalation)
   wording;
+- a tilt cue that went unanswered twice is not repeated a third time: the coach asks, once
+  a run, whether the strap moved (a sensor that slid reads exactly like the fault);
 - silence while the runner is on target, and a short confirmation when a drift ends soon
-  after its cue;
+  after its cue (not when it ended because the sensor moved);
 - announcements and confirmations before form talk when both wait (catalogue priorities),
   and dropped rather than said late.
 """
@@ -50,11 +52,17 @@ def estimate_duration(text: str) -> float:
     return 0.3 + 0.062 * len(text)
 
 
+# Drifts of these metrics are what a sensor sliding on the body looks like.
+TILTS = ("lean_deg", "lumbar_arch_deg")
+STRAP_CHECK = "strap-check"
+
+
 @dataclass
 class _Watch:
     episode: Episode
     cue: Cue
     said_at: float | None = None
+    said: int = 0
 
 
 @dataclass
@@ -84,6 +92,7 @@ class Coach:
         self._turns: dict[tuple[str, bool], int] = {}
         confirmations = [c for c in catalogue if c.category is Category.CONFIRMATION]
         self._confirmation = max(confirmations, key=lambda c: c.priority, default=None)
+        self._strap_check = catalogue.cues.get(STRAP_CHECK)  # asked once a run, then None
 
     # Inputs ---------------------------------------------------------------------------
 
@@ -96,6 +105,7 @@ class Coach:
         watch = self._watches.pop(episode.id, None)
         if (
             watch is not None
+            and not episode.moved
             and watch.said_at is not None
             and now - watch.said_at <= self.settings.confirm_within_s
             and self._confirmation is not None
@@ -142,21 +152,23 @@ class Coach:
         if not self.quiet and form_ok:
             for w in self._watches.values():
                 due = w.said_at is None or now - w.said_at >= w.cue.cooldown_s
-                if due and self._cooled(w.cue, now):
-                    options.append(
-                        (w.cue.priority, -w.episode.start, w.cue, w.said_at is not None, w)
-                    )
+                cue = self._cue_for(w)
+                if due and self._cooled(cue, now):
+                    options.append((cue.priority, -w.episode.start, cue, w.said_at is not None, w))
         if not options:
             return None
         _, _, cue, escalate, chosen = max(options, key=lambda o: (o[0], o[1]))
 
-        text = self._wording(cue, escalate)
+        text = self._wording(cue, escalate and cue.category is Category.FORM)
         if isinstance(chosen, _Pending) and chosen.fields:
             text = text.format(**chosen.fields)
         self._busy_until = now + self.duration_of(text)
         self._last_said[cue.id] = now
         if isinstance(chosen, _Watch):
             chosen.said_at = now
+            chosen.said += 1
+            if cue is self._strap_check:
+                self._strap_check = None
             self._form_times.append(now)
             about: str | None = chosen.episode.fault.value
             episode: int | None = chosen.episode.id
@@ -164,6 +176,13 @@ class Coach:
             self._pending.remove(chosen)
             about, episode = chosen.about, None
         return Utterance(now, cue.id, text, cue.category, cue.priority, about, episode)
+
+    def _cue_for(self, w: _Watch) -> Cue:
+        """The drift's own cue, or the strap question in place of a tilt cue's third go."""
+        tilt = w.episode.metric.endswith(TILTS)
+        if tilt and w.said >= 2 and self._strap_check is not None:
+            return self._strap_check
+        return w.cue
 
     def _cooled(self, cue: Cue, now: float) -> bool:
         last = self._last_said.get(cue.id)

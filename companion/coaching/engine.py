@@ -31,7 +31,9 @@ from companion.coaching.events import (
     Metrics,
     MetronomeTicks,
     SensorChanged,
+    SensorMoved,
     StateChanged,
+    TerrainChanged,
 )
 from companion.coaching.files import check_fit
 from companion.coaching.spoken import spoken_distance, spoken_duration, spoken_pace
@@ -116,6 +118,7 @@ class RunEngine:
         self._said_none = False  # that no sensor answers
         self.baseline: Baseline | None = None
         self.detector: DriftDetector | None = None
+        self._terrain = "level"
         self.episodes: list[Episode] = []
         self.cues: list[CueSpoken] = []
         self.running_s = 0.0
@@ -328,6 +331,16 @@ class RunEngine:
             else:
                 self.coach.drift_ended(change.episode, w.t)
                 events.append(DriftEnded.of(change.episode, w.t))
+        for source, moved in self.detector.remounts:
+            self.analysis.relearn_frame(source, moved.t)
+            self._calibrated -= {
+                n for n, a in self.analysis.trunk.items() if a.placement.value == source
+            }
+            events.append(SensorMoved(t=moved.t, source=source, why=moved.why))
+        self.detector.remounts.clear()
+        if self.detector.hill.value != self._terrain:
+            self._terrain = self.detector.hill.value
+            events.append(TerrainChanged(t=w.t, terrain=self._terrain))
         hop = self.settings.analysis.hop_s
         self._judged_s += hop
         if not self.detector.open_episodes:

@@ -138,6 +138,24 @@ class SensorChanged(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class SensorMoved(Event):
+    """A trunk sensor moved on the body: its axes and what was read through them are
+    learned again."""
+
+    kind: ClassVar[str] = "sensor_moved"
+    source: str  # where it is worn: pelvis, chest
+    why: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class TerrainChanged(Event):
+    """A hill began or ended, as the tilt and braking tell it: form rules hold on a hill."""
+
+    kind: ClassVar[str] = "terrain"
+    terrain: str  # level, uphill, downhill
+
+
+@dataclass(frozen=True, kw_only=True)
 class Battery(Event):
     kind: ClassVar[str] = "battery"
     id: str

@@ -44,7 +44,7 @@ def cue_results(
         ep = by_id.get(episode) if episode is not None else None
         if ep is None:
             continue
-        corrected = ep.end is not None and not ep.ran_out
+        corrected = ep.end is not None and not ep.ran_out and not ep.moved
         after = max(0.0, ep.end - t) if corrected and ep.end is not None else None
         out.append(CueResult(t, cue_id, text, ep.fault.value, after))
     return tuple(out)

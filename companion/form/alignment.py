@@ -32,6 +32,7 @@ class BodyFrame:
     up: FloatArray
     forward: FloatArray
     left: FloatArray
+    sign_r: float = 1.0  # how clearly the stretch said which way is forward (|correlation|)
 
     def tilt_deg(self, gravity: FloatArray) -> tuple[float, float]:
         """(forward lean, lean to the right) in degrees for a mean acceleration vector.
@@ -43,6 +44,10 @@ class BodyFrame:
         pitch = np.degrees(np.arctan2(-float(gravity @ self.forward), g_up))
         roll = np.degrees(np.arctan2(float(gravity @ self.left), g_up))
         return float(pitch), float(roll)
+
+    def flipped(self) -> BodyFrame:
+        """The same axes with forward and backward swapped."""
+        return BodyFrame(self.up, -self.forward, -self.left, self.sign_r)
 
     def to_dict(self) -> dict[str, list[float]]:
         return {k: [round(float(x), 4) for x in getattr(self, k)] for k in ("up", "forward")}
@@ -71,6 +76,7 @@ def estimate_body_frame(xyz: FloatArray, fs: float, step_hz: float) -> BodyFrame
     smooth = signal.butter(2, min(8.0, 0.45 * fs), fs=fs, output="sos")
     rising = np.gradient(signal.sosfiltfilt(smooth, vertical))
     along = signal.sosfiltfilt(smooth, horizontal @ forward)
-    if float(np.dot(along - along.mean(), rising - rising.mean())) > 0:
+    r = float(np.corrcoef(along, rising)[0, 1]) if along.std() and rising.std() else 0.0
+    if r > 0:
         forward = -forward
-    return BodyFrame(up=up, forward=forward, left=np.cross(up, forward))
+    return BodyFrame(up=up, forward=forward, left=np.cross(up, forward), sign_r=abs(r))

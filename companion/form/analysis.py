@@ -23,9 +23,7 @@ from companion.form.record import Step
 from companion.form.trunk import AnalysisSettings, TrunkAnalyzer, TrunkWindow
 from sensors.samples import AccelBatch, FootpodSample, GyroBatch, Placement, Sample
 
-TRUNK_METRICS = tuple(
-    f.name for f in fields(TrunkWindow) if f.name in METRICS and f.name != "steps"
-)
+TRUNK_METRICS = tuple(f.name for f in fields(TrunkWindow) if f.name in METRICS)
 
 
 @dataclass(frozen=True)
@@ -36,6 +34,7 @@ class FormWindow:
     running: bool
     values: dict[str, float] = field(default_factory=dict)
     steps: tuple[Step, ...] = ()  # new steps, from the sensor that leads
+    turns: dict[str, float] = field(default_factory=dict)  # source -> forward axis turned by
 
     def get(self, name: str) -> float | None:
         return self.values.get(name)
@@ -132,6 +131,12 @@ class FormAnalysis:
             self._newest = max(self._newest, float(sample.t[-1]))
         return self._ready()
 
+    def relearn_frame(self, source: str, t: float) -> None:
+        """The sensors at `source` (a placement) moved on the body at `t`."""
+        for analyzer in self.trunk.values():
+            if analyzer.placement.value == source:
+                analyzer.relearn_frame(t)
+
     def flush(self) -> list[FormWindow]:
         """The run is over: give out whatever is still waiting."""
         for analyzer in self.trunk.values():
@@ -153,10 +158,13 @@ class FormAnalysis:
         lead = windows.get(self.lead or "") or next(iter(windows.values()))
         values = self.footpod.values(t)
         by_place: dict[Placement, TrunkWindow] = {}
+        turns: dict[str, float] = {}
         for w in windows.values():
             if not w.running or w.placement in by_place:
                 continue  # one sensor per placement: the first one heard
             by_place[w.placement] = w
+            if w.forward_turn_deg is not None:
+                turns[w.placement.value] = w.forward_turn_deg
             for name in TRUNK_METRICS:
                 value = getattr(w, name)
                 if value is not None:
@@ -169,6 +177,7 @@ class FormAnalysis:
             running=lead.running,
             values=values,
             steps=lead.steps if lead.running else (),
+            turns=turns,
         )
 
     def _footpod_only(self, now: float) -> list[FormWindow]:

@@ -15,6 +15,10 @@ Terrain and pace are not faults:
   runner who just chooses another step frequency is not cued;
 - a change of tilt that comes with the opposite change of braking is a hill (`terrain`):
   every rule is held, saying nothing, while it lasts.
+
+A sensor that moved on the body (`mounting`) ends the drifts of what it measures through
+its axes (tilt, braking, the angles per stride), which are then learned again from
+`relearn_s` of running; so is any metric first measured after the baseline.
 """
 
 from __future__ import annotations
@@ -26,7 +30,8 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from companion.form.metrics import FOOTPOD, METRICS, SOURCES, key
+from companion.form.metrics import FOOTPOD, METRICS, SOURCES, SPINE, key
+from companion.form.mounting import MountWatch, Remount
 from companion.form.record import Episode
 from companion.form.terrain import Terrain, TerrainSettings, terrain
 from cues.datafile import DataFileError, load_entries
@@ -192,6 +197,11 @@ def _since(since: float | None, now: float, holds: bool) -> float | None:
 class DriftChange:
     episode: Episode
     started: bool  # False: it ended
+    moved: bool = False  # it ended because the sensor moved: it was never the runner's
+
+
+# Read through the sensor's axes: wrong once it moves on the body.
+THROUGH_AXES = ("lean_deg", "side_lean_deg", "braking_g", "pelvic_drop_deg", "rotation_deg")
 
 
 class DriftDetector:
@@ -202,18 +212,33 @@ class DriftDetector:
         rules: tuple[DriftRule, ...],
         baseline: Baseline,
         terrain: TerrainSettings | None = None,
+        relearn_s: float = 60.0,
     ):
         self.baseline = baseline
+        self.values = dict(baseline.values)  # what each metric is compared with, now
         self.terrain_settings = terrain or TerrainSettings()
         self.terrain = Terrain.LEVEL  # what the latest window's tilt and braking say
+        self.hill = Terrain.LEVEL  # the same, once it has held for `hill_s` (for the log)
+        self.hill_s = 5.0
+        self._terrain_since = -np.inf
+        self.relearn_s = relearn_s
         self._count = 0
         self._by = {(r.metric, r.direction): r for r in rules}
         self._rules = [
             (rule, source, key(source, rule.metric), _RuleState())
             for rule in rules
             for source in rule.faults
-            if key(source, rule.metric) in baseline.values
         ]
+        # Metrics the baseline does not have yet, learned once they are measured.
+        self._learning: dict[str, list[float]] = {
+            name: [] for *_, name, _ in self._rules if name not in self.values
+        }
+        # Learned again after the sensor moved: until they are, nothing tells a hill, so
+        # every rule holds.
+        self._relearning: set[str] = set()
+        trunk = (Placement.PELVIS.value, Placement.CHEST.value)
+        self._mounts = {s: MountWatch(hills=self.terrain_settings) for s in trunk}
+        self.remounts: list[tuple[str, Remount]] = []  # for the caller to act on and take
 
     @property
     def open_episodes(self) -> list[Episode]:
@@ -223,6 +248,8 @@ class DriftDetector:
         """The runner stopped: sustained means sustained while running, so start again."""
         for *_, st in self._rules:
             st.past_since = st.back_since = None
+        for watch in self._mounts.values():
+            watch.stopped()
 
     def excess(
         self, w: FormWindow, rule: DriftRule, source: str, pace_from_cadence: bool = True
@@ -231,7 +258,7 @@ class DriftDetector:
         direction and unit, and the baseline value it was compared with (None: not known).
         `pace_from_cadence=False` ignores the rule's reading of pace from the cadence."""
         name = key(source, rule.metric)
-        value, base = w.values.get(name), self.baseline.values.get(name)
+        value, base = w.values.get(name), self.values.get(name)
         if value is None or base is None:
             return None
         ratio = self._cadence_ratio(w, source)
@@ -245,7 +272,7 @@ class DriftDetector:
 
     def _cadence_ratio(self, w: FormWindow, source: str) -> float | None:
         name = key(source, "cadence_spm")
-        value, base = w.values.get(name), self.baseline.values.get(name)
+        value, base = w.values.get(name), self.values.get(name)
         return value / base if value is not None and base else None
 
     def _faster(self, w: FormWindow, cadence_ratio: float | None) -> float | None:
@@ -266,6 +293,9 @@ class DriftDetector:
         rule = self._by.get((metric, need.direction))
         sources = (source,) if source != FOOTPOD else (Placement.PELVIS, Placement.CHEST)
         for src in sources:
+            name = key(src, metric)
+            if name in self._relearning or (name in self._learning and name in w.values):
+                return False  # measured, but not yet known what it was: wait
             found = self.excess(w, rule, src, pace_from_cadence=False) if rule else None
             if found is not None:
                 assert rule is not None
@@ -285,9 +315,61 @@ class DriftDetector:
                 return found
         return Terrain.LEVEL
 
-    def update(self, w: FormWindow) -> list[DriftChange]:
+    def _learn(self, w: FormWindow) -> None:
+        for name, seen in list(self._learning.items()):
+            value = w.values.get(name)
+            if value is not None:
+                seen.append(value)
+            if len(seen) >= self.relearn_s:  # one window a second
+                self.values[name] = float(np.median(seen))
+                del self._learning[name]
+                self._relearning.discard(name)
+
+    def _watch_mounts(self, w: FormWindow) -> list[DriftChange]:
         changes = []
-        self.terrain = self._terrain(w)
+        braking = self._by.get(("braking_g", "above"))
+        for source, watch in self._mounts.items():
+            lean = key(source, "lean_deg")
+            brake = self.excess(w, braking, source) if braking is not None else None
+            found = watch.update(
+                w.t,
+                w.values.get(lean),
+                brake[0] if brake is not None else None,
+                self.values.get(lean),
+                w.turns.get(source),
+            )
+            if found is not None:
+                changes += self._remounted(source, found)
+        return changes
+
+    def _remounted(self, source: str, remount: Remount) -> list[DriftChange]:
+        """`source`'s sensor moved: what it read through its axes was the sensor, not the
+        runner, and is learned again."""
+        changes = []
+        for rule, src, name, st in self._rules:
+            through_axes = rule.metric in THROUGH_AXES or src == SPINE
+            if not through_axes or src not in (source, SPINE):
+                continue
+            if st.episode is not None:
+                st.episode.end, st.episode.moved = remount.t, True
+                changes.append(DriftChange(st.episode, started=False, moved=True))
+                st.episode = None
+            st.past_since = st.back_since = None
+            if self.values.pop(name, None) is not None:
+                self._relearning.add(name)
+            self._learning[name] = []
+        self._mounts[source].reset()
+        self.remounts.append((source, remount))
+        return changes
+
+    def update(self, w: FormWindow) -> list[DriftChange]:
+        self._learn(w)
+        changes = self._watch_mounts(w)
+        terrain = self._terrain(w)
+        if terrain is not self.terrain:
+            self.terrain, self._terrain_since = terrain, w.t
+        if w.t - self._terrain_since >= self.hill_s:
+            self.hill = self.terrain
         for rule, source, name, st in self._rules:
             found = self.excess(w, rule, source)
             if found is None:
@@ -296,7 +378,8 @@ class DriftDetector:
             value = w.values[name]
             ep = st.episode
             if ep is None:
-                holds = excess >= rule.threshold and self.terrain is Terrain.LEVEL
+                level = self.terrain is Terrain.LEVEL and not self._relearning
+                holds = excess >= rule.threshold and level
                 if holds and rule.needs:
                     moved = [self._moved(w, source, m, need) for m, need in rule.needs.items()]
                     holds = all(m is not False for m in moved)

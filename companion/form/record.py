@@ -56,6 +56,7 @@ class Episode:
     end: float | None = None
     id: int = 0  # numbered by the detector, 1, 2, ... within a run
     ran_out: bool = False  # ended by the end of the run, not by form coming back
+    moved: bool = False  # ended because the sensor moved on the body: not the runner's
 
     def to_dict(self) -> dict[str, object]:
         source, name = self.metric.split(".", 1)
@@ -75,6 +76,7 @@ class Episode:
             "start": round(self.start, 2),
             "end": None if self.end is None else round(self.end, 2),
             "ran_out": self.ran_out,
+            "moved": self.moved,
         }
 
 

@@ -25,7 +25,7 @@ class Terrain(StrEnum):
 
 @dataclass(frozen=True)
 class TerrainSettings:
-    min_tilt_deg: float = 2.0  # a smaller change of tilt is not worth explaining
+    min_tilt_deg: float = 2.5  # a smaller change of tilt is not worth explaining
     braking_per_deg: float = 0.0175  # at least this share less braking per degree forward
     min_braking: float = 0.06  # and at least this share in all (the runner's own wander)
 

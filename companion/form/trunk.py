@@ -32,7 +32,10 @@ from sensors.samples import AccelBatch, FloatArray, GyroBatch, Placement
 class AnalysisSettings:
     window_s: int = 10
     hop_s: int = 1
-    calibration_s: float = 20.0  # steady running needed to learn the body axes
+    calibration_s: float = 20.0  # steady running the body axes are learned from
+    sign_votes: int = 3  # stretches in a row that must agree on which way is forward
+    sign_min_r: float = 0.1  # a stretch less clear than this about it has no say
+    recheck_s: float = 60.0  # the body axes are estimated again this often, and after stops
     running_sd_g: float = 0.3  # every second of a running window moves more than this
     min_step_share: float = 0.15  # share of vertical power at the step rate while running
     min_running_spm: float = 130.0  # slower is walking, which pauses the coach like a stop
@@ -59,6 +62,7 @@ class TrunkWindow:
     side_lean_deg: float | None = None  # tilt to the runner's right
     pelvic_drop_deg: float | None = None  # range of side-to-side tilt per stride (gyroscope)
     rotation_deg: float | None = None  # range of turning per stride (gyroscope)
+    forward_turn_deg: float | None = None  # the forward axis, estimated again, turned by
     steps: tuple[Step, ...] = ()  # steps first seen in this window
 
 
@@ -100,8 +104,14 @@ class TrunkAnalyzer:
     def __init__(self, sensor: str, placement: Placement, settings: AnalysisSettings | None = None):
         self.sensor, self.placement = sensor, placement
         self.settings = settings or AnalysisSettings()
-        self.frame: BodyFrame | None = None
+        self.frame: BodyFrame | None = None  # once forward is settled
         self._frame_t = np.inf  # end of the window the body axes were learned in
+        self._candidate: BodyFrame | None = None  # the axes while forward is being settled
+        self._votes: list[int] = []  # each stretch's say on forward, against the candidate
+        self._against = 0  # stretches in a row since that said forward is the other way
+        self._next_check = -np.inf  # when the body axes are next estimated
+        self._relearn_from = -np.inf  # the axes are learned from running after this
+        self._turn: float | None = None  # for the next window
         self.fs: float | None = None
         self._sig: _Signal | None = None
         self._spectrum: CadenceSpectrum | None = None
@@ -161,6 +171,8 @@ class TrunkAnalyzer:
     def _gap(self, last: float, resume: float) -> list[TrunkWindow]:
         """No signal between two samples: not running, either end; filters start again."""
         self._sig = None
+        if self.frame is not None:
+            self._next_check = -np.inf  # the sensor may have been taken off
         self._samples = Recent(11)
         self._decimated = Recent(1)
         self._seconds.clear()
@@ -336,16 +348,18 @@ class TrunkAnalyzer:
         start = end - s.window_s
         idle = TrunkWindow(t=end, sensor=self.sensor, placement=self.placement, running=False)
         if not steady or 60.0 * hz < s.min_running_spm or share < s.min_step_share:
+            if self._running_since is not None and self.frame is not None:
+                self._next_check = -np.inf  # the sensor may be touched while stopped
             self._running_since = None
             return idle
         if self._running_since is None:
             self._running_since = start
 
         buf = self._samples
-        if self.frame is None and end - self._running_since >= s.calibration_s:
+        since = max(self._running_since, self._relearn_from)
+        if end - since >= s.calibration_s and end >= self._next_check:
             cal = (buf.t > end - s.calibration_s) & (buf.t <= end)
-            self.frame = estimate_body_frame(buf.v[cal][:, _X : _Z + 1], fs, hz)
-            self._frame_t = end
+            self._check_frame(end, estimate_body_frame(buf.v[cal][:, _X : _Z + 1], fs, hz))
         lean = side = None
         if self.frame is not None:
             lean, side = self.frame.tilt_deg(mean)
@@ -379,6 +393,7 @@ class TrunkAnalyzer:
 
         fresh = steps[steps[:, _ST] > self._reported]
         self._reported = end
+        turn, self._turn = self._turn, None
         return TrunkWindow(
             t=end,
             sensor=self.sensor,
@@ -393,8 +408,48 @@ class TrunkAnalyzer:
             side_lean_deg=side,
             pelvic_drop_deg=drop,
             rotation_deg=rotation,
+            forward_turn_deg=turn,
             steps=tuple(_step(row) for row in fresh),
         )
+
+    def _check_frame(self, end: float, found: BodyFrame) -> None:
+        """A fresh estimate of the body axes from the stretch ending at `end`. Which way is
+        forward rests on a weak correlation, so it is settled only once `sign_votes`
+        stretches in a row agree; after that each estimate says how far the forward axis
+        has turned, and as many stretches in a row saying forward is the other way turn it
+        round (reported as a turn of 180°)."""
+        s = self.settings
+        vote = 0
+        reference = self.frame or self._candidate or found
+        if found.sign_r >= s.sign_min_r:
+            vote = 1 if float(found.forward @ reference.forward) > 0 else -1
+        if self.frame is None:
+            self._candidate = reference
+            if vote:
+                self._votes.append(vote)
+            last = self._votes[-s.sign_votes :]
+            if len(last) == s.sign_votes and len(set(last)) == 1:
+                way = reference.forward * last[0]
+                self.frame = found if float(found.forward @ way) > 0 else found.flipped()
+                self._frame_t = end
+                self._next_check = end + s.recheck_s
+            else:
+                self._next_check = end + s.calibration_s  # the next stretch, not this one
+            return
+        level = found.forward - (found.forward @ self.frame.up) * self.frame.up
+        cos = abs(float(level @ self.frame.forward)) / max(float(np.linalg.norm(level)), 1e-9)
+        self._turn = float(np.degrees(np.arccos(min(cos, 1.0))))
+        self._against = self._against + 1 if vote < 0 else 0 if vote > 0 else self._against
+        if self._against >= s.sign_votes:
+            self._turn, self._against = 180.0, 0
+        self._next_check = end + s.recheck_s
+
+    def relearn_frame(self, t: float) -> None:
+        """The sensor moved on the body at run time `t`: learn its axes again from the
+        running after it (until then, nothing that needs them is measured)."""
+        self.frame, self._frame_t, self._candidate = None, np.inf, None
+        self._votes, self._against, self._turn = [], 0, None
+        self._relearn_from, self._next_check = t, -np.inf
 
     def _braking(self) -> None:
         steps, buf = self._steps, self._samples

@@ -106,6 +106,10 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE run ADD COLUMN content TEXT;
     CREATE INDEX run_by_content ON run(content);
     """,
+    # 4: a drift ended because the sensor moved on the body (it was never the runner's).
+    """
+    ALTER TABLE episode ADD COLUMN moved INTEGER NOT NULL DEFAULT 0;
+    """,
 )
 VERSION = len(MIGRATIONS)
 RAW_MAGIC = b"PCRAW1\n"  # the raw data is kept as the records of a raw log, after this line
@@ -261,10 +265,13 @@ def episode_row(run: int, ep: dict[str, Any], fault: str) -> tuple[Any, ...]:
         ep["peak_excess"],
         ep["end"],
         ep.get("ran_out", False),
+        ep.get("moved", False),
     )
 
 
-INSERT_EPISODE = "INSERT OR REPLACE INTO episode VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+INSERT_EPISODE = (
+    "INSERT OR REPLACE INTO episode VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
 
 _RUN_COLUMNS = (
     "id, name, started, source, kind, state, duration_s, running_s, judged_s, held_s, "
@@ -393,13 +400,13 @@ class Store:
     def episodes(self, run: int) -> list[Episode]:
         rows = self.conn.execute(
             "SELECT metric, direction, fault, baseline, start, value, excess, relative, "
-            'peak_t, peak_excess, "end", episode, ran_out FROM episode '
+            'peak_t, peak_excess, "end", episode, ran_out, moved FROM episode '
             "WHERE run = ? ORDER BY start, episode",
             (run,),
         )
         return [
-            Episode(m, d, Fault(f), b, s, v, x, bool(rel), pt, px, e, i, bool(ro))
-            for m, d, f, b, s, v, x, rel, pt, px, e, i, ro in rows
+            Episode(m, d, Fault(f), b, s, v, x, bool(rel), pt, px, e, i, bool(ro), bool(mv))
+            for m, d, f, b, s, v, x, rel, pt, px, e, i, ro, mv in rows
         ]
 
     def cues(self, run: int) -> list[tuple[float, str, str, str, int | None]]:

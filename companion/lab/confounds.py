@@ -23,6 +23,8 @@ from pathlib import Path
 import numpy as np
 from scipy.spatial.transform import Rotation
 
+from companion.coaching.events import CueSpoken, SensorMoved, TerrainChanged
+from companion.form.analysis import FormAnalysis, FormWindow
 from companion.form.drift import load_rules
 from companion.form.record import Episode
 from companion.lab.validation import (
@@ -30,10 +32,11 @@ from companion.lab.validation import (
     body_frame_of,
     detection,
     engine_episodes,
+    engine_run,
     injections,
 )
 from companion.run.inject import inject_fault
-from sensors.recorded.recording import AccelTrack, Recording, load_recording
+from sensors.recorded.recording import AccelTrack, Recording, load_recording, timed_samples
 from sensors.samples import FloatArray, FootpodSample
 
 BASELINE_TRIAL = 4  # level, 3.33 m/s, the middle of its three step frequencies
@@ -144,10 +147,30 @@ class Outcome:
     change: str
     footpod: bool
     episodes: tuple[Episode, ...]  # drift episodes started while the condition played
+    cues: tuple[str, ...]  # form cues said while it played
+    labels: tuple[str, ...]  # what the engine called it: uphill, downhill, sensor moved
 
     @property
     def faults(self) -> tuple[str, ...]:
         return tuple(f"{e.metric} ({e.fault.value})" for e in self.episodes)
+
+
+def outcome(base: Trial, trial: Trial, footpod: bool) -> Outcome:
+    events, stats = engine_run(condition_run(base, trial, footpod))
+    during = [e for e in events if e.t > BASELINE_S]
+    labels = [
+        e.terrain if isinstance(e, TerrainChanged) else "sensor moved"
+        for e in during
+        if isinstance(e, TerrainChanged | SensorMoved) and getattr(e, "terrain", "") != "level"
+    ]
+    return Outcome(
+        trial,
+        trial.change(base),
+        footpod,
+        tuple(e for e in stats.episodes if e.start > BASELINE_S),
+        tuple(e.id for e in during if isinstance(e, CueSpoken) and e.category == "form"),
+        tuple(dict.fromkeys(labels)),
+    )
 
 
 def confound_matrix(
@@ -156,11 +179,8 @@ def confound_matrix(
     """Every other trial played after the baseline trial."""
     b = trials[base]
     for n, trial in trials.items():
-        if n == base:
-            continue
-        episodes, _ = engine_episodes(condition_run(b, trial, footpod))
-        during = tuple(e for e in episodes if e.start > BASELINE_S)
-        yield Outcome(trial, trial.change(b), footpod, during)
+        if n != base:
+            yield outcome(b, trial, footpod)
 
 
 def turned(axis: FloatArray, up: FloatArray, degrees: float) -> FloatArray:
@@ -195,4 +215,72 @@ def level_injections(
             fault = replace(fault, braking_gain=braking_with_tilt)
         episodes, _ = engine_episodes(inject_fault(track, fault))
         out.append(detection(replace(inj, fault=fault), episodes, fault.end_s))
+    return out
+
+
+SLOPE_METRICS = ("lean_deg", "cadence_spm", "bounce_cm", "braking_g")
+
+
+def trial_changes(
+    trials: dict[int, Trial], base: int = BASELINE_TRIAL
+) -> dict[int, dict[str, float]]:
+    """Each trial's metrics against the baseline trial's, as the analysis reads them on the
+    looped run: lean in degrees, the others as fractions."""
+    out = {}
+    for n, trial in trials.items():
+        if trial.retaped:
+            continue  # another mounting: its lean is not comparable
+        analysis = FormAnalysis()
+        windows = []
+        for _, sample in timed_samples(condition_run(trials[base], trial, False), 10.0):
+            windows += analysis.feed(sample)
+        change = {}
+        for m in SLOPE_METRICS:
+            base_value = _median(windows, 60.0, 180.0, m)
+            value = _median(windows, BASELINE_S + 15.0, BASELINE_S + CONDITION_S, m)
+            change[m] = value - base_value if m == "lean_deg" else value / base_value - 1
+        out[n] = change
+    return out
+
+
+def _median(windows: list[FormWindow], lo: float, hi: float, metric: str) -> float:
+    values = [w.values.get(f"pelvis.{metric}") for w in windows if lo < w.t <= hi]
+    return float(np.median([v for v in values if v is not None]))
+
+
+@dataclass(frozen=True)
+class SpeedSlope:
+    metric: str
+    fitted: float  # per m/s, on every slope (lean in degrees, the others as fractions)
+    left_out: dict[float, float]  # slope left out -> the fit without it
+    error: dict[float, float]  # slope left out -> RMS error predicting it
+
+
+def speed_slopes(
+    trials: dict[int, Trial], changes: dict[int, dict[str, float]]
+) -> list[SpeedSlope]:
+    """The change per m/s of each metric, fitted within each slope (a common slope, an
+    intercept per grade), and again with each grade left out to predict it."""
+    grades = sorted({trials[n].slope_deg for n in changes})
+
+    def centred(metric: str, grade: float) -> tuple[FloatArray, FloatArray]:
+        ns = [n for n in changes if trials[n].slope_deg == grade]
+        v = np.array([trials[n].speed_mps for n in ns])
+        y = np.array([changes[n][metric] for n in ns])
+        return v - v.mean(), y - y.mean()
+
+    def fit(metric: str, using: list[float]) -> float:
+        pairs = [centred(metric, g) for g in using]
+        v = np.concatenate([p[0] for p in pairs])
+        y = np.concatenate([p[1] for p in pairs])
+        return float(v @ y / (v @ v)) if v @ v else 0.0
+
+    out = []
+    for m in SLOPE_METRICS:
+        left, error = {}, {}
+        for g in grades:
+            b = fit(m, [x for x in grades if x != g])
+            v, y = centred(m, g)
+            left[g], error[g] = b, float(np.sqrt(np.mean((y - b * v) ** 2)))
+        out.append(SpeedSlope(m, fit(m, grades), left, error))
     return out

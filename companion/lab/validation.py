@@ -26,8 +26,11 @@ from scipy import signal
 from scipy.spatial.transform import Rotation
 
 from companion.coaching.engine import EngineSettings, RunEngine
+from companion.coaching.events import Event
+from companion.coaching.summary import RunStats
 from companion.form.alignment import BodyFrame
-from companion.form.drift import DriftRule, load_rules
+from companion.form.analysis import FormAnalysis
+from companion.form.drift import BaselineLearner, DriftDetector, DriftRule, load_rules
 from companion.form.record import Episode
 from companion.form.steps import find_steps, step_frequency, step_lowpass, step_metrics
 from companion.form.trunk import AnalysisSettings, TrunkAnalyzer
@@ -180,17 +183,25 @@ def injections(
                 )
 
 
+def engine_run(
+    run: AccelTrack | Recording, settings: EngineSettings | None = None
+) -> tuple[list[Event], RunStats]:
+    """Every event of the engine over a run, and its totals."""
+    s = settings or EngineSettings(analysis=replace(AnalysisSettings(), sensor_wait_s=CHUNK_S + 5))
+    engine = RunEngine(load_catalogue(), load_rules(), s)
+    events = engine.start()
+    recording = run if isinstance(run, Recording) else Recording(run.sensor, (run,))
+    for _, sample in timed_samples(recording, CHUNK_S):
+        events += engine.feed(sample)
+    last, stats = engine.finish()
+    return events + last, stats
+
+
 def engine_episodes(
     run: AccelTrack | Recording, settings: EngineSettings | None = None
 ) -> tuple[list[Episode], float]:
     """The drift episodes the engine finds in a run, and the seconds of running judged."""
-    s = settings or EngineSettings(analysis=replace(AnalysisSettings(), sensor_wait_s=CHUNK_S + 5))
-    engine = RunEngine(load_catalogue(), load_rules(), s)
-    engine.start()
-    recording = run if isinstance(run, Recording) else Recording(run.sensor, (run,))
-    for _, sample in timed_samples(recording, CHUNK_S):
-        engine.feed(sample)
-    _, stats = engine.finish()
+    _, stats = engine_run(run, settings)
     return list(stats.episodes), stats.judged_s
 
 
@@ -314,3 +325,58 @@ def forward_axis_of(hip: AccelTrack) -> tuple[float, float, float]:
     """The hip sensor's forward axis, as the analysis learns it."""
     f = body_frame_of(hip).forward
     return (float(f[0]), float(f[1]), float(f[2]))
+
+
+@dataclass(frozen=True)
+class Margin:
+    bout: tuple[float, float]
+    rule: DriftRule
+    source: str
+    sustained: float | None  # the largest excess held for the rule's persistence
+
+
+def outdoor_margins(hip: AccelTrack, bouts: list[tuple[float, float]]) -> list[Margin]:
+    """How close the unaltered run comes to each rule's threshold, bout by bout: the
+    largest excess that held for the rule's whole persistence time."""
+    rules = load_rules()
+    analysis = FormAnalysis()
+    learner = BaselineLearner()
+    detector: DriftDetector | None = None
+    running = 0.0
+    series: dict[tuple[int, str], list[tuple[float, float]]] = {}
+    for batch in hip.batches(CHUNK_S):
+        for w in analysis.feed(batch):
+            if not w.running:
+                if detector is not None:
+                    detector.pause()
+                continue
+            running += 1.0
+            if detector is None:
+                baseline = learner.add(w, running)
+                detector = DriftDetector(rules, baseline) if baseline else None
+                continue
+            detector.update(w)
+            for i, rule in enumerate(rules):
+                found = detector.excess(w, rule, Placement.PELVIS.value)
+                if found is not None:
+                    series.setdefault((i, rule.metric), []).append((w.t, found[0]))
+    out = []
+    for bout in bouts:
+        for (i, _), points in series.items():
+            if Placement.PELVIS.value not in rules[i].faults:
+                continue
+            t = np.array([p[0] for p in points])
+            x = np.array([p[1] for p in points])
+            inside = (t >= bout[0]) & (t <= bout[1])
+            hold = round(rules[i].persist_s)
+            held = None
+            if inside.sum() > hold:
+                xs = x[inside]
+                held = float(np.max([xs[j : j + hold + 1].min() for j in range(xs.size - hold)]))
+            out.append(Margin(bout, rules[i], Placement.PELVIS.value, held))
+    return out
+
+
+def outdoor_bouts(path: Path) -> list[tuple[float, float]]:
+    with path.open() as fh:
+        return [(float(r["start_s"]), float(r["end_s"])) for r in csv.DictReader(fh)]

@@ -29,8 +29,10 @@ from companion.coaching.events import (
     Metrics,
     MetronomeTicks,
     RunStarted,
+    SensorMoved,
     StateChanged,
     Summary,
+    TerrainChanged,
 )
 from companion.coaching.spoken import clock
 from companion.form.metrics import METRICS
@@ -166,6 +168,13 @@ class Timeline:
         self._line(
             e.t, "cyan", f"sensor axes found: up is {_axis(e.up)}, forward is {_axis(e.forward)}"
         )
+
+    def _on_sensor_moved(self, e: SensorMoved) -> None:
+        self._line(e.t, "yellow", f"the {e.source} sensor moved ({e.why}): learning it again")
+
+    def _on_terrain(self, e: TerrainChanged) -> None:
+        words = {"uphill": "uphill: form rules hold", "downhill": "downhill: form rules hold"}
+        self._line(e.t, "dim", words.get(e.terrain, "level again"))
 
     def _on_baseline(self, e: BaselineLearned) -> None:
         self.baseline = e.values

@@ -62,7 +62,13 @@ def _episodes(report: Report) -> str:
     rows = []
     for ep in report.episodes:
         metric = ep.metric.split(".", 1)
-        ended = "the run ended" if ep.ran_out or ep.end is None else "form came back"
+        ended = (
+            "the sensor moved"
+            if ep.moved
+            else "the run ended"
+            if ep.ran_out or ep.end is None
+            else "form came back"
+        )
         lasted = "" if ep.end is None else clock(ep.end - ep.start)
         rows.append(
             (
