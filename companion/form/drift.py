@@ -302,15 +302,25 @@ class DriftDetector:
                 return found[0] >= need.by
         return None
 
+    def _load(self, w: FormWindow, source: str) -> float | None:
+        """How much harder `source`'s landings are than the baseline's at this pace and step
+        rate: braking and bounce, each as a share, added (None: not known)."""
+        parts = []
+        for metric in ("braking_g", "bounce_cm"):
+            rule = self._by.get((metric, "above"))
+            found = self.excess(w, rule, source) if rule is not None else None
+            if found is None:
+                return None
+            parts.append(found[0])
+        return sum(parts)
+
     def _terrain(self, w: FormWindow) -> Terrain:
-        lean, braking = self._by.get(("lean_deg", "above")), self._by.get(("braking_g", "above"))
-        if lean is None or braking is None:
+        lean = self._by.get(("lean_deg", "above"))
+        if lean is None:
             return Terrain.LEVEL
         for source in (Placement.PELVIS, Placement.CHEST):
-            tilt, brake = self.excess(w, lean, source), self.excess(w, braking, source)
-            if tilt is None or brake is None:
-                continue
-            found = terrain(tilt[0], brake[0], self.terrain_settings)
+            tilt = self.excess(w, lean, source)
+            found = terrain(tilt[0] if tilt else None, self._load(w, source), self.terrain_settings)
             if found is not Terrain.LEVEL:
                 return found
         return Terrain.LEVEL
@@ -327,14 +337,12 @@ class DriftDetector:
 
     def _watch_mounts(self, w: FormWindow) -> list[DriftChange]:
         changes = []
-        braking = self._by.get(("braking_g", "above"))
         for source, watch in self._mounts.items():
             lean = key(source, "lean_deg")
-            brake = self.excess(w, braking, source) if braking is not None else None
             found = watch.update(
                 w.t,
                 w.values.get(lean),
-                brake[0] if brake is not None else None,
+                self._load(w, source),
                 self.values.get(lean),
                 w.turns.get(source),
             )

@@ -23,7 +23,7 @@ class MetricInfo:
 # What each metric is, for tables and spoken summaries.
 METRICS: dict[str, MetricInfo] = {
     "cadence_spm": MetricInfo("cadence", "steps/min", 0, "cadence"),
-    "step_time_cv_pct": MetricInfo("step-time variability", "%", 1, "step var"),
+    "step_time_cv_pct": MetricInfo("stride-time variability", "%", 1, "stride var"),
     "bounce_cm": MetricInfo("bounce", "cm"),
     "braking_g": MetricInfo("braking", "g", 2),
     "contact_ms": MetricInfo("ground contact", "ms", 0, "contact"),

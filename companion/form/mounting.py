@@ -6,7 +6,7 @@ them apart is how the change comes:
 
 - a posture drifts over tens of seconds; a strap slips, or is put back, at once: a change
   of tilt between two windows one window apart that is larger than `step_deg`, with no
-  hill's change of braking to explain it (`terrain`);
+  hill's change of the landings to explain it (`terrain`);
 - across a stop the runner may have touched the sensor: the same test between the last
   window before the stop and the first after it;
 - further from the learned tilt than the steepest hill leans a runner (`beyond_deg`);
@@ -44,7 +44,7 @@ class Remount:
 class _Reading:
     t: float
     lean: float
-    braking: float | None
+    load: float | None
 
 
 class MountWatch:
@@ -71,19 +71,19 @@ class MountWatch:
         self,
         t: float,
         lean: float | None,
-        braking: float | None,
+        load: float | None,
         reference_lean: float | None,
         forward_turn_deg: float | None = None,
     ) -> Remount | None:
-        """Feed one running window: its tilt reading (degrees), its braking against the
-        baseline's at this pace (a share: 0.1 is 10 % harder), the tilt learned, and the
-        forward axis's turn if the analysis estimated it again."""
+        """Feed one running window: its tilt reading (degrees), its landings' load against
+        the baseline's (a share, see `terrain`), the tilt learned, and the forward axis's
+        turn if the analysis estimated it again."""
         s = self.settings
         if forward_turn_deg is not None and forward_turn_deg >= s.turn_deg:
             return Remount(t, f"the forward axis turned {forward_turn_deg:.0f}°")
         if lean is None:
             return None
-        now = _Reading(t, lean, braking)
+        now = _Reading(t, lean, load)
         if reference_lean is not None and abs(lean - reference_lean) >= s.beyond_deg:
             return Remount(t, f"the tilt is {lean - reference_lean:+.0f}° from the learned")
         before, self._before_stop = self._before_stop, None
@@ -124,7 +124,7 @@ class MountWatch:
         change = after.lean - before.lean
         if abs(change) < self.settings.step_deg:
             return False
-        if before.braking is not None and after.braking is not None:
-            hill = terrain(change, after.braking - before.braking, self.hills)
+        if before.load is not None and after.load is not None:
+            hill = terrain(change, after.load - before.load, self.hills)
             return hill is Terrain.LEVEL
         return True
