@@ -315,15 +315,18 @@ class DriftDetector:
         return sum(parts)
 
     def _terrain(self, w: FormWindow) -> Terrain:
+        """The hill every trunk sensor measured agrees on: on a slope the whole trunk leans
+        one way, where the pelvis tipping forward as the ribs flare back is the arch."""
         lean = self._by.get(("lean_deg", "above"))
         if lean is None:
             return Terrain.LEVEL
+        found = set()
         for source in (Placement.PELVIS, Placement.CHEST):
             tilt = self.excess(w, lean, source)
-            found = terrain(tilt[0] if tilt else None, self._load(w, source), self.terrain_settings)
-            if found is not Terrain.LEVEL:
-                return found
-        return Terrain.LEVEL
+            if tilt is not None:
+                load = self._load(w, source)
+                found.add(terrain(tilt[0], load, self.terrain_settings))
+        return found.pop() if len(found) == 1 else Terrain.LEVEL
 
     def _learn(self, w: FormWindow) -> None:
         for name, seen in list(self._learning.items()):
