@@ -105,10 +105,12 @@ class RunEngine:
         rules: tuple[DriftRule, ...],
         settings: EngineSettings | None = None,
         duration_of: Callable[[str], float] = estimate_duration,
+        slopes: dict[str, float] | None = None,
     ):
         self.settings = s = settings or EngineSettings()
         check_fit(catalogue, rules)  # a ConfigurationError if they do not fit together
         self.rules = rules
+        self.slopes = slopes or {}  # the runner's own change per m/s, from their runs
         self.coach = Coach(catalogue, s.coach, duration_of)
         self.analysis = FormAnalysis(s.analysis)
         self.learner = BaselineLearner(s.warmup_s, s.baseline_s)
@@ -316,10 +318,15 @@ class RunEngine:
             if baseline is None:
                 return []
             self.baseline = baseline
-            self.detector = DriftDetector(self.rules, baseline)
+            self.detector = DriftDetector(self.rules, baseline, slopes=self.slopes)
             self.coach.announce("baseline-set", w.t)
             return [
-                BaselineLearned(t=w.t, values=dict(baseline.values), spread=dict(baseline.spread)),
+                BaselineLearned(
+                    t=w.t,
+                    values=dict(baseline.values),
+                    spread=dict(baseline.spread),
+                    slopes=dict(self.slopes),
+                ),
                 *self._set_state(RunState.RUNNING, w.t),
             ]
         events: list[Event] = []

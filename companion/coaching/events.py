@@ -69,6 +69,7 @@ class BaselineLearned(Event):
     kind: ClassVar[str] = "baseline"
     values: dict[str, float]
     spread: dict[str, float] = field(default_factory=dict)  # median absolute deviation
+    slopes: dict[str, float] = field(default_factory=dict)  # the runner's own, per m/s
 
 
 @dataclass(frozen=True, kw_only=True)

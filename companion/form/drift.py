@@ -107,11 +107,13 @@ class DriftRule(BaseModel):
             return base
         return self.at_pace(base, speed - base_speed)
 
-    def at_pace(self, base: float, faster_mps: float | None) -> float:
-        """The baseline value `faster_mps` faster than the baseline's pace."""
-        if faster_mps is None or not self.per_mps:
+    def at_pace(self, base: float, faster_mps: float | None, per_mps: float | None = None) -> float:
+        """The baseline value `faster_mps` faster than the baseline's pace (at `per_mps`,
+        the runner's own slope, where known; else the rule's)."""
+        slope = self.per_mps if per_mps is None else per_mps
+        if faster_mps is None or not slope:
             return base
-        change = self.per_mps * faster_mps
+        change = slope * faster_mps
         return base * (1 + change) if self.relative else base + change
 
     def excess(self, value: float, base: float) -> float:
@@ -213,8 +215,10 @@ class DriftDetector:
         baseline: Baseline,
         terrain: TerrainSettings | None = None,
         relearn_s: float = 60.0,
+        slopes: dict[str, float] | None = None,
     ):
         self.baseline = baseline
+        self.slopes = slopes or {}  # `source.metric` -> the runner's own change per m/s
         self.values = dict(baseline.values)  # what each metric is compared with, now
         self.terrain_settings = terrain or TerrainSettings()
         self.terrain = Terrain.LEVEL  # what the latest window's tilt and braking say
@@ -267,7 +271,8 @@ class DriftDetector:
                 return None
             value *= ratio**rule.cadence_power
         from_cadence = rule.pace_from_cadence and pace_from_cadence
-        base = rule.at_pace(base, self._faster(w, ratio if from_cadence else None))
+        faster = self._faster(w, source, ratio if from_cadence else None)
+        base = rule.at_pace(base, faster, self.slopes.get(name))
         return rule.excess(value, base), base
 
     def _cadence_ratio(self, w: FormWindow, source: str) -> float | None:
@@ -275,16 +280,18 @@ class DriftDetector:
         value, base = w.values.get(name), self.values.get(name)
         return value / base if value is not None and base else None
 
-    def _faster(self, w: FormWindow, cadence_ratio: float | None) -> float | None:
+    def _faster(self, w: FormWindow, source: str, cadence_ratio: float | None) -> float | None:
         """How much faster than while learning the runner goes: from the footpod, else
-        from the cadence when given its ratio to the baseline's (m/s; None: not known)."""
+        from `source`'s cadence when given its ratio to the baseline's (m/s; None: not
+        known)."""
         speed, base = w.speed_mps, self.baseline.speed_mps
         if speed is not None and base is not None:
             return speed - base
         cadence = self._by.get(("cadence_spm", "below"))
-        if cadence_ratio is None or cadence is None or not cadence.per_mps:
+        if cadence_ratio is None or cadence is None:
             return None
-        return (cadence_ratio - 1) / cadence.per_mps
+        per_mps = self.slopes.get(key(source, "cadence_spm"), cadence.per_mps)
+        return (cadence_ratio - 1) / per_mps if per_mps > 0 else None
 
     def _moved(self, w: FormWindow, source: str, metric: str, need: Need) -> bool | None:
         """Whether `metric` has moved as far as `need` says (None: not measured). The

@@ -301,6 +301,7 @@ def _settle(
             conn.execute(
                 "UPDATE run SET content = ? WHERE id = ? AND content IS NULL", (content, run)
             )
+        store.keep_pace(conn, run)
     return True
 
 

@@ -1,13 +1,21 @@
 """The kept runs as the commands read them: the history opened with what a killed process
-left closed first, a kept run's summary said again, and a run as plain values (JSON)."""
+left closed first, a kept run's summary said again, a run as plain values (JSON), and the
+runner's own pace slopes for the next run."""
 
 from __future__ import annotations
 
+import logging
+import sqlite3
+
 from companion import paths
 from companion.coaching.summary import spoken_summary, stats_of
+from companion.form import pace
+from companion.form.drift import DriftRule
 from companion.form.record import RunInfo
 from companion.history.recorder import recover
-from companion.history.store import Store
+from companion.history.store import Store, StoreError
+
+log = logging.getLogger(__name__)
 
 
 def open_history() -> Store:
@@ -16,6 +24,22 @@ def open_history() -> Store:
     db = paths.history_db()
     recover(db)
     return Store(db)
+
+
+def runner_slopes(rules: tuple[DriftRule, ...]) -> dict[str, float]:
+    """The runner's own change of form per m/s, from the runs kept (see
+    `companion.form.pace`); none without a history, or when it cannot be read (said in the
+    log: the run goes on with the rules' own)."""
+    db = paths.history_db()
+    if not db.exists():
+        return {}
+    try:
+        with Store(db) as history:
+            runs = history.pace_sums()
+    except (StoreError, sqlite3.Error) as err:
+        log.warning("your own pace slopes cannot be read from the history (%s)", err)
+        return {}
+    return pace.runner_slopes(runs, pace.paced_metrics(rules))
 
 
 def run_dict(r: RunInfo) -> dict[str, object]:

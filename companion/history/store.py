@@ -23,6 +23,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from companion.form.pace import PaceSums, pace_sums
 from companion.form.record import Episode, RunInfo, Second, Step
 from cues.faults import Fault
 
@@ -106,9 +107,18 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE run ADD COLUMN content TEXT;
     CREATE INDEX run_by_content ON run(content);
     """,
-    # 4: a drift ended because the sensor moved on the body (it was never the runner's).
+    # 4: a drift ended because the sensor moved on the body (it was never the runner's);
+    # and each run's sums of how its metrics moved with its pace (`companion.form.pace`),
+    # from which the coach learns the runner's own slopes.
     """
     ALTER TABLE episode ADD COLUMN moved INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE pace (
+        run INTEGER NOT NULL REFERENCES run(id) ON DELETE CASCADE,
+        metric TEXT NOT NULL,
+        n INTEGER NOT NULL, sv REAL NOT NULL, sy REAL NOT NULL, svv REAL NOT NULL,
+        svy REAL NOT NULL,
+        PRIMARY KEY (run, metric)
+    ) WITHOUT ROWID;
     """,
 )
 VERSION = len(MIGRATIONS)
@@ -269,6 +279,28 @@ def episode_row(run: int, ep: dict[str, Any], fault: str) -> tuple[Any, ...]:
     )
 
 
+def seconds_of(conn: sqlite3.Connection, run: int) -> list[Second]:
+    rows = conn.execute(
+        "SELECT t, running, judged, drifting, cadence_spm, speed_mps, distance_m, "
+        "heart_rate_bpm, metrics FROM second WHERE run = ? ORDER BY t",
+        (run,),
+    )
+    return [
+        Second(t, bool(r), bool(j), bool(d), c, sp, di, hr, json.loads(m))
+        for t, r, j, d, c, sp, di, hr, m in rows
+    ]
+
+
+def keep_pace(conn: sqlite3.Connection, run: int) -> None:
+    """Keep how the run's metrics moved with its pace (nothing for a run without a speed)."""
+    sums = pace_sums(seconds_of(conn, run))
+    conn.execute("DELETE FROM pace WHERE run = ?", (run,))
+    conn.executemany(
+        "INSERT INTO pace VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [(run, name, p.n, p.sv, p.sy, p.svv, p.svy) for name, p in sums.items()],
+    )
+
+
 INSERT_EPISODE = (
     "INSERT OR REPLACE INTO episode VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
@@ -355,6 +387,19 @@ class Store:
             raise StoreError(f"no run {ref!r}; `companion history` lists the runs kept")
         return _run(row)
 
+    def pace_sums(self) -> list[dict[str, PaceSums]]:
+        """Each of your runs' pace sums (see `companion.form.pace`), by `source.metric`."""
+        marks = ", ".join("?" * len(YOURS))
+        rows = self.conn.execute(
+            "SELECT pace.run, metric, n, sv, sy, svv, svy FROM pace JOIN run ON run.id = pace.run "
+            f"WHERE run.kind IN ({marks}) ORDER BY pace.run",
+            YOURS,
+        )
+        runs: dict[int, dict[str, PaceSums]] = {}
+        for run, metric, *sums in rows:
+            runs.setdefault(run, {})[metric] = PaceSums(*sums)
+        return list(runs.values())
+
     def earlier(self, run: RunInfo, count: int = 5) -> list[RunInfo]:
         """The closed runs like `run` (`alike`) before it with their form judged, most
         recent first."""
@@ -374,15 +419,7 @@ class Store:
     # A run's detail -------------------------------------------------------------------
 
     def seconds(self, run: int) -> list[Second]:
-        rows = self.conn.execute(
-            "SELECT t, running, judged, drifting, cadence_spm, speed_mps, distance_m, "
-            "heart_rate_bpm, metrics FROM second WHERE run = ? ORDER BY t",
-            (run,),
-        )
-        return [
-            Second(t, bool(r), bool(j), bool(d), c, sp, di, hr, json.loads(m))
-            for t, r, j, d, c, sp, di, hr, m in rows
-        ]
+        return seconds_of(self.conn, run)
 
     def steps(self, run: int) -> list[Step]:
         rows = self.conn.execute(

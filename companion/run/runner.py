@@ -25,6 +25,7 @@ from companion.coaching.engine import EngineSettings, RunEngine
 from companion.coaching.events import Event, RunStarted, Summary
 from companion.coaching.files import load_coaching
 from companion.history.recorder import NewRun, RunRecorder, recover
+from companion.history.runs import runner_slopes
 from companion.history.store import RAW_MAGIC, StoreError
 from companion.run.options import RunError, RunOptions, open_audio
 from companion.run.session import Frontend, Session
@@ -65,7 +66,8 @@ def new_engine(options: RunOptions, renderer: SpeechRenderer) -> RunEngine:
         heart_rate_s=every.heart_rate_min * 60,
     )
     catalogue, rules = load_coaching(options.catalogue, options.rules)
-    return RunEngine(catalogue, rules, settings, duration_of=duration_of)
+    slopes = runner_slopes(rules)  # learned from the runner's own runs, where there are enough
+    return RunEngine(catalogue, rules, settings, duration_of=duration_of, slopes=slopes)
 
 
 def pace(speed: float, sink: AudioSink) -> tuple[Clock, bool]:

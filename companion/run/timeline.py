@@ -180,12 +180,16 @@ class Timeline:
         self.baseline = e.values
         cadence = _lead(e.values, "cadence_spm")
         lean = _lead(e.values, "lean_deg")
+        own = f"; your own pace slopes for {counted(len(e.slopes), 'metric')}" if e.slopes else ""
         self._line(
             e.t,
             "bold cyan",
-            f"baseline learned: cadence {cadence:.0f} spm, lean {_signed(lean)}"
-            if cadence is not None
-            else "baseline learned",
+            (
+                f"baseline learned: cadence {cadence:.0f} spm, lean {_signed(lean)}"
+                if cadence is not None
+                else "baseline learned"
+            )
+            + own,
         )
 
     def _on_metrics(self, e: Metrics) -> None:
