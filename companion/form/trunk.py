@@ -12,9 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.spatial.transform import Rotation
 
 from companion.form.alignment import BodyFrame, estimate_body_frame
-from companion.form.orientation import Orientation, body_angles, stride_ranges
+from companion.form.orientation import FUSION_RATE_HZ, Orientation, body_angles, stride_ranges
 from companion.form.record import Step
 from companion.form.steps import (
     STEP_CONTEXT_S,
@@ -83,6 +84,7 @@ class _Signal:
 _X, _Y, _Z, _V, _LP, _SX, _SY, _SZ, _GX, _GY, _GZ = range(11)
 _ST, _SINT, _SBOUNCE, _SBRAKE, _SCONTACT, _SFROM, _STO, _SDROP, _SROT = range(9)
 _STEP_COLUMNS = 9
+_XYZ = (_X, _Y, _Z)
 
 
 def _step(row: FloatArray) -> Step:
@@ -129,7 +131,7 @@ class TrunkAnalyzer:
         self._fused_until = -np.inf
         self._first_t = np.inf  # the first sample's time
         self._orientation: Orientation | None = None
-        self._turns = Recent(4)  # quaternions from the gyroscope
+        self._turns = Recent(7)  # quaternions from the gyroscope, and the motion at each
         self._angles = Recent(2)  # the body's drop and heading, once the axes are known
         self._last_t: float | None = None
 
@@ -181,7 +183,7 @@ class TrunkAnalyzer:
         self._next_eval = None
         self._running_since = None
         self._orientation = None
-        self._turns = Recent(4)
+        self._turns = Recent(7)
         self._angles = Recent(2)
         return [
             TrunkWindow(t=last, sensor=self.sensor, placement=self.placement, running=False),
@@ -296,7 +298,9 @@ class TrunkAnalyzer:
             # is far from gravity (near zero in flight), which pulls the AHRS off by tens of
             # degrees; its mean over seconds is gravity.
             accel = np.column_stack([np.interp(t, buf.t, buf.v[:, i]) for i in (_GX, _GY, _GZ)])
-            self._turns.add(*self._orientation.update(t, rates, accel))
+            times, quats = self._orientation.update(t, rates, accel)
+            motion = np.column_stack([np.interp(times, buf.t, buf.v[:, i]) for i in _XYZ])
+            self._turns.add(times, np.column_stack([quats, motion]))
             self._fused_until = float(t[-1])
 
     # -- windows -----------------------------------------------------------------------
@@ -362,7 +366,7 @@ class TrunkAnalyzer:
             self._check_frame(end, estimate_body_frame(buf.v[cal][:, _X : _Z + 1], fs, hz))
         lean = side = None
         if self.frame is not None:
-            lean, side = self.frame.tilt_deg(mean)
+            lean, side = self.frame.tilt_deg(self._steady_gravity(start, end, mean))
 
         # The step table is in time order: the window's steps are one slice of it.
         first, last = np.searchsorted(self._steps[:, _ST], (start, end), side="right")
@@ -415,6 +419,21 @@ class TrunkAnalyzer:
             forward_turn_deg=turn,
             steps=tuple(_step(row) for row in fresh),
         )
+
+    def _steady_gravity(self, start: float, end: float, mean: FloatArray) -> FloatArray:
+        """Gravity in the sensor's axes over the window. The trunk pitches with every step,
+        in time with the push, so the mean reading leans with how much it rocks (a faster
+        pace rocks more); with a gyroscope each reading is first turned back to where the
+        sensor pointed on average, which leaves gravity alone. Without one, or where the
+        gyroscope does not cover the window, the mean reading."""
+        turns = self._turns
+        inside = (turns.t > start) & (turns.t <= end)
+        if self._orientation is None or inside.sum() < 0.9 * (end - start) * FUSION_RATE_HZ:
+            return mean
+        rows = turns.v[inside]
+        turn = Rotation.from_quat(rows[:, :4], scalar_first=True)
+        steady: FloatArray = turn.mean().inv().apply(turn.apply(rows[:, 4:]).mean(axis=0))
+        return steady
 
     def _check_frame(self, end: float, found: BodyFrame) -> None:
         """A fresh estimate of the body axes from the stretch ending at `end`. Which way is
@@ -473,7 +492,7 @@ class TrunkAnalyzer:
         turns, angles = self._turns, self._angles
         done = angles.first + angles.t.size - turns.first  # turns already turned into angles
         if done < turns.t.size:
-            drop, heading = body_angles(turns.v[max(done, 0) :], self.frame)
+            drop, heading = body_angles(turns.v[max(done, 0) :, :4], self.frame)
             last = angles.v[-1, 1] if angles.t.size else heading[0]
             heading = np.unwrap(np.concatenate([[last], heading]), period=360.0)[1:]
             angles.add(turns.t[max(done, 0) :], np.column_stack([drop, heading]))

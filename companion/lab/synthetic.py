@@ -7,8 +7,8 @@ checked against known answers, this makes them, clearly labelled as made up:
   axes the analysis learned from it, so the steps, bounce and braking are a real runner's;
 - each synthetic segment (chest, pelvis) is given an orientation over time: a posture (lean
   forward, lean to the side) plus the swings of running, one cycle per stride, timed by the
-  real steps (pelvic drop and rotation for the pelvis, counter-rotation for the chest), plus
-  any drift asked for;
+  real steps (pelvic drop and rotation for the pelvis, counter-rotation for the chest), a
+  pitching once a step, plus any drift asked for;
 - its sensor, mounted at any angle, then reads that acceleration turned into its own axes,
   and its gyroscope reads the rate of turn that the same orientation implies (the change
   from one sample to the next), so the two agree with each other as real ones would.
@@ -64,9 +64,11 @@ class Segment:
     side_deg: float = 0.0  # to the right
     drop_deg: float = 0.0  # range of side-to-side tilt per stride
     rotation_deg: float = 0.0  # range of turning per stride
+    rock_deg: float = 0.0  # range of pitching forward and back, once a step
     lean_drift: tuple[Ramp, ...] = ()
     drop_drift: tuple[Ramp, ...] = ()  # added to the range
     rotation_drift: tuple[Ramp, ...] = ()
+    rock_drift: tuple[Ramp, ...] = ()  # added to the range (a faster pace rocks more)
     mounting: FloatArray = field(default_factory=lambda: np.eye(3))  # body -> sensor axes
 
 
@@ -91,7 +93,10 @@ def make_segment(hip: AccelTrack, frame: BodyFrame, seg: Segment) -> tuple[Accel
     steps = t[find_steps(vertical, fs)]
     phase = stride_phase(t, steps)
 
-    pitch = seg.lean_deg + _sum(seg.lean_drift, t)
+    # The trunk pitches forward through each stance, back in flight: once a step, in step
+    # with the vertical push, which is what biases the mean acceleration.
+    rock = (seg.rock_deg + _sum(seg.rock_drift, t)) / 2 * np.cos(2 * phase)
+    pitch = seg.lean_deg + _sum(seg.lean_drift, t) + rock
     drop = (seg.drop_deg + _sum(seg.drop_drift, t)) / 2 * np.sin(phase)
     roll = seg.side_deg + drop  # leaning right lifts the left side: positive about forward
     yaw = (seg.rotation_deg + _sum(seg.rotation_drift, t)) / 2 * np.sin(phase + np.pi / 4)

@@ -380,3 +380,41 @@ def outdoor_margins(hip: AccelTrack, bouts: list[tuple[float, float]]) -> list[M
 def outdoor_bouts(path: Path) -> list[tuple[float, float]]:
     with path.open() as fh:
         return [(float(r["start_s"]), float(r["end_s"])) for r in csv.DictReader(fh)]
+
+
+@dataclass(frozen=True)
+class RockingBias:
+    """How the chest's lean reading moves when its rocking grows, with and without its
+    gyroscope, against the pelvis's (which does not rock): test motion."""
+
+    pelvis: float  # the runner's own posture change, degrees
+    with_gyroscope: float
+    accelerometer_only: float
+
+
+def rocking_bias(hip: AccelTrack, frame: BodyFrame, at_s: float = 560.0) -> RockingBias:
+    """The made-up chest's rocking grows from 2 to 8 degrees a step at `at_s` (as at a faster
+    pace) while its lean stays: the median lean over 100 s before and after."""
+    chest = replace(CHEST, rock_deg=2.0, rock_drift=(Ramp(at_s, 6.0),))
+    until = hip.t <= at_s + 150  # all that is compared
+    hip = AccelTrack(hip.sensor, hip.placement, hip.t[until], hip.xyz[until])
+    pair = synthetic_pair(hip, frame, PELVIS, chest)
+
+    def change(recording: Recording, name: str) -> float:
+        analysis = FormAnalysis()
+        windows = []
+        for _, sample in timed_samples(recording, CHUNK_S):
+            windows += analysis.feed(sample)
+
+        def median(lo: float, hi: float) -> float:
+            values = [w.values.get(name) for w in windows if lo < w.t <= hi]
+            return float(np.median([v for v in values if v is not None]))
+
+        return median(at_s + 40, at_s + 140) - median(at_s - 260, at_s - 160)
+
+    accel_only = Recording(pair.name, pair.accel, notes=pair.notes)
+    return RockingBias(
+        change(pair, "pelvis.lean_deg"),
+        change(pair, "chest.lean_deg"),
+        change(accel_only, "chest.lean_deg"),
+    )
