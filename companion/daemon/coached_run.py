@@ -34,6 +34,7 @@ from companion.run.runner import (
     Plan,
     live_plan,
     new_engine,
+    own_slopes,
     pace,
     raw_log_plan,
     record,
@@ -111,7 +112,8 @@ async def begin(daemon: Daemon, request: Start, options: RunOptions) -> ActiveRu
         files["raw_log"] = str(plan.raw_log_path)
     recorder = await asyncio.to_thread(record, plan, base, files)
     try:
-        return ActiveRun(daemon, plan, options, speed, base, recorder)
+        slopes = await asyncio.to_thread(own_slopes, options)  # the history: off the loop
+        return ActiveRun(daemon, plan, options, speed, base, recorder, slopes)
     except ConfigurationError as err:
         if recorder is not None:
             await asyncio.to_thread(recorder.close)
@@ -207,6 +209,7 @@ class ActiveRun:
         speed: float,
         base: Path,
         recorder: RunRecorder | None,
+        slopes: dict[str, float] | None = None,
     ):
         self.daemon = daemon
         self.plan = plan
@@ -218,7 +221,7 @@ class ActiveRun:
         self.stop_event = asyncio.Event()
         self.clock, hold = pace(speed, daemon.sink)
         self.events_path = base.with_suffix(".events.jsonl")
-        engine = new_engine(options, daemon.renderer)
+        engine = new_engine(options, daemon.renderer, slopes)
         self.events = EventFile(self.events_path)
         self.recorder = recorder
         frontends: list[Frontend] = [self.status, self.events]

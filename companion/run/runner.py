@@ -49,8 +49,17 @@ UNPACED_CHUNK_S = 2.0  # a replay as fast as the machine goes
 PACED_BATCHES_A_SECOND = 20  # a faster replay: longer batches, as many a wall second
 
 
-def new_engine(options: RunOptions, renderer: SpeechRenderer) -> RunEngine:
-    """A run engine with the options' cues, rules and timings (checked against each other)."""
+def own_slopes(options: RunOptions) -> dict[str, float]:
+    """The runner's own pace slopes for the options' rules, from the history (blocking)."""
+    _, rules = load_coaching(options.catalogue, options.rules)
+    return runner_slopes(rules)
+
+
+def new_engine(
+    options: RunOptions, renderer: SpeechRenderer, slopes: dict[str, float] | None = None
+) -> RunEngine:
+    """A run engine with the options' cues, rules and timings (checked against each other),
+    and the runner's own pace slopes (`own_slopes`, read here when not given)."""
 
     def duration_of(text: str) -> float:
         return renderer.duration(text) or estimate_duration(text)
@@ -66,7 +75,8 @@ def new_engine(options: RunOptions, renderer: SpeechRenderer) -> RunEngine:
         heart_rate_s=every.heart_rate_min * 60,
     )
     catalogue, rules = load_coaching(options.catalogue, options.rules)
-    slopes = runner_slopes(rules)  # learned from the runner's own runs, where there are enough
+    if slopes is None:
+        slopes = runner_slopes(rules)
     return RunEngine(catalogue, rules, settings, duration_of=duration_of, slopes=slopes)
 
 
