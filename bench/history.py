@@ -39,8 +39,8 @@ sys.path.insert(0, str(ROOT))
 from companion.cli.history import cmd_history  # noqa: E402
 from companion.coaching.engine import EngineSettings, RunEngine  # noqa: E402
 from companion.coaching.events import Event, RunStarted, Summary  # noqa: E402
-from companion.form.drift import load_rules  # noqa: E402
 from companion.form.record import Second  # noqa: E402
+from companion.form.rules import load_rules  # noqa: E402
 from companion.form.trunk import AnalysisSettings  # noqa: E402
 from companion.history.recorder import NewRun, RunRecorder  # noqa: E402
 from companion.history.runs import summary_of  # noqa: E402
@@ -254,7 +254,7 @@ def main() -> None:
             return timed(once)
 
         def report(path: Path) -> float:
-            from companion.form.drift import load_rules
+            from companion.form.rules import load_rules
             from companion.history.report import gather, render
 
             rules = load_rules()

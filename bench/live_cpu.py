@@ -24,7 +24,7 @@ from rich.table import Table
 from threadpoolctl import threadpool_limits
 
 from companion.coaching.engine import RunEngine
-from companion.form.drift import load_rules
+from companion.form.rules import load_rules
 from cues.catalogue import load_catalogue
 from sensors.bluetooth.live import LiveSettings, LiveSource
 from sensors.bluetooth.transport import Transport

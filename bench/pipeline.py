@@ -23,7 +23,7 @@ from rich.table import Table
 from threadpoolctl import threadpool_limits
 
 from companion.coaching.engine import RunEngine
-from companion.form.drift import load_rules
+from companion.form.rules import load_rules
 from companion.run.demo import DEMO_RECORDING, demo_recording
 from cues.catalogue import load_catalogue
 from cues.speech import SpeechRenderer, wav_duration

@@ -9,8 +9,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from companion.coaching.engine import EngineSettings
-from companion.form.drift import load_rules
 from companion.form.record import RunInfo
+from companion.form.rules import load_rules
 from companion.form.trunk import AnalysisSettings
 from companion.history.importer import import_run
 from companion.run.demo import demo_recording

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from companion.form.drift import load_rules
+from companion.form.rules import load_rules
 from cues.catalogue import DEFAULT_CATALOGUE, SAID, CatalogueError, Category, load_catalogue
 from cues.faults import Fault
 from tests.conftest import ROOT

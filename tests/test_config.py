@@ -124,7 +124,7 @@ def test_the_example_in_the_readme_is_a_valid_file(tmp_path: Path) -> None:
 
 def _schemas() -> list[type[BaseModel]]:
     from companion.daemon import control
-    from companion.form.drift import DriftRule
+    from companion.form.rules import DriftRule
     from cues.catalogue import Cue
     from cues.drills import SessionInfo, Step
 

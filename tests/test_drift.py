@@ -7,14 +7,8 @@ from pathlib import Path
 import pytest
 
 from companion.form.analysis import FormWindow
-from companion.form.drift import (
-    Baseline,
-    BaselineLearner,
-    DriftDetector,
-    DriftRule,
-    RulesError,
-    load_rules,
-)
+from companion.form.drift import Baseline, BaselineLearner, DriftDetector
+from companion.form.rules import DriftRule, RulesError, load_rules
 from companion.form.terrain import Terrain
 from cues.faults import Fault
 

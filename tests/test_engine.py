@@ -26,7 +26,7 @@ from companion.coaching.events import (
 )
 from companion.coaching.files import ConfigurationError
 from companion.coaching.summary import RunStats, summary_text
-from companion.form.drift import DriftRule, load_rules
+from companion.form.rules import DriftRule, load_rules
 from companion.run.demo import DEMO_FAULT, demo_recording
 from cues.catalogue import DEFAULT_CATALOGUE, load_catalogue
 from cues.faults import Fault

@@ -21,9 +21,9 @@ from garmin_fit_sdk import Decoder, Stream
 
 from companion import paths
 from companion.coaching.engine import EngineSettings
-from companion.form.drift import load_rules
 from companion.form.metrics import METRICS, SOURCES
 from companion.form.record import RunInfo, Second
+from companion.form.rules import load_rules
 from companion.history.export import csv_text
 from companion.history.fit import fit_bytes, strides
 from companion.history.importer import import_run

@@ -17,8 +17,9 @@ import pytest
 from companion.coaching.engine import RunEngine
 from companion.form.alignment import BodyFrame, estimate_body_frame
 from companion.form.analysis import FormAnalysis, FormWindow
-from companion.form.drift import Baseline, DriftDetector, load_rules
+from companion.form.drift import Baseline, DriftDetector
 from companion.form.record import Second
+from companion.form.rules import load_rules
 from companion.form.trunk import AnalysisSettings, TrunkAnalyzer, TrunkWindow
 from companion.lab.synthetic import Ramp
 from companion.lab.validation import CHEST, PELVIS, synthetic_pair

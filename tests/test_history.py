@@ -511,7 +511,7 @@ def _kept(db: Path, name: str, when: datetime, kind: str) -> int:
 def test_runs_are_compared_like_with_like_and_a_replay_is_never_your_last_run(
     history: Path,
 ) -> None:
-    from companion.form.drift import load_rules
+    from companion.form.rules import load_rules
     from companion.history.report.page import gather
 
     live = _kept(history, "run-live", FIRST + timedelta(days=9), "live")

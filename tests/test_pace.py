@@ -11,9 +11,10 @@ import pytest
 
 from companion import paths
 from companion.form.analysis import FormWindow
-from companion.form.drift import Baseline, DriftDetector, load_rules
+from companion.form.drift import Baseline, DriftDetector
 from companion.form.pace import PaceSums, pace_sums, paced_metrics, runner_slopes
 from companion.form.record import Second
+from companion.form.rules import load_rules
 from companion.history.importer import import_run
 from companion.history.runs import runner_slopes as kept_slopes
 from companion.history.store import Store

@@ -23,8 +23,8 @@ import pytest
 from PIL import Image
 
 from companion.cli.main import main
-from companion.form.drift import load_rules
 from companion.form.record import Second
+from companion.form.rules import load_rules
 from companion.history.report import render
 from companion.history.report.html import html_page
 from companion.history.report.page import Report, gather, metric_panels

@@ -18,9 +18,10 @@ from rich.console import Console
 from companion.cli.tables import Column, fitted, in_parts
 from companion.coaching.engine import EngineSettings, RunEngine
 from companion.coaching.events import CueSpoken
-from companion.form.drift import Baseline, DriftRule
+from companion.form.drift import Baseline
 from companion.form.metrics import METRICS
 from companion.form.record import Second
+from companion.form.rules import DriftRule
 from cues.catalogue import Catalogue
 from cues.words import counted
 from sensors.samples import Sample

@@ -26,7 +26,7 @@ def _report_file(text: str) -> Path:
 
 def cmd_report(args: argparse.Namespace, console: Console) -> int:
     from companion.config import load_config
-    from companion.form.drift import load_rules
+    from companion.form.rules import load_rules
     from companion.history.runs import open_history
 
     out: Path = args.out

@@ -40,15 +40,10 @@ from companion.coaching.spoken import spoken_distance, spoken_duration, spoken_p
 from companion.coaching.summary import RunStats, cue_results
 from companion.coaching.timetable import Timetable
 from companion.form.analysis import FormAnalysis, FormWindow
-from companion.form.drift import (
-    Baseline,
-    BaselineLearner,
-    DriftDetector,
-    DriftRule,
-    overstride_pct,
-)
+from companion.form.drift import Baseline, BaselineLearner, DriftDetector, overstride_pct
 from companion.form.metrics import FOOTPOD, key
 from companion.form.record import Episode, Second
+from companion.form.rules import DriftRule
 from companion.form.trunk import AnalysisSettings
 from cues.catalogue import Catalogue, Category
 from cues.faults import Fault

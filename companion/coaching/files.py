@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from companion.config import Config, ConfigError, load_config
-from companion.form.drift import DriftRule, load_rules
+from companion.form.rules import DriftRule, load_rules
 from companion.paths import config_path
 from cues.catalogue import Catalogue, load_catalogue
 from cues.datafile import DataFileError, line_of

@@ -18,120 +18,28 @@ Terrain and pace are not faults:
 
 A sensor that moved on the body (`mounting`) ends the drifts of what it measures through
 its axes (tilt, braking, the angles per stride), which are then learned again from
-`relearn_s` of running; so is any metric first measured after the baseline.
+`relearn_s` of running; so is any metric first measured after the baseline. The rules
+themselves are read and checked in `rules`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from companion.form.metrics import FOOTPOD, METRICS, SOURCES, SPINE, key
+from companion.form.metrics import FOOTPOD, SPINE, key
 from companion.form.mounting import MountWatch, Remount
 from companion.form.record import Episode
+from companion.form.rules import DriftRule, Need
 from companion.form.terrain import Terrain, TerrainSettings, terrain
-from cues.datafile import DataFileError, load_entries
-from cues.faults import Fault
 from sensors.samples import Placement
 
 if TYPE_CHECKING:
-    from companion.form.analysis import (
-        FormWindow,  # the analysis (scipy) is not needed to read rules
-    )
+    from companion.form.analysis import FormWindow  # scipy: not needed to read rules
 
-DEFAULT_RULES = Path(__file__).with_name("drift_rules.toml")
 SPEED = key(FOOTPOD, "speed_mps")
-
-
-class Need(BaseModel):
-    """Another metric that must have moved too, past `by` in its own rule's unit."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
-
-    direction: Literal["above", "below"]
-    by: float = Field(ge=0)
-
-
-class DriftRule(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
-
-    metric: str
-    direction: Literal["above", "below"]
-    threshold: float = Field(gt=0)
-    clear: float = Field(ge=0)
-    relative: bool = False
-    per_mps: float = 0.0  # change of the metric per m/s faster, in the threshold's unit
-    pace_from_cadence: bool = False  # without a speed source, the pace change from cadence
-    cadence_power: float = 0.0  # compared at the baseline's cadence: × (cadence / base)^power
-    needs: dict[str, Need] = {}  # metrics that must have moved too
-    persist_s: float = Field(default=20.0, ge=0)
-    clear_s: float = Field(default=10.0, ge=0)
-    faults: dict[str, Fault]
-
-    @field_validator("metric")
-    @classmethod
-    def _known_metric(cls, metric: str) -> str:
-        if metric not in METRICS:
-            raise ValueError(f"unknown metric {metric!r} (known: {', '.join(METRICS)})")
-        return metric
-
-    @field_validator("faults")
-    @classmethod
-    def _known_sources(cls, faults: dict[str, Fault]) -> dict[str, Fault]:
-        unknown = set(faults) - set(SOURCES)
-        if unknown:
-            raise ValueError(f"unknown source {sorted(unknown)} (known: {', '.join(SOURCES)})")
-        return faults
-
-    @field_validator("needs")
-    @classmethod
-    def _known_needs(cls, needs: dict[str, Need]) -> dict[str, Need]:
-        unknown = set(needs) - set(METRICS)
-        if unknown:
-            raise ValueError(f"unknown metric {sorted(unknown)} in needs")
-        return needs
-
-    @model_validator(mode="after")
-    def _hysteresis(self) -> DriftRule:
-        if self.clear >= self.threshold:
-            raise ValueError(f"clear ({self.clear}) must be below threshold ({self.threshold})")
-        return self
-
-    def expected(self, base: float, base_speed: float | None, speed: float | None) -> float:
-        """The baseline value at the current speed (the baseline itself without speeds)."""
-        if base_speed is None or speed is None:
-            return base
-        return self.at_pace(base, speed - base_speed)
-
-    def at_pace(self, base: float, faster_mps: float | None, per_mps: float | None = None) -> float:
-        """The baseline value `faster_mps` faster than the baseline's pace (at `per_mps`,
-        the runner's own slope, where known; else the rule's)."""
-        slope = self.per_mps if per_mps is None else per_mps
-        if faster_mps is None or not slope:
-            return base
-        change = slope * faster_mps
-        return base * (1 + change) if self.relative else base + change
-
-    def excess(self, value: float, base: float) -> float:
-        """How far past the baseline `value` is, in the rule's direction and unit."""
-        delta = value - base
-        if self.relative:
-            delta /= base
-        return delta if self.direction == "above" else -delta
-
-
-class RulesError(DataFileError):
-    """A drift rules file that cannot be used, with where and what."""
-
-
-def load_rules(path: Path | str | None = None) -> tuple[DriftRule, ...]:
-    """Read and check a drift rules file (the bundled one by default)."""
-    path = Path(path) if path is not None else DEFAULT_RULES
-    return tuple(load_entries(path, "rule", DriftRule, RulesError))
 
 
 @dataclass(frozen=True)

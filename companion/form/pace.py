@@ -19,7 +19,7 @@ from companion.form.metrics import FOOTPOD, key
 from companion.form.record import Second
 
 if TYPE_CHECKING:
-    from companion.form.drift import DriftRule  # the history reads sums without the rules
+    from companion.form.rules import DriftRule  # the history reads sums without the rules
 
 SPEED = key(FOOTPOD, "speed_mps")
 MIN_SECONDS = 600.0  # ten minutes of running with a speed...

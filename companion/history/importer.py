@@ -14,8 +14,8 @@ from pathlib import Path
 from companion.coaching.engine import EngineSettings, RunEngine
 from companion.coaching.events import RunStarted, Summary
 from companion.coaching.summary import spoken_summary
-from companion.form.drift import DriftRule
 from companion.form.record import RunInfo
+from companion.form.rules import DriftRule
 from companion.history.recorder import NewRun, RunRecorder
 from companion.history.store import RAW_MAGIC, ImportRefused, Store
 from cues.catalogue import Catalogue

@@ -10,8 +10,8 @@ import sqlite3
 from companion import paths
 from companion.coaching.summary import spoken_summary, stats_of
 from companion.form import pace
-from companion.form.drift import DriftRule
 from companion.form.record import RunInfo
+from companion.form.rules import DriftRule
 from companion.history.recorder import recover
 from companion.history.store import Store, StoreError
 

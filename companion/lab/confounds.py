@@ -25,8 +25,8 @@ from scipy.spatial.transform import Rotation
 
 from companion.coaching.events import CueSpoken, SensorMoved, TerrainChanged
 from companion.form.analysis import FormAnalysis, FormWindow
-from companion.form.drift import load_rules
 from companion.form.record import Episode
+from companion.form.rules import load_rules
 from companion.lab.validation import (
     Detection,
     body_frame_of,

@@ -30,8 +30,9 @@ from companion.coaching.events import Event
 from companion.coaching.summary import RunStats
 from companion.form.alignment import BodyFrame
 from companion.form.analysis import FormAnalysis
-from companion.form.drift import BaselineLearner, DriftDetector, DriftRule, load_rules
+from companion.form.drift import BaselineLearner, DriftDetector
 from companion.form.record import Episode
+from companion.form.rules import DriftRule, load_rules
 from companion.form.steps import find_steps, step_frequency, step_lowpass, step_metrics
 from companion.form.trunk import AnalysisSettings, TrunkAnalyzer
 from companion.lab.synthetic import Ramp, Segment, make_segment

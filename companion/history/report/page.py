@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
 
-    from companion.form.drift import DriftRule
+    from companion.form.rules import DriftRule
     from companion.history.store import Store
 
     Floats = npt.NDArray[np.float64]
