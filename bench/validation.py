@@ -30,6 +30,7 @@ from rich.table import Table
 from threadpoolctl import threadpool_limits
 
 from companion.form.alignment import estimate_body_frame
+from companion.form.mounting import MountSettings
 from companion.form.steps import step_frequency
 from companion.lab.confounds import (
     confound_matrix,
@@ -48,6 +49,7 @@ from companion.lab.validation import (
     detect_synthetic,
     engine_episodes,
     forward_axis_of,
+    forward_turns,
     outdoor_bouts,
     outdoor_margins,
     rocking_bias,
@@ -156,6 +158,11 @@ def main() -> int:
         f"Its lean reading moved {bias.with_gyroscope - bias.pelvis:+.2f}° beyond the "
         f"runner's own ({bias.pelvis:+.2f}°, the pelvis's) with its gyroscope, "
         f"{bias.accelerometer_only - bias.pelvis:+.2f}° from the accelerometer alone."
+    )
+    turns = forward_turns(hip)
+    console.print(
+        f"{OUTDOOR.name}: the forward axis estimated again {len(turns)} times turned at most "
+        f"{max(turns):.1f}° (a moved sensor is {MountSettings().turn_deg:g}°)."
     )
     negative_controls(console, hip)
     return 0

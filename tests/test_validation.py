@@ -8,9 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from companion.coaching.events import SensorMoved
+from companion.coaching.events import SensorMoved, TerrainChanged
 from companion.form.alignment import BodyFrame, estimate_body_frame
-from companion.form.trunk import TrunkAnalyzer
 from companion.lab.confounds import (
     BASELINE_S,
     Trial,
@@ -67,17 +66,9 @@ def test_no_drift_in_the_unaltered_run(hip: AccelTrack) -> None:
     # would already be four an hour.
     assert stats.judged_s > 800
     assert list(stats.episodes) == []
-    # Nor is the belt clip taken for moved: its forward axis, estimated again each minute
-    # and after each stop, turns at most 3.3° (a moved sensor is 20°).
-    assert not any(isinstance(e, SensorMoved) for e in events)
-    analyzer = TrunkAnalyzer(hip.sensor, hip.placement)
-    turns = [
-        w.forward_turn_deg
-        for batch in hip.batches(10.0)
-        for w in analyzer.feed(batch)
-        if w.forward_turn_deg is not None
-    ]
-    assert len(turns) > 10 and max(turns) < 5.0
+    # Nor is the belt clip taken for moved (its forward axis, estimated again each minute
+    # and after each stop, turns at most 3.3°: bench/validation.py), nor a hill found.
+    assert [e.kind for e in events if isinstance(e, SensorMoved | TerrainChanged)] == []
 
 
 def summary(found: list[Detection]) -> tuple[float, int]:

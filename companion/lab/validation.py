@@ -322,6 +322,17 @@ def body_frame_of(track: AccelTrack) -> BodyFrame:
     raise ValueError("the run never settled into running")
 
 
+def forward_turns(track: AccelTrack) -> list[float]:
+    """How far the forward axis turned at each of the analysis's fresh estimates."""
+    analyzer = TrunkAnalyzer(track.sensor, track.placement)
+    return [
+        w.forward_turn_deg
+        for batch in track.batches(CHUNK_S)
+        for w in analyzer.feed(batch)
+        if w.forward_turn_deg is not None
+    ]
+
+
 def forward_axis_of(hip: AccelTrack) -> tuple[float, float, float]:
     """The hip sensor's forward axis, as the analysis learns it."""
     f = body_frame_of(hip).forward
