@@ -229,17 +229,16 @@ class DriftDetector:
             parts.append(found[0])
         return sum(parts)
 
-    def _terrain(self, w: FormWindow) -> Terrain:
+    def _terrain(self, w: FormWindow, loads: dict[str, float | None]) -> Terrain:
         """The hill every trunk sensor measured agrees on: on a slope the whole trunk leans
         one way, where the pelvis tipping forward as the ribs flare back is the arch."""
         lean = self._by.get(("lean_deg", "above"))
         if lean is None:
             return Terrain.LEVEL
         found = set()
-        for source in (Placement.PELVIS, Placement.CHEST):
+        for source, load in loads.items():
             tilt = self.excess(w, lean, source)
             if tilt is not None:
-                load = self._load(w, source)
                 found.add(terrain(tilt[0], load, self.terrain_settings))
         return found.pop() if len(found) == 1 else Terrain.LEVEL
 
@@ -253,16 +252,12 @@ class DriftDetector:
                 del self._learning[name]
                 self._relearning.discard(name)
 
-    def _watch_mounts(self, w: FormWindow) -> list[DriftChange]:
+    def _watch_mounts(self, w: FormWindow, loads: dict[str, float | None]) -> list[DriftChange]:
         changes = []
         for source, watch in self._mounts.items():
             lean = key(source, "lean_deg")
             found = watch.update(
-                w.t,
-                w.values.get(lean),
-                self._load(w, source),
-                self.values.get(lean),
-                w.turns.get(source),
+                w.t, w.values.get(lean), loads[source], self.values.get(lean), w.turns.get(source)
             )
             if found is not None:
                 changes += self._remounted(source, found)
@@ -290,8 +285,9 @@ class DriftDetector:
 
     def update(self, w: FormWindow) -> list[DriftChange]:
         self._learn(w)
-        changes = self._watch_mounts(w)
-        terrain = self._terrain(w)
+        loads = {source: self._load(w, source) for source in self._mounts}
+        changes = self._watch_mounts(w, loads)  # a moved sensor's tilt is unknown after it
+        terrain = self._terrain(w, loads)
         if terrain is not self.terrain:
             self.terrain, self._terrain_since = terrain, w.t
         if w.t - self._terrain_since >= self.hill_s:

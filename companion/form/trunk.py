@@ -109,7 +109,7 @@ class TrunkAnalyzer:
         self.frame: BodyFrame | None = None  # once forward is settled
         self._frame_t = np.inf  # end of the window the body axes were learned in
         self._candidate: BodyFrame | None = None  # the axes while forward is being settled
-        self._votes: list[int] = []  # each stretch's say on forward, against the candidate
+        self._votes: list[int] = []  # the latest stretches' say on forward, against the candidate
         self._against = 0  # stretches in a row since that said forward is the other way
         self._next_check = -np.inf  # when the body axes are next estimated
         self._relearn_from = -np.inf  # the axes are learned from running after this
@@ -427,10 +427,10 @@ class TrunkAnalyzer:
         sensor pointed on average, which leaves gravity alone. Without one, or where the
         gyroscope does not cover the window, the mean reading."""
         turns = self._turns
-        inside = (turns.t > start) & (turns.t <= end)
-        if self._orientation is None or inside.sum() < 0.9 * (end - start) * FUSION_RATE_HZ:
+        first, last = np.searchsorted(turns.t, (start, end), side="right")
+        if self._orientation is None or last - first < 0.9 * (end - start) * FUSION_RATE_HZ:
             return mean
-        rows = turns.v[inside]
+        rows = turns.v[first:last]
         turn = Rotation.from_quat(rows[:, :4], scalar_first=True)
         steady: FloatArray = turn.mean().inv().apply(turn.apply(rows[:, 4:]).mean(axis=0))
         return steady
@@ -449,8 +449,8 @@ class TrunkAnalyzer:
         if self.frame is None:
             self._candidate = reference
             if vote:
-                self._votes.append(vote)
-            last = self._votes[-s.sign_votes :]
+                self._votes = [*self._votes, vote][-s.sign_votes :]
+            last = self._votes
             if len(last) == s.sign_votes and len(set(last)) == 1:
                 way = reference.forward * last[0]
                 self.frame = found if float(found.forward @ way) > 0 else found.flipped()

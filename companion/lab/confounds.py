@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -26,16 +26,12 @@ from scipy.spatial.transform import Rotation
 from companion.coaching.events import CueSpoken, SensorMoved, TerrainChanged
 from companion.form.analysis import FormAnalysis, FormWindow
 from companion.form.record import Episode
-from companion.form.rules import load_rules
 from companion.lab.validation import (
     Detection,
     body_frame_of,
-    detection,
-    engine_episodes,
+    detect,
     engine_run,
-    injections,
 )
-from companion.run.inject import inject_fault
 from sensors.recorded.recording import AccelTrack, Recording, load_recording, timed_samples
 from sensors.samples import FloatArray, FootpodSample
 
@@ -208,19 +204,11 @@ def level_injections(
     kind alone, its tilt about an axis `axis_off_deg` from the one the analysis learns,
     a tilt coming with `braking_with_tilt` more braking (a posture change moves the body,
     not only the sensor)."""
-    b = trials[base]
-    track = looped(b, FAULT_AT_S + 200.0)
+    track = looped(trials[base], FAULT_AT_S + 200.0)
     frame = body_frame_of(track)
     f = turned(frame.forward, frame.up, axis_off_deg)
     forward = (float(f[0]), float(f[1]), float(f[2]))
-    out = []
-    for inj in injections(load_rules(), starts=(FAULT_AT_S,)):
-        fault = replace(inj.fault, forward_axis=forward)
-        if inj.kind == "lean" and braking_with_tilt:
-            fault = replace(fault, braking_gain=braking_with_tilt)
-        episodes, _ = engine_episodes(inject_fault(track, fault))
-        out.append(detection(replace(inj, fault=fault), episodes, fault.end_s))
-    return out
+    return detect(track, forward, (FAULT_AT_S,), braking_with_tilt)
 
 
 SLOPE_METRICS = ("lean_deg", "cadence_spm", "bounce_cm", "braking_g")

@@ -221,12 +221,20 @@ def detection(inj: Injection, episodes: list[Episode], end_s: float) -> Detectio
     return Detection(inj, delay, others)
 
 
-def detect(hip: AccelTrack, forward_axis: tuple[float, float, float]) -> list[Detection]:
-    """Each injection into the real run, alone, and whether and when it was found."""
+def detect(
+    run: AccelTrack,
+    forward_axis: tuple[float, float, float],
+    starts: tuple[float, ...] = BOUT_STARTS,
+    braking_with_tilt: float = 0.0,
+) -> list[Detection]:
+    """Each injection into the real run, alone, and whether and when it was found; a tilt
+    comes with `braking_with_tilt` more braking when given."""
     out = []
-    for inj in injections(load_rules()):
+    for inj in injections(load_rules(), starts):
         fault = replace(inj.fault, forward_axis=forward_axis)
-        episodes, _ = engine_episodes(inject_fault(hip, fault))
+        if inj.kind == "lean" and braking_with_tilt:
+            fault = replace(fault, braking_gain=braking_with_tilt)
+        episodes, _ = engine_episodes(inject_fault(run, fault))
         out.append(detection(replace(inj, fault=fault), episodes, fault.end_s))
     return out
 
