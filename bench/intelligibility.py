@@ -24,9 +24,9 @@ from rich.table import Table
 from scipy import signal
 
 from companion.cli.cues import wordings
-from cues.audio import read_wav
 from cues.catalogue import load_catalogue
 from cues.speech import SpeechRenderer, VoiceSettings
+from cues.wavfile import read_wav
 
 SETTINGS = (
     ("default voice", VoiceSettings()),

@@ -26,7 +26,8 @@ from companion.coaching.engine import RunEngine
 from companion.form.rules import load_rules
 from companion.run.demo import DEMO_RECORDING, demo_recording
 from cues.catalogue import load_catalogue
-from cues.speech import SpeechRenderer, wav_duration
+from cues.speech import SpeechRenderer
+from cues.wavfile import wav_duration
 from sensors.recorded.recording import AccelTrack, load_recording
 from sensors.samples import AccelBatch
 

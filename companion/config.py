@@ -20,10 +20,12 @@ from pydantic import (
     ValidationError,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 
 from companion.paths import config_path
 from cues.datafile import DataFileError, line_of
+from cues.speech.voice import Engine, engine_for
 from cues.words import field_name, plain
 from sensors.bluetooth.transport import Transport
 
@@ -33,9 +35,16 @@ class _Section(BaseModel):
 
 
 class SpeechConfig(_Section):
-    voice: str | None = None  # an espeak-ng voice such as "gmw/en-us"; none: its default
+    engine: Engine | None = None  # "piper" or "pyttsx3"; none: the voice's, else Piper
+    voice: str | None = None  # a Piper voice file (.onnx) or an espeak-ng voice; none: default
     rate: int = Field(default=175, ge=80, le=400)  # words a minute
-    volume: float = Field(default=1.0, ge=0.0, le=1.0)
+    volume: float = Field(default=1.0, ge=0.0, le=1.0)  # of the loudness target
+    worker_idle_s: float = Field(default=60.0, ge=1.0, le=3600.0)  # then the voice is unloaded
+
+    @model_validator(mode="after")
+    def _engine_speaks_voice(self) -> SpeechConfig:
+        engine_for(self.voice, self.engine)  # a Piper file for espeak-ng: refused, with why
+        return self
 
 
 class SoundConfig(_Section):
@@ -44,6 +53,8 @@ class SoundConfig(_Section):
     duck_level: float = Field(default=0.3, ge=0.0, le=1.0)  # other audio during a cue; 1: off
     headphones_only: bool = False
     metronome_beats: int = Field(default=0, ge=0, le=64)  # after an overstriding cue; 0: off
+    loudness_lufs: float = Field(default=-16.0, ge=-40.0, le=-6.0)  # every cue and earcon
+    true_peak_db: float = Field(default=-1.0, ge=-12.0, le=0.0)  # dBTP ceiling
 
 
 class CoachConfig(_Section):

@@ -19,7 +19,6 @@ import subprocess
 import sys
 import threading
 import time
-import wave
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +29,7 @@ import numpy.typing as npt
 
 from cues.ducking import Ducker
 from cues.soundserver import headphones_in_use
+from cues.wavfile import read_wav
 
 if TYPE_CHECKING:
     import sounddevice as sd
@@ -63,16 +63,6 @@ class AudioSink(Protocol):
     def close(self) -> None:
         """Finish everything queued, then stop."""
         ...
-
-
-def read_wav(path: Path) -> tuple[npt.NDArray[np.float32], int]:
-    """Mono 16-bit WAV as float32 samples in -1..1, and its sample rate."""
-    with wave.open(str(path), "rb") as w:
-        if w.getsampwidth() != 2:
-            raise ValueError(f"{path}: expected 16-bit samples")
-        raw = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2")
-        data = raw.reshape(-1, w.getnchannels()).mean(axis=1)
-        return (data / 32768.0).astype(np.float32), w.getframerate()
 
 
 # Writes `data` as the new file `path`, never over anything: FileExistsError when the name

@@ -6,22 +6,25 @@
 - a metronome: soft ticks at a given cadence, to step along with.
 
 Each is a few partials under a smooth envelope (no clicks at either end), written once as a
-22,050 Hz mono 16-bit WAV file into a cache folder and reused.
+22,050 Hz mono 16-bit WAV file into a cache folder and reused, at the loudness of speech
+(the metronome `METRONOME_UNDER_LU` under it: it accompanies, it does not call).
 """
 
 from __future__ import annotations
 
-import wave
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from cues.loudness import Loudness, normalised
+from cues.wavfile import write_wav
 from sensors.samples import FloatArray
 
 RATE = 22050
-VERSION = 1  # part of the file name: a changed sound gets a new file
+VERSION = 2  # part of the file name: a changed sound gets a new file
+METRONOME_UNDER_LU = 10.0
 
 
 @dataclass(frozen=True)
@@ -79,26 +82,24 @@ def metronome(spm: float, beats: int) -> FloatArray:
     return out
 
 
-def earcon_file(name: str, cache_dir: Path) -> Path:
-    """The WAV file of earcon `name`, written on first use."""
-    return _cached(cache_dir / f"earcon-{name}-v{VERSION}.wav", lambda: synthesize(name))
+def earcon_file(name: str, cache_dir: Path, level: Loudness | None = None) -> Path:
+    """The WAV file of earcon `name` at `level` (default: the default loudness), written on
+    first use."""
+    level = level or Loudness()
+    path = cache_dir / f"earcon-{name}-{level.lufs:g}-{level.peak_db:g}-v{VERSION}.wav"
+    return _cached(path, level, lambda: synthesize(name))
 
 
-def metronome_file(spm: float, beats: int, cache_dir: Path) -> Path:
-    """The WAV file of `beats` ticks at `spm` (to 0.1 step a minute), written on first use."""
-    path = cache_dir / f"metronome-{spm:.1f}-{beats}-v{VERSION}.wav"
-    return _cached(path, lambda: metronome(round(spm, 1), beats))
+def metronome_file(spm: float, beats: int, cache_dir: Path, level: Loudness | None = None) -> Path:
+    """The WAV file of `beats` ticks at `spm` (to 0.1 step a minute), written on first use,
+    `METRONOME_UNDER_LU` under `level`."""
+    soft = (level or Loudness()).under(METRONOME_UNDER_LU)
+    path = cache_dir / f"metronome-{spm:.1f}-{beats}-{soft.lufs:g}-{soft.peak_db:g}-v{VERSION}.wav"
+    return _cached(path, soft, lambda: metronome(round(spm, 1), beats))
 
 
-def _cached(path: Path, make: Callable[[], FloatArray]) -> Path:
+def _cached(path: Path, level: Loudness, make: Callable[[], FloatArray]) -> Path:
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        samples = np.round(make() * 32767).astype("<i2")
-        partial = path.with_suffix(".tmp")
-        with wave.open(str(partial), "wb") as w:
-            w.setnchannels(1)
-            w.setsampwidth(2)
-            w.setframerate(RATE)
-            w.writeframes(samples.tobytes())
-        partial.replace(path)  # never a half-written file under the real name
+        write_wav(path, normalised(make(), RATE, level), RATE)
     return path

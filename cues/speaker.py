@@ -31,7 +31,9 @@ class Speaker:
                 self.failed = str(err)
                 log.error("speech failed, cues will be shown and chimed: %s", err)
             try:
-                chime = earcon_file("attention", self.renderer.cache_dir)
+                chime = earcon_file(
+                    "attention", self.renderer.cache_dir, self.renderer.voice.loudness
+                )
             except OSError:
                 return None  # the cache cannot be written either: shown only
             self.sink.play(Clip(path=chime, label=f"{label}-chime", t=t, priority=priority))
@@ -42,7 +44,8 @@ class Speaker:
     def ticks(self, spm: float, beats: int, t: float) -> Path | None:
         """Queue `beats` metronome ticks at `spm`, after whatever is being said."""
         try:
-            path = metronome_file(spm, beats, self.renderer.cache_dir)
+            r = self.renderer
+            path = metronome_file(spm, beats, r.cache_dir, r.voice.loudness)
         except OSError:
             return None
         self.sink.play(Clip(path=path, label="metronome", t=t, priority=0))

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from threadpoolctl import threadpool_limits
 
-from cues.audio import read_wav
-from cues.speech import SpeechRenderer
+from cues.speech import SpeechRenderer, VoiceSettings
+from cues.wavfile import read_wav
 from tests.pulse import PulseSink, start_pulse
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -50,8 +50,13 @@ def running_data() -> Path:
 
 
 @pytest.fixture(scope="session")
-def cache_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("cache")
+def cache_home(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Path:
+    """One cache for the whole test run, shared by the xdist workers: a phrase rendered by
+    one is not rendered again by the others (the cache's files are written atomically)."""
+    base = tmp_path_factory.getbasetemp()
+    shared = (base.parent if worker_id != "master" else base) / "cache"
+    shared.mkdir(mode=0o700, exist_ok=True)
+    return shared
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -88,9 +93,19 @@ def private_dirs(
 
 
 @pytest.fixture(scope="session")
-def renderer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SpeechRenderer]:
+def renderer(cache_home: Path) -> Iterator[SpeechRenderer]:
+    """The default voice (Piper), into the run's shared cache."""
+    r = SpeechRenderer(cache_home / "fixture-speech")
+    yield r
+    r.close()
+
+
+@pytest.fixture(scope="session")
+def espeak_renderer(cache_home: Path) -> Iterator[SpeechRenderer]:
+    """espeak-ng, for tests about timing rather than the voice: it renders in a fraction of
+    Piper's time, which keeps the suite inside its budget."""
     need(shutil.which("espeak-ng") is not None, "espeak-ng is not installed (make setup)")
-    r = SpeechRenderer(tmp_path_factory.mktemp("speech"))
+    r = SpeechRenderer(cache_home / "fixture-speech", VoiceSettings("pyttsx3"), fallback=False)
     yield r
     r.close()
 

@@ -14,9 +14,10 @@ import pytest
 from scipy import signal
 
 from companion.outputs import write_new
-from cues.audio import Clip, WavFileSink, read_wav
+from cues.audio import Clip, WavFileSink
 from cues.soundserver import pactl
-from cues.speech import SpeechRenderer, wav_duration
+from cues.speech import SpeechRenderer
+from cues.wavfile import read_wav, wav_duration
 from tests.conftest import need, speech_level
 from tests.pulse import PulseSink, start_pulse
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from companion.run.demo import DEMO_FAULT
-from cues.audio import read_wav
+from cues.wavfile import read_wav
 from tests.conftest import OUTDOOR, RAW_SAMPLE, TREADMILL, assert_speech, speech_level
 from tests.pulse import PulseSink
 
@@ -173,7 +173,7 @@ def test_the_demo_on_a_sound_device_coaches_as_it_does_into_files(
 ) -> None:
     # Faster than real time, the replay holds still while each cue is heard: the coach's
     # own clock, the run's, must not run on meanwhile. (A quick voice: less to wait for.)
-    quick = ("--json", "--voice-rate", "360")
+    quick = ("--json", "--voice-engine", "pyttsx3", "--voice-rate", "360")
     in_files = companion("demo", *quick, "--speed", "0", "--audio", "files", "--out", str(tmp_path))
     assert in_files.returncode == 0, in_files.stderr
     recording = tmp_path / "monitor.raw"

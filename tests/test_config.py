@@ -60,9 +60,14 @@ def test_what_show_prints_reads_back_as_the_same_settings(tmp_path: Path) -> Non
         (
             "[sound]\nvolume_up = true\n",
             "line 2, field sound.volume_up: unknown setting 'volume_up' "
-            r"\(it takes: audio, pre_roll_s, duck_level, headphones_only, metronome_beats\)",
+            r"\(it takes: audio, pre_roll_s, duck_level, headphones_only, metronome_beats, "
+            r"loudness_lufs, true_peak_db\)",
         ),
         ("[music]\nloud = true\n", r"line 1, field music: unknown section 'music' \(the file"),
+        (
+            '[speech]\nengine = "pyttsx3"\nvoice = "my.onnx"\n',
+            "field speech: 'my.onnx' is a Piper voice file, which the pyttsx3 engine cannot speak",
+        ),
         ("speech = 3\n", r"line 1, field speech: must be a section of settings \(\[name\]"),
         ("[speech]\nvoice = 3\n", "line 2, field speech.voice: must be text"),
         ("[coach]\nwarmup_s = nan\n", "line 2, field coach.warmup_s: must be a finite number"),

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from cues.catalogue import load_catalogue
-from cues.speech import wav_duration
+from cues.wavfile import wav_duration
 from tests.conftest import assert_speech
 from tests.test_cli import companion
 
@@ -60,5 +60,17 @@ def test_voice_and_rate_are_the_runners_choice(tmp_path: Path) -> None:
         (path,) = out.iterdir()
         lengths[rate] = wav_duration(path)
     assert lengths["220"] < 0.8 * lengths["130"]
-    done = companion("cues", "say", "ribs-down", "--voice", "no-such", "--audio", "files")
-    assert done.returncode != 0 and "unknown voice 'no-such'" in done.stderr
+    # A voice espeak-ng lacks: said in one line, and the neural voice speaks in its place.
+    out = tmp_path / "stand-in"
+    done = companion(
+        "cues", "say", "ribs-down", "--voice", "no-such", "--audio", "files", "--out", str(out)
+    )
+    assert done.returncode == 0, done.stderr
+    (line,) = done.stderr.splitlines()
+    assert "espeak-ng has no voice 'no-such'" in line and "Piper en_US-joe-medium speaks" in line
+    (path,) = out.iterdir()
+    assert wav_duration(path) > 0.4
+    # A voice the engine asked for cannot speak: refused before anything is said.
+    done = companion("cues", "say", "ribs-down", "--voice-engine", "piper", "--voice", "en")
+    assert done.returncode == 2
+    assert "'en' is an espeak-ng voice name, which the piper engine cannot speak" in done.stderr

