@@ -63,18 +63,20 @@ def normalised(samples: npt.NDArray[np.floating], rate: int, level: Loudness) ->
     # The gain whose limited result meets the target, by the secant method: limiting takes
     # back a little of each raise, so the loudness grows with the gain, but more slowly.
     tried: list[tuple[float, float]] = []
-    gain_db, out = level.lufs - now, x
+    first = level.lufs - now
+    gain_db, out = first, x
     for _ in range(6):
         out = _limited(x * 10 ** (gain_db / 20), rate, level.peak_db)
         miss = level.lufs - integrated(out, rate)
-        if abs(miss) < 0.1:
-            break
+        if abs(miss) < 0.1 or (tried and abs(miss) > abs(tried[-1][1]) - 0.05):
+            break  # there, or as near as the ceiling lets a sound this short come
         tried.append((gain_db, miss))
-        if len(tried) < 2 or tried[-1][1] == tried[-2][1]:
+        if len(tried) < 2:
             gain_db += miss
         else:
             (g0, m0), (g1, m1) = tried[-2:]
             gain_db = g1 - m1 * (g1 - g0) / (m1 - m0)
+        gain_db = min(gain_db, first + 12.0)  # never more than 12 dB of limiting
     return out
 
 

@@ -309,6 +309,28 @@ def test_splits_by_distance_and_time_tell_distance_pace_and_cadence() -> None:
     assert of(CueSpoken, no_pod.heart_rate(65.0))[0].text == "Heart rate 151 beats."
 
 
+def test_what_is_announced_was_foreseen_a_while_before() -> None:
+    """Splits and heart rates say figures only known at the time; the engine foresees them
+    closely enough that the words were rendered ahead (20 s or more before) every time."""
+    every = EngineSettings(split_m=1000, heart_rate_s=120)
+    engine = RunEngine(load_catalogue(), load_rules(), every)
+    events = engine.start()
+    foreseen: dict[str, float] = {}
+    distance = 0.0
+    for i in range(900):
+        speed = 3.3 + 0.15 * np.sin(i / 40)  # the pace drifts, as a runner's does
+        distance += speed
+        events += engine.feed(FootpodSample(float(i), speed, 170.0, 1.2, distance))
+        events += engine.feed(HeartRateSample(i + 0.5, 150 + 8 * np.sin(i / 90)))
+        events += engine.coach_tick(float(i))
+        for text in engine.upcoming():
+            foreseen.setdefault(text, float(i))
+    said = [(e.t, e.id, e.text) for e in of(CueSpoken, events) if e.id in ("split", "heart-rate")]
+    assert {cue for _, cue, _ in said} == {"split", "heart-rate"} and len(said) >= 8
+    for t, _, text in said:
+        assert text in foreseen and foreseen[text] <= t - 20, (t, text)
+
+
 def test_check_ins_and_splits_come_by_running_time_never_while_paused(
     running_data: Path,
 ) -> None:

@@ -407,6 +407,45 @@ class RunEngine:
         self._queue_heart_rate(t)
         return self._in_order(self._say(t))
 
+    def upcoming(self, horizon_s: float = 60.0) -> list[str]:
+        """What the announcements on the way within `horizon_s` of running will most likely
+        say: their words with the figures as they stand and a few either side, so that the
+        speech can be rendered ahead and none waits on rendering. Decides nothing."""
+        wanted: list[tuple[str, dict[str, str]]] = []
+        run, distance = self.running_s, self.distance_m
+        split_at = self._timetable.next_at("split")
+        if distance and self.settings.split_m > 0 and run > 0:
+            eta = (self._next_split_m - distance) * run / distance  # at the pace so far
+            if 0 <= eta <= horizon_s:
+                d = self._next_split_m
+                for dt in (-4, -2, 0, 2, 4):  # pace is said to the second
+                    pace = spoken_pace(d, run + eta + dt)
+                    if pace:
+                        duration = spoken_duration(run + eta + dt)
+                        wanted.append(("split", {"distance": spoken_distance(d),
+                                                 "time": duration, "pace": pace}))  # fmt: skip
+        if split_at is not None and 0 <= split_at - run <= horizon_s and not distance:
+            for c in self._near(self._cadences, 2):
+                wanted.append(("split-time", {"time": spoken_duration(split_at), "cadence": c}))
+        hr_at = self._timetable.next_at("heart-rate")
+        if hr_at is not None and 0 <= hr_at - run <= horizon_s:
+            wanted += [("heart-rate", {"bpm": bpm}) for bpm in self._near(self._heart_rates, 3)]
+        catalogue = self.coach.catalogue
+        return [
+            wording.format(**fields)
+            for cue_id, fields in wanted
+            if cue_id in catalogue.cues
+            for wording in catalogue[cue_id].say
+        ]
+
+    @staticmethod
+    def _near(values: list[float], spread: int) -> list[str]:
+        """The latest value, whole, and its neighbours within `spread`."""
+        if not values:
+            return []
+        now = round(values[-1])
+        return [f"{v}" for v in range(now - spread, now + spread + 1)]
+
     def _queue_due(self, t: float) -> None:
         """The announcements the timetable says are due by now, for the coach to say."""
         for name in self._timetable.due(self.running_s):

@@ -24,6 +24,10 @@ class Timetable:
         self._every = {name: s for name, s in every.items() if s > 0}
         self._next = dict(self._every)
 
+    def next_at(self, name: str) -> float | None:
+        """The running time `name` is next due at (None: not in the timetable)."""
+        return self._next.get(name)
+
     def due(self, running_s: float) -> list[str]:
         """The announcements whose time has come by `running_s`, in the order given, each
         once however many intervals went by (after a gap in the data, one is enough)."""

@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+AHEAD_EVERY_S = 10.0  # of running: how often the words coming up are rendered ahead
+
 
 class Frontend(Protocol):
     """Something that shows the run: the terminal timeline, JSON lines, later the daemon."""
@@ -58,6 +60,8 @@ class Session:
         self.speak_summary = speak_summary
         self._markers = sorted(markers, key=lambda e: e.t)
         self._clock: Clock | None = None
+        self._ahead_at = 0.0
+        self._ahead: set[str] = set()
 
     def now(self) -> float:
         """The run's time: a live run's clock, or how far a replay has got (a replay that
@@ -85,6 +89,17 @@ class Session:
                 self._show(replace(event, audio=str(ticks) if ticks else None))
             else:
                 self._show(event)
+        self._render_ahead()
+
+    def _render_ahead(self) -> None:
+        """The words the engine expects to say soon (a split's, the heart rate's), rendered
+        now in the background: an announcement never waits on rendering."""
+        if self.engine.running_s < self._ahead_at:
+            return
+        self._ahead_at = self.engine.running_s + AHEAD_EVERY_S
+        new = [text for text in self.engine.upcoming() if text not in self._ahead]
+        self._ahead.update(new)
+        self.speaker.renderer.prepare(new)
 
     async def run(
         self,
