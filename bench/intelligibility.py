@@ -134,8 +134,6 @@ def recognise(dec: Decoder, wav: Path) -> list[str]:
     return words(hyp.hypstr) if hyp is not None else []
 
 
-
-
 class Moonshine:
     """Moonshine base (English), from the moonshine-cpp package: its model is in the wheel.
     Its Python wrapper's transcribe() is broken in 0.1.4 (it names a ctypes type that does

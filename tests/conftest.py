@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import shutil
 import wave
@@ -12,8 +14,11 @@ import numpy as np
 import pytest
 from threadpoolctl import threadpool_limits
 
-from cues.speech import SpeechRenderer, VoiceSettings
+from companion import paths
+from cues.catalogue import load_catalogue
+from cues.speech import SpeechError, SpeechRenderer, VoiceSettings
 from cues.wavfile import read_wav
+from sensors.profiles import SPOKEN_NAMES
 from tests.pulse import PulseSink, start_pulse
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -71,7 +76,19 @@ def session_dirs(tmp_path_factory: pytest.TempPathFactory, cache_home: Path) -> 
         patch.setenv("XDG_CONFIG_HOME", str(base / "config"))
         patch.setenv("XDG_RUNTIME_DIR", str(runtime))
         patch.setenv("XDG_CACHE_HOME", str(cache_home))
+        _catalogue_spoken(cache_home)
         yield
+
+
+def _catalogue_spoken(cache_home: Path) -> None:
+    """The catalogue in the default voice, rendered once for the whole run: the first
+    worker here renders it while the others wait, instead of all four rendering it at once
+    (Piper needs about 8 s of a core for it)."""
+    with (cache_home / "catalogue.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        r = SpeechRenderer(paths.speech_cache())
+        with contextlib.suppress(SpeechError):  # the tests of speech say what is wrong
+            r.render_all(load_catalogue().texts({"sensor": SPOKEN_NAMES}))
 
 
 @pytest.fixture(autouse=True)
@@ -95,7 +112,7 @@ def private_dirs(
 @pytest.fixture(scope="session")
 def renderer(cache_home: Path) -> Iterator[SpeechRenderer]:
     """The default voice (Piper), into the run's shared cache."""
-    r = SpeechRenderer(cache_home / "fixture-speech")
+    r = SpeechRenderer(paths.speech_cache())
     yield r
     r.close()
 
@@ -105,7 +122,7 @@ def espeak_renderer(cache_home: Path) -> Iterator[SpeechRenderer]:
     """espeak-ng, for tests about timing rather than the voice: it renders in a fraction of
     Piper's time, which keeps the suite inside its budget."""
     need(shutil.which("espeak-ng") is not None, "espeak-ng is not installed (make setup)")
-    r = SpeechRenderer(cache_home / "fixture-speech", VoiceSettings("pyttsx3"), fallback=False)
+    r = SpeechRenderer(paths.speech_cache(), VoiceSettings("pyttsx3"), fallback=False)
     yield r
     r.close()
 
