@@ -117,6 +117,11 @@ def renderer(cache_home: Path) -> Iterator[SpeechRenderer]:
     r.close()
 
 
+# For commands whose files, not their voice, a test is about: espeak-ng renders in a fraction
+# of Piper's time.
+QUICK_VOICE = ("--voice-engine", "pyttsx3")
+
+
 @pytest.fixture(scope="session")
 def espeak_renderer(cache_home: Path) -> Iterator[SpeechRenderer]:
     """espeak-ng, for tests about timing rather than the voice: it renders in a fraction of

@@ -32,7 +32,7 @@ from cues.faults import Fault
 from cues.speaker import Speaker
 from cues.speech import SpeechRenderer
 from cues.wavfile import read_wav
-from tests.conftest import speech_level
+from tests.conftest import QUICK_VOICE, speech_level
 from tests.pulse import PulseSink
 from tests.test_audio import onset
 from tests.test_cli import COMPANION, companion
@@ -373,7 +373,7 @@ def test_every_session_renders_to_a_file_of_its_length(
     renderer = espeak_renderer
     shortest = min(SESSIONS, key=lambda name: len(SESSIONS[name].steps))
     out = tmp_path / f"{shortest}.ogg"
-    done = companion("drills", "render", shortest, "--out", str(out))
+    done = companion("drills", "render", shortest, "--out", str(out), *QUICK_VOICE)
     assert done.returncode == 0, done.stderr
     length = done.stdout.strip().rsplit(", ", 1)[-1]  # "Wrote FILE: TITLE, mm:ss"
     minutes, seconds = map(int, length.split(":"))

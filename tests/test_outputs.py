@@ -23,7 +23,7 @@ from companion.paths import config_path
 from cues.audio import output_device_problem
 from cues.catalogue import load_catalogue
 from sensors.recorded.rawlog import RawLogWriter
-from tests.conftest import OUTDOOR
+from tests.conftest import OUTDOOR, QUICK_VOICE
 from tests.test_cli import COMPANION, companion
 
 MISSING = "the folder {} does not exist; make it first, or choose another"
@@ -297,11 +297,11 @@ def test_a_rendered_drill_session_is_private_and_replaced_only_with_force(
     tmp_path: Path,
 ) -> None:
     out = tmp_path / "walk.ogg"
-    done = companion("drills", "render", "posture-walk", "--out", str(out))
+    done = companion("drills", "render", "posture-walk", "--out", str(out), *QUICK_VOICE)
     assert done.returncode == 0, done.stderr
     assert mode(out) == 0o600
     first = digest(out)
-    done = companion("drills", "render", "posture-walk", "--out", str(out))
+    done = companion("drills", "render", "posture-walk", "--out", str(out), *QUICK_VOICE)
     assert done.returncode == 1 and "--force replaces it" in one_line(done)
     assert digest(out) == first
     assert [p.name for p in tmp_path.iterdir() if "walk" in p.name] == ["walk.ogg"]
@@ -315,7 +315,7 @@ def test_drills_play_without_sound_says_so_at_once_and_points_to_render() -> Non
     config = config_path()
     config.parent.mkdir(parents=True)
     config.write_text('[sound]\naudio = "files"\n')  # a server's configuration
-    done = companion("drills", "play", "posture-walk", "--here", timeout=60)
+    done = companion("drills", "play", "posture-walk", "--here", *QUICK_VOICE, timeout=60)
     assert done.returncode == 2
     assert one_line(done) == (
         "companion: Posture walk is led out loud and cannot be heard here: the configuration "
@@ -324,6 +324,6 @@ def test_drills_play_without_sound_says_so_at_once_and_points_to_render() -> Non
     config.unlink()
     problem = output_device_problem()
     if problem is not None:  # no device here either
-        done = companion("drills", "play", "posture-walk", "--here", timeout=60)
+        done = companion("drills", "play", "posture-walk", "--here", *QUICK_VOICE, timeout=60)
         assert done.returncode == 2 and one_line(done).endswith(f"{problem}; {hint}")
     assert not (platformdirs.user_data_path(paths.APP) / "audio").exists()
