@@ -91,7 +91,7 @@ class SpeechRenderer:
 
 def set_worker_idle(seconds: float) -> None:
     """How long the worker stays with nothing to render before it leaves (the process's)."""
-    _Renders.get().idle_s = seconds
+    _Renders.get().set_idle(seconds)
 
 
 def worker_pid() -> int | None:
@@ -127,7 +127,7 @@ class _Renders:
             return cls._instance
 
     def __init__(self) -> None:
-        self._jobs: queue.Queue[tuple[_Job, Future[Path]]] = queue.Queue()
+        self._jobs: queue.Queue[tuple[_Job, Future[Path]] | None] = queue.Queue()
         self._process = _WorkerProcess()
         self.idle_s = IDLE_S
         threading.Thread(target=self._work, name="speech", daemon=True).start()
@@ -135,6 +135,10 @@ class _Renders:
     @property
     def pid(self) -> int | None:
         return self._process.pid
+
+    def set_idle(self, seconds: float) -> None:
+        self.idle_s = seconds
+        self._jobs.put(None)  # the thread waits with the old idle time: wake it to take this
 
     def submit(self, job: _Job) -> Future[Path]:
         done: Future[Path] = Future()
@@ -144,10 +148,13 @@ class _Renders:
     def _work(self) -> None:
         while True:
             try:
-                job, done = self._jobs.get(timeout=self.idle_s if self._process.running else None)
+                item = self._jobs.get(timeout=self.idle_s if self._process.running else None)
             except queue.Empty:
                 self._process.stop()
                 continue
+            if item is None:
+                continue  # the idle time changed: wait again with the new one
+            job, done = item
             if not done.set_running_or_notify_cancel():
                 continue  # nobody waits for it any more (a run or the daemon stopping)
             try:
