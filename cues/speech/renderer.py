@@ -54,7 +54,7 @@ class SpeechRenderer:
         return self.asked
 
     def path_for(self, text: str) -> Path:
-        return self.cache_dir / f"{self.voice.key(text)}.wav"
+        return _cached(self.cache_dir, self.voice, text)
 
     def render(self, text: str) -> Future[Path]:
         """The WAV file of `text`, from the cache or rendered by the worker."""
@@ -77,13 +77,12 @@ class SpeechRenderer:
 
     def duration(self, text: str) -> float | None:
         """Seconds the phrase lasts, if it has been rendered (read once from its header)."""
-        key = f"{self.voice.key(text)}"
-        if key not in self._durations:
-            path = self.path_for(text)
+        path = self.path_for(text)
+        if path.name not in self._durations:
             if not path.exists():
                 return None
-            self._durations[key] = wav_duration(path)
-        return self._durations[key]
+            self._durations[path.name] = wav_duration(path)
+        return self._durations[path.name]
 
     def close(self) -> None:
         """Nothing to release: the worker serves the whole process and leaves when idle."""
@@ -97,6 +96,11 @@ def set_worker_idle(seconds: float) -> None:
 def worker_pid() -> int | None:
     """The speech worker's process id while it runs (None: not running now)."""
     return _Renders.get().pid
+
+
+def _cached(cache_dir: Path, voice: VoiceSettings, text: str) -> Path:
+    """Where the cache keeps `text` in `voice`."""
+    return cache_dir / f"{voice.key(text)}.wav"
 
 
 def _ignore(future: Future[Path]) -> None:
@@ -179,7 +183,7 @@ class _Renders:
             return self._once(job.text, job.cache_dir, stand_in)
 
     def _once(self, text: str, cache_dir: Path, voice: VoiceSettings) -> Path:
-        path = cache_dir / f"{voice.key(text)}.wav"
+        path = _cached(cache_dir, voice, text)
         if path.exists():  # rendered meanwhile, by this process or another
             return path
         reply = self._process.ask(
