@@ -282,6 +282,16 @@ class DevicePlayer:
             frames = int((3 * self.FEED_S - max(left, 0.0)) * stream.samplerate)
             self._write(stream, np.zeros(frames, np.float32))
 
+    def _play_out(self, stream: sd.OutputStream) -> None:
+        """Wait until what was written has been heard. Stopping drops what the sound server
+        still holds (through the ALSA PulseAudio plugin, up to a buffer's worth): the last
+        clip's last syllable, when the player closes right after it. Silence pushes it out."""
+        heard_by = self._played_by
+        self._write(
+            stream, np.zeros(int((self.BUFFER_S + self.FEED_S) * stream.samplerate), np.float32)
+        )
+        time.sleep(max(0.0, heard_by - time.monotonic()))
+
     def _work(self) -> None:
         import sounddevice as sd
 
@@ -292,7 +302,8 @@ class DevicePlayer:
             nonlocal stream
             if stream is not None:
                 with contextlib.suppress(sd.PortAudioError):
-                    stream.stop()  # plays out what was written, then closes
+                    self._play_out(stream)
+                    stream.stop()
                     stream.close()
                 stream = None
                 if self.ducker is not None:

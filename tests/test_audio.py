@@ -101,7 +101,9 @@ def test_clips_are_heard_in_order_without_overlap(
     assert voiced == pytest.approx(expected, rel=0.25)  # all of it, and not twice
     # The short clip first, then the long one once it has finished: in order, no overlap.
     (a, match_a), (b, match_b) = onset(heard, read_wav(short)[0]), onset(heard, read_wav(long)[0])
-    assert match_a > 0.9 and match_b > 0.9  # each clip is there, unchanged
+    # Each clip is there, unchanged, to its last syllable: a player that stopped its stream
+    # with the tail still in the server lost the last quarter second, and scored under 0.92.
+    assert match_a > 0.95 and match_b > 0.95
     end_a = a + wav_duration(short)
     assert end_a <= b + 0.01
     # And promptly: the long clip went on in the stream the short one had opened, waiting
@@ -180,7 +182,7 @@ def test_a_bad_clip_is_skipped_and_the_queue_goes_on(
     done, heard = play_and_record(pulse, tmp_path, [bogus, good])
     assert done.returncode == 0 and done.stdout.strip() == "played", done.stderr
     assert "cannot play" in done.stderr and "not-audio.wav" in done.stderr
-    assert onset(heard, read_wav(good)[0])[1] > 0.9
+    assert onset(heard, read_wav(good)[0])[1] > 0.95  # all of it
 
 
 @pytest.mark.audio
