@@ -59,12 +59,15 @@ WORKER_IDLE_S = 10  # the speech worker leaves after this long idle (the default
 
 
 def worker_mib(pid: int) -> float:
-    """The resident memory of the daemon's children: its speech worker, while it runs."""
-    try:
-        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-        return sum(rss_mib(int(child)) for child in children)
-    except (OSError, RuntimeError):
-        return 0.0  # gone between reading the list and its status
+    """The resident memory of the daemon's children: its speech worker, while it runs.
+    Each thread has its own list of children, and a render thread starts the worker."""
+    total = 0.0
+    for children in Path(f"/proc/{pid}/task").glob("*/children"):
+        try:
+            total += sum(rss_mib(int(child)) for child in children.read_text().split())
+        except (OSError, RuntimeError):
+            pass  # gone between reading the list and its status
+    return total
 
 
 def rss_mib(pid: int, field: str = "VmRSS") -> float:
@@ -170,7 +173,12 @@ def main() -> None:
         peak = max(m for _, m in during)
         early = [m for t, m in during if 600 <= t < 900]
         late = [m for t, m in during if t >= 3300]
-        last_run = ask(env, "status")["last_run"]
+        # The run's state has ended; its summary is still being said and kept.
+        status = ask(env, "status")
+        while "last_run" not in status:
+            time.sleep(0.1)
+            status = ask(env, "status")
+        last_run = status["last_run"]
         events = Path(str(last_run["events_file"]))  # type: ignore[index]
         said = [
             e["id"] for e in map(json.loads, events.read_text().splitlines()) if e["kind"] == "cue"

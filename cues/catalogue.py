@@ -43,7 +43,7 @@ SAID: dict[str, frozenset[str]] = {
 PLACEHOLDERS = frozenset().union(*SAID.values())
 # A typical value of each, for trying a wording out (`companion cues say`) and for tests.
 EXAMPLES = {
-    "sensor": "Chest sensor",
+    "sensor": "Chest strap",
     "time": "25 minutes",
     "distance": "5.2 kilometres",
     "pace": "5 12 a kilometre",

@@ -45,7 +45,7 @@ class Role(StrEnum):
 
 _SPOKEN = {
     Role.FOOTPOD: "Footpod",
-    Role.CHEST: "Chest sensor",
+    Role.CHEST: "Chest strap",
     Role.PELVIS: "Hip sensor",
     Role.HR: "Heart rate strap",
 }

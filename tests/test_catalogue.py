@@ -37,8 +37,8 @@ category = "form"
 priority = 55
 cooldown_s = 75
 answers = ["forward_lean"]
-say = ["Run tall. Ribs over hips.", "Tall and stacked."]
-escalate = ["Lift from the top of your head.", "Chest up, hips under you."]
+say = ["Run tall. Ribs over your hips.", "Run tall and stacked."]
+escalate = ["Grow tall from the top of your head.", "Chest up. Keep your hips under you."]
 """
 assert RUN_TALL in BUNDLED
 AT = BUNDLED.splitlines().index('id = "run-tall"')  # lines of the cue: AT + 1 is its id
@@ -73,7 +73,7 @@ AT = BUNDLED.splitlines().index('id = "run-tall"')  # lines of the cue: AT + 1 i
         ),
         (lambda s: s.replace("[[cue]]", "[[cue]"), "not valid TOML"),
         (
-            lambda s: s.replace("Tall and stacked.", "x" * 120),
+            lambda s: s.replace("Run tall and stacked.", "x" * 120),
             "cue run-tall: field 'say' .*1 to 80 characters",
         ),
         (
@@ -90,12 +90,12 @@ AT = BUNDLED.splitlines().index('id = "run-tall"')  # lines of the cue: AT + 1 i
             "'overstride', 'bounce', 'glutes_off' or 'shoulder_tension'$",
         ),
         (
-            lambda s: s.replace("Tall and stacked.", "Tall at {pace}."),
+            lambda s: s.replace("Run tall and stacked.", "Tall at {pace}."),
             "field 'say' .*: wording 'Tall at {pace}.' uses {pace}, which cue 'run-tall' is "
             "not given \\(its placeholders: none\\)",
         ),
         (
-            lambda s: s.replace("Tall and stacked.", "Tall {."),
+            lambda s: s.replace("Run tall and stacked.", "Tall {."),
             "field 'say' .*: wording 'Tall {.' has a { or } that is not a placeholder",
         ),
     ],
@@ -106,8 +106,8 @@ def test_broken_catalogue_names_file_cue_line_and_field(
     path = tmp_path / "cues.toml"
     path.write_text(BUNDLED)
     assert load_catalogue(path)["run-tall"].say == (
-        "Run tall. Ribs over hips.",
-        "Tall and stacked.",
+        "Run tall. Ribs over your hips.",
+        "Run tall and stacked.",
     )
     path.write_text(BUNDLED.replace(RUN_TALL, edit(RUN_TALL)))
     with pytest.raises(CatalogueError, match=problem) as caught:

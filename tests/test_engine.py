@@ -227,10 +227,10 @@ def test_lost_back_and_low_battery_are_each_said_once() -> None:
         events += engine.coach_tick(sample.t + 10)  # time for the coach to speak
     said = [(e.id, e.text) for e in of(CueSpoken, events) if e.category == "system"]
     assert said == [
-        ("sensor-connected", "Chest sensor connected."),
-        ("sensor-lost", "Chest sensor lost. I'll keep trying."),
-        ("sensor-back", "Chest sensor is back."),
-        ("battery-low", "Chest sensor battery low."),
+        ("sensor-connected", "Chest strap connected."),
+        ("sensor-lost", "Chest strap lost. I'll keep trying."),
+        ("sensor-back", "Chest strap is back."),
+        ("battery-low", "Chest strap battery low."),
         ("sensor-lost", "Footpod lost. I'll keep trying."),
     ]
     assert [e.link for e in of(SensorChanged, events)] == [
@@ -382,7 +382,7 @@ def test_a_run_connects_before_it_warms_up() -> None:
     said = [(e.t, e.text) for e in of(CueSpoken, events)]
     assert [text for _, text in said] == [
         "No sensor answers yet. Are they on, and near?",
-        "Chest sensor connected.",
+        "Chest strap connected.",
         "Footpod connected.",
         "Warm up easy. I'm learning your form.",
     ]
@@ -434,9 +434,9 @@ def test_a_sensor_back_before_its_loss_was_said_is_no_news() -> None:
         events += engine.coach_tick(float(t))
     said = [(e.t, e.text) for e in of(CueSpoken, events)]
     assert [text for _, text in said] == [
-        "Chest sensor connected.",
-        "Chest sensor lost. I'll keep trying.",
-        "Chest sensor is back.",
+        "Chest strap connected.",
+        "Chest strap lost. I'll keep trying.",
+        "Chest strap is back.",
     ]
     assert said[1][0] == 30.0 and said[2][0] == 50.0
 
@@ -472,7 +472,7 @@ def test_a_battery_is_low_at_15_percent_or_less(percent: int, warned: bool) -> N
     for t in range(11, 40):
         events += engine.coach_tick(float(t))
     said = [(e.t, e.id, e.text) for e in of(CueSpoken, events)]
-    assert said == [(1.0, "sensor-connected", "Chest sensor connected.")] + (
-        [(10.0, "battery-low", "Chest sensor battery low.")] if warned else []
+    assert said == [(1.0, "sensor-connected", "Chest strap connected.")] + (
+        [(10.0, "battery-low", "Chest strap battery low.")] if warned else []
     )
     assert [(e.t, e.percent) for e in of(Battery, events)] == [(10.0, percent)]
