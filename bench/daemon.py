@@ -16,6 +16,7 @@ Run: .venv/bin/python bench/daemon.py [replay speed, default 200]
 
 from __future__ import annotations
 
+import contextlib
 import json
 import lzma
 import os
@@ -63,10 +64,8 @@ def worker_mib(pid: int) -> float:
     Each thread has its own list of children, and a render thread starts the worker."""
     total = 0.0
     for children in Path(f"/proc/{pid}/task").glob("*/children"):
-        try:
+        with contextlib.suppress(OSError, RuntimeError):  # gone while it was read
             total += sum(rss_mib(int(child)) for child in children.read_text().split())
-        except (OSError, RuntimeError):
-            pass  # gone between reading the list and its status
     return total
 
 
