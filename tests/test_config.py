@@ -12,8 +12,10 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from companion.config import Config, as_toml, load_config
+from companion.config import Config, SoundConfig, SpeechConfig, as_toml, load_config
 from companion.paths import config_path
+from companion.run.options import configured_voice
+from cues.speech import Engine
 from cues.words import KINDS, plain
 from tests.conftest import ROOT
 from tests.test_cli import COMPANION, companion
@@ -288,3 +290,20 @@ def test_a_refusal_or_a_check_loads_nothing_it_does_not_need(tmp_path: Path) -> 
         )
         assert done.stdout.split("\n")[-2] == "2 []", (args, done.stdout, done.stderr)
         assert "no 't_s' column" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("voice", "engine", "expected"),
+    [
+        ("gmw/en-us", "piper", ("piper", None)),  # the file's espeak-ng voice gives way
+        ("/voices/mine.onnx", "pyttsx3", ("pyttsx3", None)),  # and so does its Piper file
+        ("gmw/en-us", "pyttsx3", ("pyttsx3", "gmw/en-us")),  # a voice the engine speaks stays
+        ("gmw/en-us", None, ("pyttsx3", "gmw/en-us")),  # the voice brings its engine
+    ],
+)
+def test_an_engine_on_the_command_line_wins_over_the_files_voice(
+    voice: str, engine: Engine | None, expected: tuple[str, str | None]
+) -> None:
+    speech, sound = SpeechConfig(voice=voice), SoundConfig()
+    chosen = configured_voice(speech, sound, engine=engine)
+    assert (chosen.engine, chosen.voice) == expected

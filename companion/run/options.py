@@ -78,6 +78,15 @@ class RunOptions:
         return replace(options, **{k: v for k, v in given.items() if v is not None})
 
 
+def engine_fits(voice: str, engine: Engine) -> bool:
+    """Whether `engine` can speak `voice`."""
+    try:
+        engine_for(voice, engine)
+    except ValueError:
+        return False
+    return True
+
+
 def configured_voice(
     speech: SpeechConfig,
     sound: SoundConfig,
@@ -88,9 +97,13 @@ def configured_voice(
     volume: float | None = None,
 ) -> VoiceSettings:
     """The configuration's voice, with what the command line gave (not None) on top. A
-    voice given alone brings its own engine: `--voice gmw/en-us` is espeak-ng's."""
+    voice given alone brings its own engine: `--voice gmw/en-us` is espeak-ng's. An engine
+    given alone wins over the configuration's voice for another engine, and speaks with
+    its own default voice."""
     if voice is None:
         voice, engine = speech.voice, engine or speech.engine
+        if voice is not None and engine is not None and not engine_fits(voice, engine):
+            voice = None
     try:
         chosen = engine_for(voice, engine)
     except ValueError as err:
