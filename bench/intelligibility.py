@@ -9,7 +9,9 @@ for each engine, clean and with street-like noise added at +5 and 0 dB SNR. Goal
 default voice: at most 10 % word errors clean and 25 % at 0 dB, and better than espeak-ng
 at every setting. Misheard phrases of the default voice are listed after the tables.
 
-Run: .venv/bin/python bench/intelligibility.py [--quick]   (--quick: catalogue only)
+Run: .venv/bin/python bench/intelligibility.py [--quick] [--renders N] [--reworded]
+  --quick: the catalogue only; --renders N: each phrase rendered N times (Piper's voice is
+  sampled afresh each time); --reworded: the wordings issue 17 changed, before and after
 (needs: .venv/bin/pip install -e '.[bench]')
 """
 
@@ -56,7 +58,8 @@ SPELLINGS = {"kilometer": "kilometre", "kilometers": "kilometres", "km": "kilome
 
 
 def words(text: str) -> list[str]:
-    return re.findall(r"[a-z']+", text.lower())
+    """Lower-case words; an apostrophe is part of a word ("i'll"), never a quote around it."""
+    return [w.strip("'") for w in re.findall(r"[a-z']+", text.lower()) if w.strip("'")]
 
 
 def said_words(text: str) -> list[str]:
@@ -253,30 +256,64 @@ def grammar_table(console: Console, phrases: list[str], cache: Path) -> None:
     console.print(table)
 
 
-def open_table(console: Console, groups: dict[str, list[str]], cache: Path) -> None:
+def open_table(
+    console: Console,
+    groups: dict[str, list[str]],
+    cache: Path,
+    engines: tuple[tuple[str, VoiceSettings], ...],
+    renders: int,
+) -> None:
     ear = Listener()
-    phrases = [p for group in groups.values() for p in group]
     sizes = ", ".join(f"{len(g)} {name}" for name, g in groups.items())
-    table = Table(title=f"Open-vocabulary listener (Moonshine base): {sizes}")
-    for column in ("engine", "noise", "words", "errors", "word error rate", "heard exactly"):
+    each = f", each rendered {renders} times" if renders > 1 else ""
+    table = Table(title=f"Open-vocabulary listener (Moonshine base): {sizes}{each}")
+    for column in (
+        "engine",
+        "noise",
+        *(f"{name}: word errors" for name in groups),
+        "all: word errors",
+        "heard exactly",
+    ):
         table.add_column(column)
     misheard: list[str] = []
-    for name, voice in ENGINES:
-        renderer = SpeechRenderer(cache, voice, fallback=False)
-        clips = {text: at_16k(renderer.render(text).result(timeout=120)) for text in phrases}
+    for name, voice in engines:
+        # Piper samples its voice afresh each time (the same text never sounds quite the
+        # same), so each render is a cache of its own; espeak-ng renders are all alike.
+        clips = [
+            {
+                text: at_16k(
+                    SpeechRenderer(cache / f"render{k}", voice, fallback=False)
+                    .render(text)
+                    .result(timeout=120)
+                )
+                for group in groups.values()
+                for text in group
+            }
+            for k in range(renders)
+        ]
         for snr in SNRS:
-            total = errors = exact = 0
-            for i, text in enumerate(phrases):
-                heard = ear.hear(with_noise(clips[text], snr, seed=i))
-                reference = said_words(text)
-                e = wer(reference, heard)
-                total, errors, exact = total + len(reference), errors + e, exact + (e == 0)
-                if e and voice == VoiceSettings():
-                    noise = "clean" if snr is None else f"{snr:+.0f} dB"
-                    misheard.append(f"{noise}: “{text}” heard as “{' '.join(heard)}”")
+            cells, total, errors, exact, heard_n = [], 0, 0, 0, 0
+            for group in groups.values():
+                g_total = g_errors = 0
+                for i, text in enumerate(group):
+                    reference = said_words(text)
+                    for k in range(renders):
+                        heard = ear.hear(with_noise(clips[k][text], snr, seed=renders * i + k))
+                        e = wer(reference, heard)
+                        g_total, g_errors, exact, heard_n = (
+                            g_total + len(reference),
+                            g_errors + e,
+                            exact + (e == 0),
+                            heard_n + 1,
+                        )
+                        if e and voice == VoiceSettings():
+                            noise = "clean" if snr is None else f"{snr:+.0f} dB"
+                            misheard.append(f"{noise}: “{text}” heard as “{' '.join(heard)}”")
+                cells.append(f"{100 * g_errors / g_total:.1f} % of {g_total}")
+                total, errors = total + g_total, errors + g_errors
             table.add_row(
-                name, "clean" if snr is None else f"{snr:+.0f} dB SNR", str(total), str(errors),
-                f"{100 * errors / total:.1f} %", f"{exact} of {len(phrases)}",
+                name, "clean" if snr is None else f"{snr:+.0f} dB SNR", *cells,
+                f"{100 * errors / total:.1f} % of {total}", f"{exact} of {heard_n}",
             )  # fmt: skip
     ear.close()
     console.print(table)
@@ -285,15 +322,52 @@ def open_table(console: Console, groups: dict[str, list[str]], cache: Path) -> N
         console.print(f"[dim]{line}")
 
 
+# The wordings issue 17 changed, as they were and as they are: `--reworded` measures both.
+REWORDED = [
+    ("Low ribs down. Hips level.", "Ribs low. Keep your hips level."),
+    ("Run tall. Ribs over hips.", "Run tall. Ribs over your hips."),
+    ("Tall and stacked.", "Run tall and stacked."),
+    ("Lift from the top of your head.", "Grow tall from the top of your head."),
+    ("Chest up, hips under you.", "Chest up. Keep your hips under you."),
+    ("Low and smooth.", "Run low and smooth."),
+    ("Squeeze your glutes. Hips level.", "Squeeze your glutes. Keep your hips level."),
+    ("Glutes on. Hips level.", "Glutes on. Level your hips."),
+    ("Level hips. Drive from behind.", "Level your hips. Drive with your glutes."),
+    ("Loose shoulders, soft hands.", "Relax your shoulders and hands."),
+    ("Check in. Tall, ribs over hips.", "Check in. Run tall, ribs over your hips."),
+    (
+        "Quick check. Hips level, shoulders soft.",
+        "Quick check. Keep your hips level, shoulders soft.",
+    ),
+    ("Run paused.", "Pausing your run."),
+    ("Run resumed.", "Running again."),
+    ("Chest sensor connected.", "Chest strap connected."),
+    ("Chest sensor lost. I'll keep trying.", "Chest strap lost. I'll keep trying."),
+    ("Hips level.", "Keep your hips level."),  # drill steps' cues from here on
+    ("Glutes hold you up.", "Your glutes hold you up."),
+    ("Hips back.", "Sit your hips back."),
+    ("Hips far back.", "Push your hips far back."),
+]
+
+
+def option(name: str, default: int) -> int:
+    return int(sys.argv[sys.argv.index(name) + 1]) if name in sys.argv else default
+
+
 def main() -> int:
-    console = Console(width=120)
-    catalogue = [text for cue in load_catalogue() for _, text in wordings(cue)]
-    groups = {"cue wordings": catalogue}
-    if "--quick" not in sys.argv:
-        groups |= {"drill phrases": drill_phrases(), "summaries": summaries()}
+    console = Console(width=160)
+    renders = option("--renders", 1)
     with tempfile.TemporaryDirectory() as cache:
+        if "--reworded" in sys.argv:
+            groups = {"before": [a for a, _ in REWORDED], "after": [b for _, b in REWORDED]}
+            open_table(console, groups, Path(cache), ENGINES[:1], renders)
+            return 0
+        catalogue = [text for cue in load_catalogue() for _, text in wordings(cue)]
+        groups = {"cue wordings": catalogue}
+        if "--quick" not in sys.argv:
+            groups |= {"drill phrases": drill_phrases(), "summaries": summaries()}
         grammar_table(console, catalogue, Path(cache))
-        open_table(console, groups, Path(cache))
+        open_table(console, groups, Path(cache), ENGINES, renders)
     return 0
 
 

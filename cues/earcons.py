@@ -23,7 +23,7 @@ from cues.wavfile import write_wav
 from sensors.samples import FloatArray
 
 RATE = 22050
-VERSION = 2  # part of the file name: a changed sound gets a new file
+VERSION = 3  # part of the file name: a changed sound (or its levelling) gets a new file
 METRONOME_UNDER_LU = 10.0
 
 

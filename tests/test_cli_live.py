@@ -11,9 +11,11 @@ import socket
 import subprocess
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from companion import paths
 from companion.history.store import Store
@@ -28,6 +30,20 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+_STARTED: list[subprocess.Popen[str]] = []
+
+
+@pytest.fixture(autouse=True)
+def _no_simulator_left() -> Iterator[None]:
+    """A test that fails half way leaves no simulator running behind it."""
+    yield
+    while _STARTED:
+        proc = _STARTED.pop()
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate(timeout=20)
+
+
 def simulator(port: int, start: float) -> subprocess.Popen[str]:
     proc = subprocess.Popen(
         [COMPANION, "simulate", "--port", str(port), "--start", str(start)],
@@ -35,6 +51,7 @@ def simulator(port: int, start: float) -> subprocess.Popen[str]:
         stderr=subprocess.STDOUT,
         text=True,
     )
+    _STARTED.append(proc)
     assert proc.stdout is not None
     for line in proc.stdout:  # wait until it says how to connect
         if "companion run --transport" in line:

@@ -16,7 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from cues.catalogue import EXAMPLES, Category, load_catalogue
-from cues.loudness import Loudness, integrated
+from cues.loudness import Loudness, integrated, normalised, true_peak_db
 from cues.speech import (
     SpeechError,
     SpeechRenderer,
@@ -27,7 +27,7 @@ from cues.speech import (
 )
 from cues.wavfile import read_wav, wav_duration
 from sensors.profiles import SPOKEN_NAMES
-from tests.conftest import assert_speech
+from tests.conftest import ROOT, assert_speech
 
 ESPEAK = VoiceSettings(engine="pyttsx3")
 
@@ -143,6 +143,19 @@ def test_the_whole_catalogue_is_speech_and_form_cues_are_short(renderer: SpeechR
             for text in {wording.format(**(EXAMPLES | {"sensor": s})) for s in SPOKEN_NAMES}:
                 assert_speech(rendered[text])
                 assert wav_duration(rendered[text]) <= limit, text
+    for text, path in rendered.items():  # each as loud as the last, this render of it too
+        assert integrated(*read_wav(path)) == pytest.approx(-16.0, abs=1.0), text
+
+
+def test_a_phrase_whose_loudness_steps_with_the_gain_is_levelled_all_the_same() -> None:
+    # "Chest strap connected." as Piper once spoke it, before levelling: peaks 20 dB above
+    # its loudness, and a loudness that steps, and even dips, as the gain rises. The secant
+    # search overshot on it and left it 2.6 LU too loud.
+    x, rate = read_wav(ROOT / "tests" / "data" / "speech" / "piper-unlevelled.wav")
+    for level in (Loudness(), Loudness(-23.0, -2.0)):
+        out = normalised(x, rate, level)
+        assert integrated(out, rate) == pytest.approx(level.lufs, abs=0.2)
+        assert true_peak_db(out, rate) <= level.peak_db
 
 
 def test_unknown_voice_is_a_clear_error(tmp_path: Path) -> None:
