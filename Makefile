@@ -55,10 +55,11 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 demo: setup
 	$(BIN)/companion demo
 
-# Four workers on two cores: most tests wait on real time (speech heard, sensors
-# reconnecting), so they overlap well.
+# Six workers on two cores: most tests wait on real time (speech heard, sensors
+# reconnecting), so they overlap well; an idle worker takes tests from a busy one
+# (measured: 301 s, against 340 s with four workers and 319 s with eight).
 test: setup
-	$(BIN)/python -m pytest -n 4
+	$(BIN)/python -m pytest -n 6 --dist worksteal
 
 lint: setup
 	$(BIN)/ruff check .

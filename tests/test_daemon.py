@@ -191,8 +191,8 @@ def test_ready_watchdog_socket_reload_and_a_clean_exit(tmp_path: Path) -> None:
         assert sock.stat().st_mode & 0o777 == 0o600
         assert sock.parent.stat().st_mode & 0o777 == 0o700
         notify.wait_for("STATUS=idle")
-        time.sleep(1.0)
-        assert notify.count("WATCHDOG=1") >= 2, notify.said
+        # The watchdog is fed again and again, not once: waited for, however busy the machine.
+        wait_until(lambda: notify.count("WATCHDOG=1") >= 2, 60.0, every=0.05)
 
         second = companion("daemon", timeout=60)
         assert second.returncode == 2 and "a daemon already answers on" in second.stderr
