@@ -23,7 +23,7 @@ from cues.wavfile import write_wav
 from sensors.samples import FloatArray
 
 RATE = 22050
-VERSION = 3  # part of the file name: a changed sound (or its levelling) gets a new file
+VERSION = 2  # part of the file name, with the level's key: a changed sound gets a new file
 METRONOME_UNDER_LU = 10.0
 
 
@@ -86,7 +86,7 @@ def earcon_file(name: str, cache_dir: Path, level: Loudness | None = None) -> Pa
     """The WAV file of earcon `name` at `level` (default: the default loudness), written on
     first use."""
     level = level or Loudness()
-    path = cache_dir / f"earcon-{name}-{level.lufs:g}-{level.peak_db:g}-v{VERSION}.wav"
+    path = cache_dir / f"earcon-{name}-{level.key()}-v{VERSION}.wav"
     return _cached(path, level, lambda: synthesize(name))
 
 
@@ -94,7 +94,7 @@ def metronome_file(spm: float, beats: int, cache_dir: Path, level: Loudness | No
     """The WAV file of `beats` ticks at `spm` (to 0.1 step a minute), written on first use,
     `METRONOME_UNDER_LU` under `level`."""
     soft = (level or Loudness()).under(METRONOME_UNDER_LU)
-    path = cache_dir / f"metronome-{spm:.1f}-{beats}-{soft.lufs:g}-{soft.peak_db:g}-v{VERSION}.wav"
+    path = cache_dir / f"metronome-{spm:.1f}-{beats}-{soft.key()}-v{VERSION}.wav"
     return _cached(path, soft, lambda: metronome(round(spm, 1), beats))
 
 

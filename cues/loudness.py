@@ -31,7 +31,8 @@ class Loudness:
     peak_db: float = -1.0  # true-peak ceiling, dBTP: headroom for lossy Bluetooth codecs
 
     def key(self) -> str:
-        return f"{self.lufs!r}|{self.peak_db!r}|v{LEVELLING}"
+        """This level and how sounds are levelled, for cache keys and file names."""
+        return f"{self.lufs!r}_{self.peak_db!r}_v{LEVELLING}"
 
     def under(self, lu: float) -> Loudness:
         """The same ceiling, `lu` quieter (a metronome under the voice)."""

@@ -22,6 +22,7 @@ from cues.speech import (
     SpeechError,
     SpeechRenderer,
     VoiceSettings,
+    engine_fits,
     engine_for,
     set_worker_idle,
 )
@@ -76,15 +77,6 @@ class RunOptions:
             schedule=cfg.schedule,
         )
         return replace(options, **{k: v for k, v in given.items() if v is not None})
-
-
-def engine_fits(voice: str, engine: Engine) -> bool:
-    """Whether `engine` can speak `voice`."""
-    try:
-        engine_for(voice, engine)
-    except ValueError:
-        return False
-    return True
 
 
 def configured_voice(

@@ -10,7 +10,7 @@ Imports: cues.loudness and cues.wavfile (the worker), nothing of companion.
 
 from cues.speech.errors import SpeechError, VoiceUnavailable
 from cues.speech.renderer import SpeechRenderer, set_worker_idle, worker_pid
-from cues.speech.voice import ENGINES, Engine, VoiceSettings, engine_for
+from cues.speech.voice import ENGINES, Engine, VoiceSettings, engine_fits, engine_for
 
 __all__ = [
     "ENGINES",
@@ -19,6 +19,7 @@ __all__ = [
     "SpeechRenderer",
     "VoiceSettings",
     "VoiceUnavailable",
+    "engine_fits",
     "engine_for",
     "set_worker_idle",
     "worker_pid",

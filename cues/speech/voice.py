@@ -24,7 +24,7 @@ NATURAL_RATE = 175  # words a minute: espeak-ng's default, and Piper's voice at 
 def engine_for(voice: str | None, engine: Engine | None = None) -> Engine:
     """The engine that speaks `voice`: the one named, else the voice's kind, else Piper.
     Raises ValueError when the two disagree."""
-    if voice is not None and engine is not None and is_piper_voice(voice) != (engine == "piper"):
+    if voice is not None and engine is not None and not engine_fits(voice, engine):
         kind = "a Piper voice file" if is_piper_voice(voice) else "an espeak-ng voice name"
         raise ValueError(f"{voice!r} is {kind}, which the {engine} engine cannot speak")
     if engine is not None:
@@ -36,6 +36,11 @@ def engine_for(voice: str | None, engine: Engine | None = None) -> Engine:
 
 def is_piper_voice(voice: str) -> bool:
     return voice.endswith(".onnx")
+
+
+def engine_fits(voice: str, engine: Engine) -> bool:
+    """Whether `engine` can speak `voice`: Piper its voice files, espeak-ng its names."""
+    return is_piper_voice(voice) == (engine == "piper")
 
 
 @dataclass(frozen=True)
