@@ -9,9 +9,11 @@ for each engine, clean and with street-like noise added at +5 and 0 dB SNR. Goal
 default voice: at most 10 % word errors clean and 25 % at 0 dB, and better than espeak-ng
 at every setting. Misheard phrases of the default voice are listed after the tables.
 
-Run: .venv/bin/python bench/intelligibility.py [--quick] [--renders N] [--reworded]
+Run: .venv/bin/python bench/intelligibility.py [--quick] [--renders N] [--reworded] [--clarity]
   --quick: the catalogue only; --renders N: each phrase rendered N times (Piper's voice is
-  sampled afresh each time); --reworded: the wordings issue 17 changed, before and after
+  sampled afresh each time); --reworded: the wordings issue 17 changed, before and after;
+  --clarity: the catalogue with the clarity shaping off and on, the noise set by power and
+  by loudness
 (needs: .venv/bin/pip install -e '.[bench]')
 """
 
@@ -37,11 +39,14 @@ from companion.coaching.summary import RunStats, spoken_summary
 from companion.drills.timeline import build_timeline
 from cues.catalogue import load_catalogue
 from cues.drills import bundled_sessions
+from cues.loudness import integrated
 from cues.speech import SpeechRenderer, VoiceSettings
 from cues.wavfile import read_wav
 
 ENGINES = (("Piper en_US-joe-medium (default)", VoiceSettings()),
            ("espeak-ng default", VoiceSettings("pyttsx3")))  # fmt: skip
+CLARITY = (("Piper, clarity off (default)", VoiceSettings()),
+           ("Piper, clarity on", VoiceSettings(clarity=True)))  # fmt: skip
 GRAMMAR_SETTINGS = (
     ("Piper, 175 wpm", VoiceSettings()),
     ("espeak-ng default voice, 175 wpm", VoiceSettings("pyttsx3")),
@@ -207,16 +212,25 @@ def street_noise(n: int, seed: int) -> np.ndarray:
     return noise / noise.std()
 
 
-def with_noise(audio: np.ndarray, snr_db: float | None, seed: int) -> np.ndarray:
-    """`audio` with street noise at `snr_db` (of the speech's level while it sounds)."""
+def with_noise(
+    audio: np.ndarray, snr_db: float | None, seed: int, by_loudness: bool = False
+) -> np.ndarray:
+    """`audio` with street noise at `snr_db` of the speech's level while it sounds; or, with
+    `by_loudness`, at `snr_db` under its integrated loudness (EBU R128). The second keeps
+    the comparison fair for speech shaped for clarity, which is levelled by loudness: a
+    brighter phrase of the same loudness has less power, so by power it would meet less
+    noise than the runner's traffic."""
     if snr_db is None:
         return audio
+    noise = street_noise(audio.size, seed)
+    if by_loudness:
+        gain_db = integrated(audio, 16000) - integrated(noise, 16000) - snr_db
+        return audio + noise * 10 ** (gain_db / 20)
     frame = 320
     n = audio.size // frame
     levels = np.sqrt((audio[: n * frame].reshape(n, frame) ** 2).mean(axis=1))
     speech_rms = float(np.sqrt((levels[levels > 0.1 * levels.max()] ** 2).mean()))
-    noise = street_noise(audio.size, seed) * speech_rms / 10 ** (snr_db / 20)
-    return audio + noise
+    return audio + noise * speech_rms / 10 ** (snr_db / 20)
 
 
 def summaries() -> list[str]:
@@ -262,11 +276,13 @@ def open_table(
     cache: Path,
     engines: tuple[tuple[str, VoiceSettings], ...],
     renders: int,
+    by_loudness: bool = False,
 ) -> None:
     ear = Listener()
     sizes = ", ".join(f"{len(g)} {name}" for name, g in groups.items())
     each = f", each rendered {renders} times" if renders > 1 else ""
-    table = Table(title=f"Open-vocabulary listener (Moonshine base): {sizes}{each}")
+    snr_of = "loudness" if by_loudness else "power"
+    table = Table(title=f"Moonshine base (open vocabulary): {sizes}{each}; SNR by {snr_of}")
     for column in (
         "engine",
         "noise",
@@ -298,7 +314,8 @@ def open_table(
                 for i, text in enumerate(group):
                     reference = said_words(text)
                     for k in range(renders):
-                        heard = ear.hear(with_noise(clips[k][text], snr, seed=renders * i + k))
+                        noisy = with_noise(clips[k][text], snr, renders * i + k, by_loudness)
+                        heard = ear.hear(noisy)
                         e = wer(reference, heard)
                         g_total, g_errors, exact, heard_n = (
                             g_total + len(reference),
@@ -358,6 +375,12 @@ def main() -> int:
     console = Console(width=160)
     renders = option("--renders", 1)
     with tempfile.TemporaryDirectory() as cache:
+        if "--clarity" in sys.argv:
+            catalogue = [text for cue in load_catalogue() for _, text in wordings(cue)]
+            for by_loudness in (False, True):
+                open_table(console, {"cue wordings": catalogue}, Path(cache), CLARITY, renders,
+                           by_loudness)  # fmt: skip
+            return 0
         if "--reworded" in sys.argv:
             groups = {"before": [a for a, _ in REWORDED], "after": [b for _, b in REWORDED]}
             open_table(console, groups, Path(cache), ENGINES[:1], renders)

@@ -39,6 +39,7 @@ class SpeechConfig(_Section):
     voice: str | None = None  # a Piper voice file (.onnx) or an espeak-ng voice; none: default
     rate: int = Field(default=175, ge=80, le=400)  # words a minute
     volume: float = Field(default=1.0, ge=0.0, le=1.0)  # of the loudness target
+    clarity: bool = False  # speech shaped to carry over loud traffic (cues.speech.clarity)
     worker_idle_s: float = Field(default=60.0, ge=1.0, le=3600.0)  # then the voice is unloaded
 
     @model_validator(mode="after")

@@ -186,6 +186,7 @@ def test_a_bad_clip_is_skipped_and_the_queue_goes_on(
 
 
 @pytest.mark.audio
+@pytest.mark.long
 def test_a_pre_roll_wakes_the_headphones_before_the_first_word(
     pulse: PulseSink, renderer: SpeechRenderer, tmp_path: Path
 ) -> None:
@@ -277,6 +278,7 @@ player.close()
 
 
 @pytest.mark.audio
+@pytest.mark.long
 def test_headphones_gone_mid_run_cost_no_cue_and_are_used_again_when_back(
     renderer: SpeechRenderer, tmp_path: Path
 ) -> None:

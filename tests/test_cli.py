@@ -168,6 +168,7 @@ def decisions(events: list[dict[str, Any]]) -> list[tuple[str, str | None, float
 
 
 @pytest.mark.audio
+@pytest.mark.long
 def test_the_demo_on_a_sound_device_coaches_as_it_does_into_files(
     pulse: PulseSink, tmp_path: Path
 ) -> None:

@@ -111,6 +111,7 @@ def links(events: list[dict[str, Any]], link: str) -> set[str]:
     return {e["id"] for e in events if e["kind"] == "sensor" and e["link"] == link}
 
 
+@pytest.mark.long
 def test_scan_pair_run_and_survive_a_restarted_simulator(tmp_path: Path) -> None:
     port = free_port()
     transport = f"bumble:tcp-client:127.0.0.1:{port}"

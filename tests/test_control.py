@@ -365,6 +365,7 @@ def test_a_hostile_client_gets_error_replies_and_the_daemon_goes_on(tmp_path: Pa
     assert "Traceback" not in log.read_text()
 
 
+@pytest.mark.long
 def test_idle_connections_are_closed_and_only_so_many_are_served(tmp_path: Path) -> None:
     write_config("")
     with running_daemon(tmp_path) as (proc, _, log):

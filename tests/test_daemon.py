@@ -184,6 +184,7 @@ def test_a_catalogue_the_configuration_names_is_checked_before_anything_listens(
     assert not socket_path().exists()
 
 
+@pytest.mark.long
 def test_ready_watchdog_socket_reload_and_a_clean_exit(tmp_path: Path) -> None:
     # espeak-ng: a reload with a new rate renders the catalogue again, which Piper takes
     # minutes to do on a machine kept busy.
@@ -239,6 +240,7 @@ def test_ready_watchdog_socket_reload_and_a_clean_exit(tmp_path: Path) -> None:
     assert said, "the said text was not written as sound"
 
 
+@pytest.mark.long
 def test_a_replayed_run_from_the_command_line(tmp_path: Path) -> None:
     # At 30 times real time a run minute is two seconds: a check-in every run minute.
     write_config("[schedule]\ncheckin_min = 1\nsplit_min = 2\n[coach]\nwarmup_s = 30\n")
@@ -293,6 +295,7 @@ def test_a_replayed_run_from_the_command_line(tmp_path: Path) -> None:
     assert resume_t - pause_t > 120  # the replay went on while the run was paused
 
 
+@pytest.mark.long
 def test_sigterm_mid_run_leaves_a_complete_saved_run(tmp_path: Path) -> None:
     with virtual_sensors() as transport:
         write_config(f'[daemon]\ntransport = "{transport}"\n')
@@ -391,6 +394,7 @@ def test_service_install_without_a_user_session_leaves_nothing_behind(tmp_path: 
     assert [p.name for p in unit.parent.iterdir()] == [unit.name]
 
 
+@pytest.mark.long
 def test_auto_start_begins_a_run_when_the_footpod_shows_running(tmp_path: Path) -> None:
     with virtual_sensors() as transport:
         write_config(f'[daemon]\ntransport = "{transport}"\nauto_start = true\n')
@@ -439,6 +443,7 @@ def utc_offset() -> str:
     return local(2026, 11, 25, 8, 0).isoformat()[-6:]
 
 
+@pytest.mark.long
 def test_a_pause_asked_for_while_stopped_is_the_runners_to_resume(tmp_path: Path) -> None:
     """Stopped at a crossing, the run pauses itself; the runner pauses it on purpose too,
     and then it is theirs: resumed when they say, not when they move."""
@@ -467,6 +472,7 @@ def test_a_pause_asked_for_while_stopped_is_the_runners_to_resume(tmp_path: Path
         ask("stop")
 
 
+@pytest.mark.long
 def test_a_drill_session_led_by_the_daemon(tmp_path: Path) -> None:
     session = tmp_path / "tiny.toml"
     session.write_text(TINY)

@@ -402,6 +402,7 @@ hold_s = 5
 
 
 @pytest.mark.audio
+@pytest.mark.long
 def test_a_session_is_heard_on_the_device_on_time(
     pulse: PulseSink, renderer: SpeechRenderer, tmp_path: Path
 ) -> None:

@@ -194,6 +194,7 @@ def test_the_comparison_names_the_run_before_and_the_recent_drift() -> None:
     )
 
 
+@pytest.mark.long
 def test_a_run_killed_mid_way_is_recovered_at_the_next_start(tmp_path: Path) -> None:
     write_config("[coach]\nwarmup_s = 30\n")
     db = paths.history_db()

@@ -27,7 +27,7 @@ from cues.speech import (
 )
 from cues.wavfile import read_wav, wav_duration
 from sensors.profiles import SPOKEN_NAMES
-from tests.conftest import ROOT, assert_speech
+from tests.conftest import ROOT, assert_speech, speech_level
 
 ESPEAK = VoiceSettings(engine="pyttsx3")
 
@@ -104,6 +104,7 @@ def test_cache_keys_of_different_settings_never_collide(
             base.engine, base.voice, rate, volume / 2 + 0.5 * (volume == 0), base.loudness
         ),
         VoiceSettings(base.engine, base.voice, rate, volume, Loudness(lufs + 1)),
+        VoiceSettings(base.engine, base.voice, rate, volume, base.loudness, not base.clarity),
     ]
     for other in others:
         if other is not None and other != base:
@@ -129,6 +130,31 @@ def test_every_phrase_sits_at_the_loudness_target(voice: VoiceSettings, tmp_path
             x, rate = read_wav(path)
             assert integrated(x, rate) == pytest.approx(level.lufs, abs=1.0), text
             assert np.abs(x).max() <= 10 ** (level.peak_db / 20) + 1e-3, text
+
+
+def band_shares(path: Path) -> tuple[float, float]:
+    """(share of the energy below 300 Hz, share above 1.5 kHz) of a WAV file."""
+    x, rate = read_wav(path)
+    power = np.abs(np.fft.rfft(x)) ** 2
+    freqs = np.fft.rfftfreq(x.size, 1 / rate)
+    return power[freqs < 300].sum() / power.sum(), power[freqs > 1500].sum() / power.sum()
+
+
+def test_clarity_moves_speech_out_of_the_rumble_at_the_same_loudness(tmp_path: Path) -> None:
+    text = "Ribs down. Squeeze your glutes."
+    plain = SpeechRenderer(tmp_path, ESPEAK, fallback=False)
+    clear = SpeechRenderer(tmp_path, VoiceSettings("pyttsx3", clarity=True), fallback=False)
+    a, b = plain.render(text).result(60), clear.render(text).result(60)
+    assert a != b  # each keeps its own file
+    (low_a, high_a), (low_b, high_b) = band_shares(a), band_shares(b)
+    assert low_b < 0.6 * low_a and high_b > high_a + 0.1, (low_a, low_b, high_a, high_b)
+    for path in (a, b):
+        assert_speech(path)
+        x, rate = read_wav(path)
+        assert integrated(x, rate) == pytest.approx(Loudness().lufs, abs=1.0)  # no louder
+    # The compressor brings the quiet parts up: more of the phrase is near its loudest.
+    (xa, rate), (xb, _) = read_wav(a), read_wav(b)
+    assert speech_level(xb, rate)[0] > speech_level(xa, rate)[0]
 
 
 def test_the_whole_catalogue_is_speech_and_form_cues_are_short(renderer: SpeechRenderer) -> None:

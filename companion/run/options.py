@@ -106,6 +106,7 @@ def configured_voice(
         rate=speech.rate if rate is None else rate,
         volume=speech.volume if volume is None else volume,
         loudness=Loudness(sound.loudness_lufs, sound.true_peak_db),
+        clarity=speech.clarity,
     )
 
 

@@ -1,6 +1,6 @@
 """Speech: phrases rendered once into a cache of WAV files, by a worker process.
 
-Files are keyed by engine, voice, rate, volume, loudness and text, so the same phrase is
+Files are keyed by engine, voice, rate, volume, loudness, clarity and text, so the same phrase is
 never rendered twice, and the whole catalogue can be rendered before a run so that speaking
 needs no rendering at all. Callers get futures: one thread of the process hands the phrases
 to the worker (`cues.speech.worker`) one at a time, starts it when there is work and lets it
@@ -196,6 +196,7 @@ class _Renders:
                 "volume": voice.volume,
                 "lufs": voice.loudness.lufs,
                 "peak_db": voice.loudness.peak_db,
+                "clarity": voice.clarity,
             }
         )
         if not reply.get("ok"):

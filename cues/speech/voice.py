@@ -50,6 +50,7 @@ class VoiceSettings:
     rate: int = NATURAL_RATE  # words per minute
     volume: float = 1.0  # 0..1, of the loudness target
     loudness: Loudness = field(default_factory=Loudness)
+    clarity: bool = False  # shaped to carry over street noise (cues.speech.clarity)
 
     def __post_init__(self) -> None:
         if self.voice is not None and is_piper_voice(self.voice):
@@ -61,14 +62,14 @@ class VoiceSettings:
         """The cache's name for `text` in this voice: every setting that changes the sound."""
         raw = "|".join(
             (self.engine, str(self.voice), str(self.rate), repr(self.volume),
-             self.loudness.key(), text)
+             self.loudness.key(), f"clarity={self.clarity}", text)
         )  # fmt: skip
         return hashlib.sha256(raw.encode("utf-8")).hexdigest()[:24]
 
     def fallback(self) -> VoiceSettings:
         """The other engine's default voice, at the same rate and level."""
         other: Engine = "pyttsx3" if self.engine == "piper" else "piper"
-        return VoiceSettings(other, None, self.rate, self.volume, self.loudness)
+        return VoiceSettings(other, None, self.rate, self.volume, self.loudness, self.clarity)
 
     def describe(self) -> str:
         """The voice as a runner would name it: "Piper en_US-joe-medium"."""

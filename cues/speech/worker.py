@@ -9,7 +9,7 @@ protocol pipe (its stdout at start; whatever else writes to stdout, C libraries 
 goes to stderr instead). The worker exits at the end of stdin: when the renderer lets it go,
 or when the process that started it is gone.
 
-    request: {"text", "path", "engine", "voice", "rate", "volume", "lufs", "peak_db"}
+    request: {"text", "path", "engine", "voice", "rate", "volume", "lufs", "peak_db", "clarity"}
     reply:   {"ok": true, "seconds": float} or {"ok": false, "error": str, "unavailable": bool}
 """
 
@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from cues.loudness import Loudness, Samples, normalised
+from cues.speech.clarity import clarified
 from cues.speech.errors import SpeechError, VoiceUnavailable
 from cues.wavfile import write_wav
 
@@ -61,6 +62,8 @@ class Worker:
         samples, rate = self.engine(request["engine"]).speak(
             request["text"], request["voice"], int(request["rate"])
         )
+        if request.get("clarity"):
+            samples = clarified(samples, rate)
         level = Loudness(float(request["lufs"]), float(request["peak_db"]))
         out = normalised(samples, rate, level) * float(request["volume"])
         try:
