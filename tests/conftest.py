@@ -169,9 +169,14 @@ def assert_speech(path: Path, min_s: float = 0.5, max_s: float = 6.0) -> None:
     assert voiced >= max(0.25, 0.3 * duration) and rms > 0.03  # a short phrase trails off
     # Most of the energy sits where voices do (consonants lifted for clarity included), not
     # in hum or hiss.
-    spectrum = np.abs(np.fft.rfft(samples)) ** 2
+    assert band_share(samples, rate, 80, 8000) > 0.9
+
+
+def band_share(samples: np.ndarray, rate: int, low_hz: float, high_hz: float) -> float:
+    """The share of a signal's energy between `low_hz` and `high_hz`."""
+    power = np.abs(np.fft.rfft(samples)) ** 2
     freqs = np.fft.rfftfreq(samples.size, 1 / rate)
-    assert spectrum[(freqs > 80) & (freqs < 8000)].sum() / spectrum.sum() > 0.9
+    return float(power[(freqs > low_hz) & (freqs < high_hz)].sum() / power.sum())
 
 
 @pytest.fixture(scope="session")

@@ -27,7 +27,7 @@ from cues.speech import (
 )
 from cues.wavfile import read_wav, wav_duration
 from sensors.profiles import SPOKEN_NAMES
-from tests.conftest import ROOT, assert_speech, speech_level
+from tests.conftest import ROOT, assert_speech, band_share, speech_level
 
 ESPEAK = VoiceSettings(engine="pyttsx3")
 
@@ -135,9 +135,7 @@ def test_every_phrase_sits_at_the_loudness_target(voice: VoiceSettings, tmp_path
 def band_shares(path: Path) -> tuple[float, float]:
     """(share of the energy below 300 Hz, share above 1.5 kHz) of a WAV file."""
     x, rate = read_wav(path)
-    power = np.abs(np.fft.rfft(x)) ** 2
-    freqs = np.fft.rfftfreq(x.size, 1 / rate)
-    return power[freqs < 300].sum() / power.sum(), power[freqs > 1500].sum() / power.sum()
+    return band_share(x, rate, 0, 300), band_share(x, rate, 1500, rate / 2 + 1)
 
 
 def test_clarity_moves_speech_out_of_the_rumble_at_the_same_loudness(tmp_path: Path) -> None:

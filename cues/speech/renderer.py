@@ -1,8 +1,8 @@
 """Speech: phrases rendered once into a cache of WAV files, by a worker process.
 
-Files are keyed by engine, voice, rate, volume, loudness, clarity and text, so the same phrase is
-never rendered twice, and the whole catalogue can be rendered before a run so that speaking
-needs no rendering at all. Callers get futures: one thread of the process hands the phrases
+Files are keyed by engine, voice, rate, volume, loudness, clarity and text, so the same
+phrase is never rendered twice, and the whole catalogue can be rendered before a run so that
+speaking needs no rendering at all. Callers get futures: one thread of the process hands the phrases
 to the worker (`cues.speech.worker`) one at a time, starts it when there is work and lets it
 go when it has been idle a while (`set_worker_idle`), taking the loaded voice's memory with it.
 
