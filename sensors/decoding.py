@@ -50,12 +50,14 @@ class SensorDecoder:
     pmd_features: set[pmd.Measurement] = field(default_factory=set)
 
     def __post_init__(self) -> None:
+        self._pmd_responses = pmd.Responses()
         self._imu_clock = DeviceClock(imu.TICKS_PER_S, imu.WRAP_TICKS)
         self._pmd_clock = DeviceClock(pmd.TICKS_PER_S)
         self._last_t: dict[str, float] = {}  # by stream: times handed on never go back
 
     def reconnected(self) -> None:
         """A new connection: device clocks may restart, streams start afresh."""
+        self._pmd_responses = pmd.Responses()
         self._imu_clock.reset()
         self._pmd_clock.reset()
         for stream in self.pmd_streams.values():
@@ -133,8 +135,16 @@ class SensorDecoder:
         if data and data[0] == pmd.FEATURES:
             self.pmd_features = pmd.decode_features(data)
             return
-        response = pmd.decode_response(data)
-        if response.op == pmd.Op.START and response.ok:
+        if data and data[0] == pmd.STOPPED:
+            stopped = ", ".join(
+                pmd.Measurement(k).name
+                for k in pmd.decode_stopped(data)
+                if k in pmd.Measurement._value2member_map_
+            )
+            log.info("%s stopped its %s stream by itself", self.name, stopped or "unknown")
+            return
+        response = self._pmd_responses.feed(data)
+        if response is not None and response.op == pmd.Op.START and response.ok:
             factor = response.settings.get(pmd.Setting.FACTOR)
             if factor:
                 self._stream(response.measurement).factor = float(factor[0])

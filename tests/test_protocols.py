@@ -15,6 +15,9 @@ from typing import Any
 import numpy as np
 import pytest
 from bluetooth_sig.gatt.characteristics.battery_level import BatteryLevelCharacteristic
+from bluetooth_sig.gatt.characteristics.cycling_power_measurement import (
+    CyclingPowerMeasurementCharacteristic,
+)
 from bluetooth_sig.gatt.characteristics.heart_rate_measurement import (
     HeartRateMeasurementCharacteristic,
 )
@@ -24,7 +27,7 @@ from hypothesis import strategies as st
 
 from sensors.decoding import SensorDecoder
 from sensors.profiles import HR_MEASUREMENT, RSC_MEASUREMENT, Role
-from sensors.protocols import DecodeError, battery, heart_rate, imu, pmd, rsc
+from sensors.protocols import DecodeError, battery, cycling_power, heart_rate, imu, pmd, rsc
 from sensors.samples import FootpodSample, HeartRateSample, Sample
 from tests.conftest import DATA
 
@@ -130,7 +133,10 @@ def test_polar_accelerometer_vectors(v: dict[str, Any]) -> None:
 
 def test_polar_requests_and_responses() -> None:
     # Start the accelerometer at 200 Hz, 16 bits, 8 g, as Polar's SDK sends it.
-    start = pmd.start_request(pmd.Measurement.ACC, 200, 8)
+    S = pmd.Setting
+    start = pmd.start_request(
+        pmd.Measurement.ACC, {S.SAMPLE_RATE: 200, S.RESOLUTION: 16, S.RANGE: 8}
+    )
     assert start.hex(" ") == "02 02 00 01 c8 00 01 01 10 00 02 01 08 00"
     assert pmd.stop_request(pmd.Measurement.ACC) == b"\x03\x02"
     ok = pmd.decode_response(bytes.fromhex("f0 02 02 00 00 05 01 00 00 80 3f"))
@@ -149,6 +155,69 @@ def test_polar_requests_and_responses() -> None:
         pmd.Measurement.ECG,
         pmd.Measurement.ACC,
     }
+    # The second byte holds types 8 to 15: SDK mode is type 9 (a Verity Sense has it).
+    assert pmd.decode_features(bytes.fromhex("0f 24 02")) == {
+        pmd.Measurement.ACC,
+        pmd.Measurement.GYRO,
+        pmd.Measurement.SDK_MODE,
+    }
+    # A device that stops a stream by itself says so: 01, then the types it stopped.
+    assert pmd.decode_stopped(bytes.fromhex("01 02 05")) == [2, 5]
+
+
+def test_a_start_carries_every_setting_the_device_offers() -> None:
+    S = pmd.Setting
+    offers = {
+        S.SAMPLE_RATE: (25, 50, 100, 200),
+        S.RESOLUTION: (16,),
+        S.RANGE: (2, 4, 8),
+        S.CHANNELS: (3,),
+    }
+    assert pmd.chosen(offers, 90, 8) == {
+        S.SAMPLE_RATE: 100,
+        S.RESOLUTION: 16,
+        S.RANGE: 8,
+        S.CHANNELS: 3,
+    }
+    # Without a wanted range, the widest (a gyroscope's); a rate halfway takes the higher.
+    gyro = {S.SAMPLE_RATE: (26, 52), S.RANGE: (250, 2000), S.FACTOR: (0.06,)}
+    assert pmd.chosen(gyro, 39) == {S.SAMPLE_RATE: 52, S.RANGE: 2000}
+
+
+def test_a_response_in_parts_is_joined() -> None:
+    """A settings list longer than a small MTU comes in parts, each with the five-byte head
+    and "more" set on all but the last."""
+    S = pmd.Setting
+    whole = pmd.encode_response(
+        1, 2, settings={S.SAMPLE_RATE: (25, 50, 100, 200), S.RESOLUTION: (16,), S.RANGE: (2, 4, 8)}
+    )
+    head, body = whole[:4], whole[5:]
+    parts = [head + b"\x01" + body[:9], head + b"\x01" + body[9:15], head + b"\x00" + body[15:]]
+    joiner = pmd.Responses()
+    assert [joiner.feed(p) for p in parts[:2]] == [None, None]
+    joined = joiner.feed(parts[2])
+    assert joined is not None and not joined.more
+    assert joined.settings == pmd.decode_response(whole).settings
+    assert joiner.feed(whole) == joined  # and the next response stands alone
+
+
+def test_a_device_clock_that_jumps_starts_afresh() -> None:
+    """An H10 resets its clock off the strap (to 2019): the samples after it keep the run's
+    time, as if nothing had happened, and the jump is counted."""
+    from sensors.protocols.timebase import DeviceClock
+
+    clock = DeviceClock(ticks_per_s=1e9)
+    before = 7.5e17  # 2023, in Polar's nanoseconds
+    reset = 5.99616e17  # the default time it goes back to
+    times = []
+    for i in range(40):
+        raw = (before if i < 20 else reset) + (i % 20) * 0.18e9
+        arrival = 50.0 + i * 0.18 + (0.03 if i % 2 else 0.005)
+        device_s = clock.seconds(int(raw))
+        times.append(device_s + clock.place(device_s, arrival))
+    assert clock.jumps == 1
+    steps = np.diff(times)
+    assert np.all(steps > 0) and np.all(np.abs(steps - 0.18) < 0.03)
 
 
 @given(
@@ -272,6 +341,20 @@ def test_heart_rate_agrees_with_bluetooth_sig(data: bytes) -> None:
     assert list(ours.rr_s) == pytest.approx(list(theirs.rr_intervals))
 
 
+THEIR_POWER = CyclingPowerMeasurementCharacteristic()
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(0, 0x1FFF), st.integers(0, 2000), st.binary(min_size=0, max_size=30))
+def test_running_power_agrees_with_bluetooth_sig(flags: int, watts: int, rest: bytes) -> None:
+    data = struct.pack("<Hh", flags, watts) + rest
+    try:
+        ours = cycling_power.decode_power(data)
+    except DecodeError:
+        return  # a length its flags do not allow
+    assert ours == THEIR_POWER.parse_value(data).instantaneous_power
+
+
 @given(st.integers(0, 100))
 def test_battery_agrees_with_bluetooth_sig(level: int) -> None:
     assert battery.decode_level(bytes([level])) == THEIR_BATTERY.parse_value(bytes([level]))
@@ -288,6 +371,9 @@ DECODERS: list[Callable[[bytes], object]] = [
     pmd.decode_features,
     pmd.decode_settings,
     imu.decode_config,
+    pmd.decode_stopped,
+    lambda d: pmd.Responses().feed(d),
+    cycling_power.decode_power,
     lambda d: imu.decode_frame(d, imu.ImuConfig(100, 0.001)),
     lambda d: imu.decode_frame(d, imu.ImuConfig(100, 0.001, 0.1, True)),
 ]

@@ -247,11 +247,13 @@ class LiveSource:
     ) -> None:
         """Ask a Polar sensor what it offers, then start its accelerometer."""
         answers: asyncio.Queue[pmd.ControlResponse] = asyncio.Queue()
+        parts = pmd.Responses()
 
         def answered(_c: Any, data: bytearray) -> None:
             self._packet(sensor, pmd.CONTROL_POINT, bytes(data), "notify")
             with contextlib.suppress(DecodeError):
-                answers.put_nowait(pmd.decode_response(bytes(data)))
+                if data and data[0] == pmd.RESPONSE and (whole := parts.feed(bytes(data))):
+                    answers.put_nowait(whole)
 
         async def ask(request: bytes) -> pmd.ControlResponse:
             self._packet(sensor, pmd.CONTROL_POINT, request, "write")
@@ -274,11 +276,9 @@ class LiveSource:
             if kind not in features:
                 continue  # a gyroscope only where the device has one
             offers = (await ask(pmd.settings_request(kind))).settings
-            rates = [int(r) for r in offers.get(pmd.Setting.SAMPLE_RATE, (want.acc_rate_hz,))]
-            ranges = [int(r) for r in offers.get(pmd.Setting.RANGE, (want.acc_range_g,))]
-            rate = min(rates, key=lambda r: (abs(r - want.acc_rate_hz), -r))
+            # Every offered setting gets a value: a start that leaves one out is refused.
             if kind == pmd.Measurement.ACC:
-                range_ = min(ranges, key=lambda r: (abs(r - want.acc_range_g), -r))
-            else:
-                range_ = max(ranges)  # running turns fast: the widest gyroscope range
-            await ask(pmd.start_request(kind, rate, range_))
+                settings = pmd.chosen(offers, want.acc_rate_hz, want.acc_range_g)
+            else:  # running turns fast: the widest gyroscope range
+                settings = pmd.chosen(offers, want.acc_rate_hz)
+            await ask(pmd.start_request(kind, settings))

@@ -18,6 +18,7 @@ SDK multiplies that one by 1000); a gyroscope sends compressed type 0 only, in d
 from __future__ import annotations
 
 import struct
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import IntEnum
 
@@ -39,6 +40,8 @@ class Measurement(IntEnum):
     PPI = 3
     GYRO = 5
     MAGNETOMETER = 6
+    SKIN_TEMPERATURE = 7
+    SDK_MODE = 9  # started and stopped like a stream: it opens the other rates
 
 
 class Op(IntEnum):
@@ -81,9 +84,12 @@ STATUS = {
     11: "invalid number of channels",
     12: "invalid state",
     13: "device in charger",
+    14: "disk full",
 }
+INVALID_MTU = 10
 RESPONSE = 0xF0
 FEATURES = 0x0F
+STOPPED = 0x01  # a notification: the device stopped these streams by itself
 CONTROL = "PMD control point"
 FRAME = "PMD data frame"
 
@@ -96,11 +102,33 @@ def _settings_bytes(settings: dict[Setting, int]) -> bytes:
     return out
 
 
-def start_request(kind: Measurement, rate_hz: int, range_: int, resolution: int = 16) -> bytes:
-    """Start a stream: ACC at 200 Hz, ±8 g, 16 bits is 02 02 00 01 c8 00 01 01 10 00 02 01 08
+def start_request(kind: int, settings: dict[Setting, int]) -> bytes:
+    """Start a stream: ACC at 200 Hz, 16 bits, ±8 g is 02 02 00 01 c8 00 01 01 10 00 02 01 08
     00."""
-    settings = {Setting.SAMPLE_RATE: rate_hz, Setting.RESOLUTION: resolution, Setting.RANGE: range_}
     return bytes([Op.START, kind]) + _settings_bytes(settings)
+
+
+def chosen(
+    offers: Mapping[Setting, tuple[float, ...]], rate_hz: float, range_: float | None = None
+) -> dict[Setting, int]:
+    """A value for every setting the device offers (it refuses a start that leaves one
+    out): the rate nearest `rate_hz`, the range nearest `range_` (the widest without
+    one), the finest resolution, every channel, and the first of anything else. The factor
+    is the device's answer, never asked for."""
+    out: dict[Setting, int] = {}
+    for kind, values in offers.items():
+        options = [int(v) for v in values]
+        if kind is Setting.FACTOR or not options:
+            continue
+        if kind is Setting.SAMPLE_RATE:
+            out[kind] = min(options, key=lambda v: (abs(v - rate_hz), -v))
+        elif kind is Setting.RANGE and range_ is not None:
+            out[kind] = min(options, key=lambda v: (abs(v - range_), -v))
+        elif kind in (Setting.RANGE, Setting.RESOLUTION, Setting.CHANNELS):
+            out[kind] = max(options)
+        else:
+            out[kind] = options[0]
+    return out
 
 
 def stop_request(kind: Measurement) -> bytes:
@@ -154,23 +182,54 @@ class ControlResponse:
         return STATUS.get(self.status, f"error {self.status}")
 
 
-def decode_response(data: bytes) -> ControlResponse:
+def decode_response(data: bytes, settings: bool = True) -> ControlResponse:
+    """A response; its settings too unless `settings` is false (a part of a longer one)."""
     need(CONTROL, data, 4, "a response")
     if data[0] != RESPONSE:
         raise DecodeError(CONTROL, data, f"not a response (first byte {data[0]:#04x})")
     op, kind, status = data[1], data[2], data[3]
     more = bool(data[4]) if len(data) > 4 else False
-    settings = decode_settings(bytes(data[5:])) if status == 0 and len(data) > 5 else {}
-    return ControlResponse(op, kind, status, more, settings)
+    listed = settings and status == 0 and len(data) > 5
+    return ControlResponse(
+        op, kind, status, more, decode_settings(bytes(data[5:])) if listed else {}
+    )
+
+
+class Responses:
+    """Joins a response the device sent in parts, each with the same five-byte head and
+    the "more" flag set while parts follow: a settings list longer than a small MTU."""
+
+    def __init__(self) -> None:
+        self._joined: bytes | None = None
+
+    def feed(self, data: bytes) -> ControlResponse | None:
+        """The whole response once its last part is in, else None."""
+        part = decode_response(data, settings=False)
+        joined = bytes(data) if self._joined is None else self._joined + bytes(data[5:])
+        if part.more:
+            self._joined = joined
+            return None
+        self._joined = None
+        whole = decode_response(joined)
+        return ControlResponse(whole.op, whole.measurement, whole.status, False, whole.settings)
 
 
 def decode_features(data: bytes) -> set[Measurement]:
-    """The measurement types a device offers (reading the control point)."""
+    """The measurement types a device offers (reading the control point): bit n of the
+    bytes after 0x0F is measurement type n."""
     need(CONTROL, data, 2, "the feature bits")
     if data[0] != FEATURES:
         raise DecodeError(CONTROL, data, f"not a feature read (first byte {data[0]:#04x})")
-    bits = data[1]
+    bits = int.from_bytes(data[1:3], "little")
     return {m for m in Measurement if bits & (1 << m)}
+
+
+def decode_stopped(data: bytes) -> list[int]:
+    """The measurement types a device says it stopped by itself (01, then one byte each)."""
+    need(CONTROL, data, 2, "the stopped measurement")
+    if data[0] != STOPPED:
+        raise DecodeError(CONTROL, data, f"not a stop notice (first byte {data[0]:#04x})")
+    return list(data[1:])
 
 
 @dataclass(frozen=True, slots=True)
